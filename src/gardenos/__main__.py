@@ -1,0 +1,3 @@
+from gardenos.cli.main import main
+
+main()
