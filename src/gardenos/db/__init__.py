@@ -1,0 +1,1 @@
+"""Database access. Only this package acquires connections; everything else receives one."""

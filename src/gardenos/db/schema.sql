@@ -1,0 +1,1814 @@
+--
+-- PostgreSQL database dump
+--
+
+SET statement_timeout = 0;
+SET lock_timeout = 0;
+SET idle_in_transaction_session_timeout = 0;
+SET transaction_timeout = 0;
+SET client_encoding = 'UTF8';
+SET standard_conforming_strings = on;
+SELECT pg_catalog.set_config('search_path', '', false);
+SET check_function_bodies = false;
+SET xmloption = content;
+SET client_min_messages = warning;
+SET row_security = off;
+
+--
+-- Name: auth; Type: SCHEMA; Schema: -; Owner: -
+--
+
+CREATE SCHEMA auth;
+
+--
+-- Name: extensions; Type: SCHEMA; Schema: -; Owner: -
+--
+
+CREATE SCHEMA extensions;
+
+--
+-- Name: gardenos; Type: SCHEMA; Schema: -; Owner: -
+--
+
+CREATE SCHEMA gardenos;
+
+--
+-- Name: storage; Type: SCHEMA; Schema: -; Owner: -
+--
+
+CREATE SCHEMA storage;
+
+--
+-- Name: pg_stat_statements; Type: EXTENSION; Schema: -; Owner: -
+--
+
+CREATE EXTENSION IF NOT EXISTS pg_stat_statements WITH SCHEMA extensions;
+
+--
+-- Name: EXTENSION pg_stat_statements; Type: COMMENT; Schema: -; Owner: -
+--
+
+COMMENT ON EXTENSION pg_stat_statements IS 'track planning and execution statistics of all SQL statements executed';
+
+--
+-- Name: pg_trgm; Type: EXTENSION; Schema: -; Owner: -
+--
+
+CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA extensions;
+
+--
+-- Name: EXTENSION pg_trgm; Type: COMMENT; Schema: -; Owner: -
+--
+
+COMMENT ON EXTENSION pg_trgm IS 'text similarity measurement and index searching based on trigrams';
+
+--
+-- Name: vector; Type: EXTENSION; Schema: -; Owner: -
+--
+
+CREATE EXTENSION IF NOT EXISTS vector WITH SCHEMA extensions;
+
+--
+-- Name: EXTENSION vector; Type: COMMENT; Schema: -; Owner: -
+--
+
+COMMENT ON EXTENSION vector IS 'vector data type and ivfflat and hnsw access methods';
+
+--
+-- Name: agency_id(); Type: FUNCTION; Schema: auth; Owner: -
+--
+
+CREATE FUNCTION auth.agency_id() RETURNS uuid
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$
+    SELECT nullif(auth.jwt() -> 'app_metadata' ->> 'agency_id', '')::uuid
+$$;
+
+--
+-- Name: agency_ids(); Type: FUNCTION; Schema: auth; Owner: -
+--
+
+CREATE FUNCTION auth.agency_ids() RETURNS SETOF uuid
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+    SELECT m.agency_id FROM public.memberships m WHERE m.user_id = auth.uid()
+$$;
+
+--
+-- Name: agency_role(); Type: FUNCTION; Schema: auth; Owner: -
+--
+
+CREATE FUNCTION auth.agency_role() RETURNS text
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$
+    SELECT auth.jwt() -> 'app_metadata' ->> 'agency_role'
+$$;
+
+--
+-- Name: email(); Type: FUNCTION; Schema: auth; Owner: -
+--
+
+CREATE FUNCTION auth.email() RETURNS text
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$
+    SELECT auth.jwt() ->> 'email'
+$$;
+
+--
+-- Name: jwt(); Type: FUNCTION; Schema: auth; Owner: -
+--
+
+CREATE FUNCTION auth.jwt() RETURNS jsonb
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$
+    SELECT coalesce(nullif(current_setting('request.jwt.claims', true), ''), '{}')::jsonb
+$$;
+
+--
+-- Name: role(); Type: FUNCTION; Schema: auth; Owner: -
+--
+
+CREATE FUNCTION auth.role() RETURNS text
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$
+    SELECT coalesce(nullif(current_setting('request.jwt.claim.role', true), ''), auth.jwt() ->> 'role')
+$$;
+
+--
+-- Name: uid(); Type: FUNCTION; Schema: auth; Owner: -
+--
+
+CREATE FUNCTION auth.uid() RETURNS uuid
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$
+    SELECT nullif(
+        coalesce(nullif(current_setting('request.jwt.claim.sub', true), ''), auth.jwt() ->> 'sub'),
+        ''
+    )::uuid
+$$;
+
+--
+-- Name: enable_tenant_rls(regclass); Type: FUNCTION; Schema: gardenos; Owner: -
+--
+
+CREATE FUNCTION gardenos.enable_tenant_rls(tbl regclass) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', tbl);
+    EXECUTE format(
+        'CREATE POLICY tenant_isolation ON %s AS PERMISSIVE FOR ALL TO authenticated '
+        'USING (agency_id = (SELECT auth.agency_id())) '
+        'WITH CHECK (agency_id = (SELECT auth.agency_id()))',
+        tbl
+    );
+    EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON %s TO anon, authenticated, service_role', tbl);
+END
+$$;
+
+--
+-- Name: set_updated_at(); Type: FUNCTION; Schema: gardenos; Owner: -
+--
+
+CREATE FUNCTION gardenos.set_updated_at() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    NEW.updated_at := now();
+    RETURN NEW;
+END
+$$;
+
+SET default_tablespace = '';
+
+SET default_table_access_method = heap;
+
+--
+-- Name: refresh_tokens; Type: TABLE; Schema: auth; Owner: -
+--
+
+CREATE TABLE auth.refresh_tokens (
+    id bigint NOT NULL,
+    token text NOT NULL,
+    user_id uuid NOT NULL,
+    session_id uuid NOT NULL,
+    parent text,
+    revoked boolean DEFAULT false NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+--
+-- Name: refresh_tokens_id_seq; Type: SEQUENCE; Schema: auth; Owner: -
+--
+
+ALTER TABLE auth.refresh_tokens ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME auth.refresh_tokens_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
+-- Name: sessions; Type: TABLE; Schema: auth; Owner: -
+--
+
+CREATE TABLE auth.sessions (
+    id uuid DEFAULT uuidv7() NOT NULL,
+    user_id uuid NOT NULL,
+    aal text DEFAULT 'aal1'::text NOT NULL,
+    factor_id uuid,
+    not_after timestamp with time zone,
+    refreshed_at timestamp with time zone,
+    user_agent text,
+    ip inet,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+--
+-- Name: users; Type: TABLE; Schema: auth; Owner: -
+--
+
+CREATE TABLE auth.users (
+    id uuid DEFAULT uuidv7() NOT NULL,
+    aud text DEFAULT 'authenticated'::text NOT NULL,
+    role text DEFAULT 'authenticated'::text NOT NULL,
+    email text,
+    encrypted_password text,
+    email_confirmed_at timestamp with time zone,
+    phone text,
+    phone_confirmed_at timestamp with time zone,
+    confirmation_token text,
+    confirmation_sent_at timestamp with time zone,
+    recovery_token text,
+    recovery_sent_at timestamp with time zone,
+    email_change text,
+    email_change_token text,
+    email_change_sent_at timestamp with time zone,
+    raw_app_meta_data jsonb DEFAULT '{}'::jsonb NOT NULL,
+    raw_user_meta_data jsonb DEFAULT '{}'::jsonb NOT NULL,
+    is_super_admin boolean DEFAULT false NOT NULL,
+    is_anonymous boolean DEFAULT false NOT NULL,
+    banned_until timestamp with time zone,
+    last_sign_in_at timestamp with time zone,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    deleted_at timestamp with time zone,
+    CONSTRAINT users_app_meta_is_object CHECK ((jsonb_typeof(raw_app_meta_data) = 'object'::text)),
+    CONSTRAINT users_user_meta_is_object CHECK ((jsonb_typeof(raw_user_meta_data) = 'object'::text))
+);
+
+--
+-- Name: schema_migrations; Type: TABLE; Schema: gardenos; Owner: -
+--
+
+CREATE TABLE gardenos.schema_migrations (
+    version integer NOT NULL,
+    name text NOT NULL,
+    checksum text NOT NULL,
+    applied_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+--
+-- Name: activities; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.activities (
+    id uuid DEFAULT uuidv7() NOT NULL,
+    agency_id uuid DEFAULT auth.agency_id() NOT NULL,
+    lead_id uuid,
+    client_id uuid,
+    kind text NOT NULL,
+    subject text,
+    body text,
+    status text DEFAULT 'done'::text NOT NULL,
+    due_at timestamp with time zone,
+    completed_at timestamp with time zone,
+    created_by uuid,
+    metadata jsonb DEFAULT '{}'::jsonb NOT NULL,
+    occurred_at timestamp with time zone DEFAULT now() NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT activities_has_subject CHECK ((num_nonnulls(lead_id, client_id) > 0)),
+    CONSTRAINT activities_kind_check CHECK ((kind = ANY (ARRAY['note'::text, 'call'::text, 'email'::text, 'meeting'::text, 'task'::text]))),
+    CONSTRAINT activities_metadata_check CHECK ((jsonb_typeof(metadata) = 'object'::text)),
+    CONSTRAINT activities_status_check CHECK ((status = ANY (ARRAY['draft'::text, 'planned'::text, 'done'::text, 'cancelled'::text])))
+);
+
+--
+-- Name: agencies; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.agencies (
+    id uuid DEFAULT uuidv7() NOT NULL,
+    name text NOT NULL,
+    slug text NOT NULL,
+    settings jsonb DEFAULT '{}'::jsonb NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT agencies_name_check CHECK (((length(btrim(name)) >= 1) AND (length(btrim(name)) <= 200))),
+    CONSTRAINT agencies_settings_check CHECK ((jsonb_typeof(settings) = 'object'::text)),
+    CONSTRAINT agencies_slug_check CHECK ((slug ~ '^[a-z0-9][a-z0-9-]{0,62}$'::text))
+);
+
+--
+-- Name: agent_memory; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.agent_memory (
+    id uuid DEFAULT uuidv7() NOT NULL,
+    agency_id uuid DEFAULT auth.agency_id() NOT NULL,
+    subject_type text NOT NULL,
+    subject_id uuid,
+    content text NOT NULL,
+    embedding extensions.vector(384),
+    embedding_model text,
+    source text DEFAULT 'agent'::text NOT NULL,
+    created_by uuid,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT agent_memory_source_check CHECK ((source = ANY (ARRAY['agent'::text, 'person'::text, 'system'::text]))),
+    CONSTRAINT agent_memory_subject CHECK (((subject_type = 'agency'::text) = (subject_id IS NULL))),
+    CONSTRAINT agent_memory_subject_type_check CHECK ((subject_type = ANY (ARRAY['agency'::text, 'lead'::text, 'client'::text])))
+);
+
+--
+-- Name: agent_subscriptions; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.agent_subscriptions (
+    id uuid DEFAULT uuidv7() NOT NULL,
+    agency_id uuid DEFAULT auth.agency_id() NOT NULL,
+    event text NOT NULL,
+    agent_type text NOT NULL,
+    config jsonb DEFAULT '{}'::jsonb NOT NULL,
+    enabled boolean DEFAULT true NOT NULL,
+    created_by uuid,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT agent_subscriptions_config_check CHECK ((jsonb_typeof(config) = 'object'::text))
+);
+
+--
+-- Name: agent_tasks; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.agent_tasks (
+    id uuid DEFAULT uuidv7() NOT NULL,
+    agency_id uuid DEFAULT auth.agency_id() NOT NULL,
+    agent_type text NOT NULL,
+    priority smallint DEFAULT 5 NOT NULL,
+    payload jsonb DEFAULT '{}'::jsonb NOT NULL,
+    status text DEFAULT 'queued'::text NOT NULL,
+    attempts integer DEFAULT 0 NOT NULL,
+    max_retries integer DEFAULT 3 NOT NULL,
+    run_after timestamp with time zone DEFAULT now() NOT NULL,
+    locked_by uuid,
+    lease_expires_at timestamp with time zone,
+    idempotency_key text,
+    result jsonb,
+    last_error text,
+    created_by uuid,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    started_at timestamp with time zone,
+    finished_at timestamp with time zone,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT agent_tasks_attempts_check CHECK ((attempts >= 0)),
+    CONSTRAINT agent_tasks_max_retries_check CHECK ((max_retries >= 0)),
+    CONSTRAINT agent_tasks_priority_check CHECK (((priority >= 0) AND (priority <= 9))),
+    CONSTRAINT agent_tasks_status_check CHECK ((status = ANY (ARRAY['queued'::text, 'running'::text, 'succeeded'::text, 'failed'::text, 'dead'::text, 'cancelled'::text])))
+);
+
+--
+-- Name: ai_agents; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.ai_agents (
+    id uuid DEFAULT uuidv7() NOT NULL,
+    agent_type text NOT NULL,
+    worker text NOT NULL,
+    status text DEFAULT 'idle'::text NOT NULL,
+    started_at timestamp with time zone DEFAULT now() NOT NULL,
+    heartbeat_at timestamp with time zone DEFAULT now() NOT NULL,
+    stopped_at timestamp with time zone,
+    CONSTRAINT ai_agents_status_check CHECK ((status = ANY (ARRAY['idle'::text, 'busy'::text, 'draining'::text, 'stopped'::text])))
+);
+
+--
+-- Name: ai_interactions; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.ai_interactions (
+    id uuid DEFAULT uuidv7() NOT NULL,
+    agency_id uuid DEFAULT auth.agency_id() NOT NULL,
+    agent_type text NOT NULL,
+    agent_id uuid,
+    task_id uuid,
+    input jsonb NOT NULL,
+    output jsonb,
+    model text NOT NULL,
+    prompt_tokens integer DEFAULT 0 NOT NULL,
+    completion_tokens integer DEFAULT 0 NOT NULL,
+    cost_usd numeric(12,6) DEFAULT 0 NOT NULL,
+    latency_ms integer,
+    outcome text NOT NULL,
+    error text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT ai_interactions_completion_tokens_check CHECK ((completion_tokens >= 0)),
+    CONSTRAINT ai_interactions_latency_ms_check CHECK ((latency_ms >= 0)),
+    CONSTRAINT ai_interactions_outcome_check CHECK ((outcome = ANY (ARRAY['ok'::text, 'invalid_output'::text, 'error'::text, 'timeout'::text]))),
+    CONSTRAINT ai_interactions_prompt_tokens_check CHECK ((prompt_tokens >= 0))
+);
+
+--
+-- Name: audit_log; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.audit_log (
+    id bigint NOT NULL,
+    agency_id uuid DEFAULT auth.agency_id() NOT NULL,
+    actor_id uuid,
+    actor_role text,
+    action text NOT NULL,
+    table_name text,
+    record_id uuid,
+    before jsonb,
+    after jsonb,
+    context jsonb DEFAULT '{}'::jsonb NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT audit_log_action_check CHECK ((action = ANY (ARRAY['read'::text, 'insert'::text, 'update'::text, 'delete'::text, 'merge'::text, 'convert'::text, 'import'::text, 'export'::text, 'login'::text, 'invite'::text, 'remove_member'::text])))
+);
+
+--
+-- Name: audit_log_id_seq; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+ALTER TABLE public.audit_log ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.audit_log_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
+-- Name: clients; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.clients (
+    id uuid DEFAULT uuidv7() NOT NULL,
+    agency_id uuid DEFAULT auth.agency_id() NOT NULL,
+    lead_id uuid,
+    first_name text,
+    last_name text,
+    email text,
+    phone text,
+    company text,
+    job_title text,
+    website text,
+    city text,
+    country text,
+    status text DEFAULT 'active'::text NOT NULL,
+    owner_id uuid,
+    lifetime_value numeric(14,2) DEFAULT 0 NOT NULL,
+    tags text[] DEFAULT '{}'::text[] NOT NULL,
+    custom_fields jsonb DEFAULT '{}'::jsonb NOT NULL,
+    notes text,
+    last_activity_at timestamp with time zone,
+    converted_at timestamp with time zone,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    email_normalized text GENERATED ALWAYS AS (lower(btrim(email))) STORED,
+    phone_normalized text GENERATED ALWAYS AS (NULLIF(regexp_replace(phone, '[^0-9+]'::text, ''::text, 'g'::text), ''::text)) STORED,
+    search_vector tsvector GENERATED ALWAYS AS (to_tsvector('simple'::regconfig, ((((((COALESCE(first_name, ''::text) || ' '::text) || COALESCE(last_name, ''::text)) || ' '::text) || COALESCE(company, ''::text)) || ' '::text) || COALESCE(email, ''::text)))) STORED,
+    CONSTRAINT clients_custom_fields_check CHECK ((jsonb_typeof(custom_fields) = 'object'::text)),
+    CONSTRAINT clients_has_identity CHECK ((num_nonnulls(first_name, last_name, email, phone, company) > 0)),
+    CONSTRAINT clients_lifetime_value_check CHECK ((lifetime_value >= (0)::numeric)),
+    CONSTRAINT clients_status_check CHECK ((status = ANY (ARRAY['active'::text, 'inactive'::text, 'churned'::text])))
+);
+
+--
+-- Name: import_errors; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.import_errors (
+    id bigint NOT NULL,
+    agency_id uuid DEFAULT auth.agency_id() NOT NULL,
+    import_id uuid NOT NULL,
+    line_number bigint NOT NULL,
+    column_name text,
+    reason text NOT NULL,
+    raw_row text,
+    CONSTRAINT import_errors_line_number_check CHECK ((line_number >= 1))
+);
+
+--
+-- Name: import_errors_id_seq; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+ALTER TABLE public.import_errors ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.import_errors_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
+-- Name: imports; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.imports (
+    id uuid DEFAULT uuidv7() NOT NULL,
+    agency_id uuid DEFAULT auth.agency_id() NOT NULL,
+    kind text DEFAULT 'leads'::text NOT NULL,
+    filename text NOT NULL,
+    status text DEFAULT 'pending'::text NOT NULL,
+    on_duplicate text DEFAULT 'skip'::text NOT NULL,
+    mapping jsonb DEFAULT '{}'::jsonb NOT NULL,
+    rows_total bigint DEFAULT 0 NOT NULL,
+    rows_imported bigint DEFAULT 0 NOT NULL,
+    rows_invalid bigint DEFAULT 0 NOT NULL,
+    rows_duplicate bigint DEFAULT 0 NOT NULL,
+    error text,
+    created_by uuid,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    started_at timestamp with time zone,
+    finished_at timestamp with time zone,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT imports_kind_check CHECK ((kind = ANY (ARRAY['leads'::text, 'clients'::text]))),
+    CONSTRAINT imports_on_duplicate_check CHECK ((on_duplicate = ANY (ARRAY['skip'::text, 'update'::text, 'merge'::text]))),
+    CONSTRAINT imports_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'running'::text, 'succeeded'::text, 'failed'::text, 'reverted'::text])))
+);
+
+--
+-- Name: leads; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.leads (
+    id uuid DEFAULT uuidv7() NOT NULL,
+    agency_id uuid DEFAULT auth.agency_id() NOT NULL,
+    first_name text,
+    last_name text,
+    email text,
+    phone text,
+    company text,
+    job_title text,
+    website text,
+    city text,
+    country text,
+    source text,
+    status text DEFAULT 'new'::text NOT NULL,
+    owner_id uuid,
+    score smallint,
+    estimated_value numeric(14,2),
+    tags text[] DEFAULT '{}'::text[] NOT NULL,
+    custom_fields jsonb DEFAULT '{}'::jsonb NOT NULL,
+    notes text,
+    last_activity_at timestamp with time zone,
+    converted_at timestamp with time zone,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    email_normalized text GENERATED ALWAYS AS (lower(btrim(email))) STORED,
+    phone_normalized text GENERATED ALWAYS AS (NULLIF(regexp_replace(phone, '[^0-9+]'::text, ''::text, 'g'::text), ''::text)) STORED,
+    search_vector tsvector GENERATED ALWAYS AS (to_tsvector('simple'::regconfig, ((((((COALESCE(first_name, ''::text) || ' '::text) || COALESCE(last_name, ''::text)) || ' '::text) || COALESCE(company, ''::text)) || ' '::text) || COALESCE(email, ''::text)))) STORED,
+    CONSTRAINT leads_custom_fields_check CHECK ((jsonb_typeof(custom_fields) = 'object'::text)),
+    CONSTRAINT leads_estimated_value_check CHECK ((estimated_value >= (0)::numeric)),
+    CONSTRAINT leads_has_identity CHECK ((num_nonnulls(first_name, last_name, email, phone, company) > 0)),
+    CONSTRAINT leads_score_check CHECK (((score >= 0) AND (score <= 100))),
+    CONSTRAINT leads_status_check CHECK ((status = ANY (ARRAY['new'::text, 'contacted'::text, 'qualified'::text, 'proposal'::text, 'negotiation'::text, 'converted'::text, 'lost'::text])))
+);
+
+--
+-- Name: memberships; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.memberships (
+    agency_id uuid NOT NULL,
+    user_id uuid NOT NULL,
+    role text DEFAULT 'member'::text NOT NULL,
+    invited_by uuid,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT memberships_role_check CHECK ((role = ANY (ARRAY['owner'::text, 'admin'::text, 'member'::text])))
+);
+
+--
+-- Name: buckets; Type: TABLE; Schema: storage; Owner: -
+--
+
+CREATE TABLE storage.buckets (
+    id text NOT NULL,
+    agency_id uuid DEFAULT auth.agency_id() NOT NULL,
+    name text NOT NULL,
+    public boolean DEFAULT false NOT NULL,
+    file_size_limit bigint,
+    allowed_mime_types text[],
+    owner uuid,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT buckets_file_size_limit_check CHECK ((file_size_limit > 0))
+);
+
+--
+-- Name: objects; Type: TABLE; Schema: storage; Owner: -
+--
+
+CREATE TABLE storage.objects (
+    id uuid DEFAULT uuidv7() NOT NULL,
+    agency_id uuid DEFAULT auth.agency_id() NOT NULL,
+    bucket_id text NOT NULL,
+    name text NOT NULL,
+    owner uuid,
+    size bigint DEFAULT 0 NOT NULL,
+    mime_type text,
+    etag text,
+    metadata jsonb DEFAULT '{}'::jsonb NOT NULL,
+    user_metadata jsonb DEFAULT '{}'::jsonb NOT NULL,
+    last_accessed_at timestamp with time zone,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT objects_name_check CHECK (((length(name) >= 1) AND (length(name) <= 1024))),
+    CONSTRAINT objects_size_check CHECK ((size >= 0))
+);
+
+--
+-- Name: refresh_tokens refresh_tokens_pkey; Type: CONSTRAINT; Schema: auth; Owner: -
+--
+
+ALTER TABLE ONLY auth.refresh_tokens
+    ADD CONSTRAINT refresh_tokens_pkey PRIMARY KEY (id);
+
+--
+-- Name: refresh_tokens refresh_tokens_token_key; Type: CONSTRAINT; Schema: auth; Owner: -
+--
+
+ALTER TABLE ONLY auth.refresh_tokens
+    ADD CONSTRAINT refresh_tokens_token_key UNIQUE (token);
+
+--
+-- Name: sessions sessions_pkey; Type: CONSTRAINT; Schema: auth; Owner: -
+--
+
+ALTER TABLE ONLY auth.sessions
+    ADD CONSTRAINT sessions_pkey PRIMARY KEY (id);
+
+--
+-- Name: users users_pkey; Type: CONSTRAINT; Schema: auth; Owner: -
+--
+
+ALTER TABLE ONLY auth.users
+    ADD CONSTRAINT users_pkey PRIMARY KEY (id);
+
+--
+-- Name: schema_migrations schema_migrations_pkey; Type: CONSTRAINT; Schema: gardenos; Owner: -
+--
+
+ALTER TABLE ONLY gardenos.schema_migrations
+    ADD CONSTRAINT schema_migrations_pkey PRIMARY KEY (version);
+
+--
+-- Name: activities activities_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.activities
+    ADD CONSTRAINT activities_pkey PRIMARY KEY (id);
+
+--
+-- Name: agencies agencies_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.agencies
+    ADD CONSTRAINT agencies_pkey PRIMARY KEY (id);
+
+--
+-- Name: agencies agencies_slug_key; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.agencies
+    ADD CONSTRAINT agencies_slug_key UNIQUE (slug);
+
+--
+-- Name: agent_memory agent_memory_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.agent_memory
+    ADD CONSTRAINT agent_memory_pkey PRIMARY KEY (id);
+
+--
+-- Name: agent_subscriptions agent_subscriptions_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.agent_subscriptions
+    ADD CONSTRAINT agent_subscriptions_pkey PRIMARY KEY (id);
+
+--
+-- Name: agent_tasks agent_tasks_idempotency_key; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.agent_tasks
+    ADD CONSTRAINT agent_tasks_idempotency_key UNIQUE (agency_id, idempotency_key);
+
+--
+-- Name: agent_tasks agent_tasks_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.agent_tasks
+    ADD CONSTRAINT agent_tasks_pkey PRIMARY KEY (id);
+
+--
+-- Name: ai_agents ai_agents_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.ai_agents
+    ADD CONSTRAINT ai_agents_pkey PRIMARY KEY (id);
+
+--
+-- Name: ai_interactions ai_interactions_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.ai_interactions
+    ADD CONSTRAINT ai_interactions_pkey PRIMARY KEY (id);
+
+--
+-- Name: audit_log audit_log_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.audit_log
+    ADD CONSTRAINT audit_log_pkey PRIMARY KEY (id);
+
+--
+-- Name: clients clients_agency_id_id_key; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.clients
+    ADD CONSTRAINT clients_agency_id_id_key UNIQUE (agency_id, id);
+
+--
+-- Name: clients clients_lead_id_key; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.clients
+    ADD CONSTRAINT clients_lead_id_key UNIQUE (lead_id);
+
+--
+-- Name: clients clients_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.clients
+    ADD CONSTRAINT clients_pkey PRIMARY KEY (id);
+
+--
+-- Name: import_errors import_errors_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.import_errors
+    ADD CONSTRAINT import_errors_pkey PRIMARY KEY (id);
+
+--
+-- Name: imports imports_agency_id_id_key; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.imports
+    ADD CONSTRAINT imports_agency_id_id_key UNIQUE (agency_id, id);
+
+--
+-- Name: imports imports_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.imports
+    ADD CONSTRAINT imports_pkey PRIMARY KEY (id);
+
+--
+-- Name: leads leads_agency_id_id_key; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.leads
+    ADD CONSTRAINT leads_agency_id_id_key UNIQUE (agency_id, id);
+
+--
+-- Name: leads leads_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.leads
+    ADD CONSTRAINT leads_pkey PRIMARY KEY (id);
+
+--
+-- Name: memberships memberships_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.memberships
+    ADD CONSTRAINT memberships_pkey PRIMARY KEY (agency_id, user_id);
+
+--
+-- Name: buckets buckets_pkey; Type: CONSTRAINT; Schema: storage; Owner: -
+--
+
+ALTER TABLE ONLY storage.buckets
+    ADD CONSTRAINT buckets_pkey PRIMARY KEY (agency_id, id);
+
+--
+-- Name: objects objects_bucket_name_key; Type: CONSTRAINT; Schema: storage; Owner: -
+--
+
+ALTER TABLE ONLY storage.objects
+    ADD CONSTRAINT objects_bucket_name_key UNIQUE (agency_id, bucket_id, name);
+
+--
+-- Name: objects objects_pkey; Type: CONSTRAINT; Schema: storage; Owner: -
+--
+
+ALTER TABLE ONLY storage.objects
+    ADD CONSTRAINT objects_pkey PRIMARY KEY (id);
+
+--
+-- Name: refresh_tokens_parent_idx; Type: INDEX; Schema: auth; Owner: -
+--
+
+CREATE INDEX refresh_tokens_parent_idx ON auth.refresh_tokens USING btree (parent);
+
+--
+-- Name: refresh_tokens_session_idx; Type: INDEX; Schema: auth; Owner: -
+--
+
+CREATE INDEX refresh_tokens_session_idx ON auth.refresh_tokens USING btree (session_id, revoked);
+
+--
+-- Name: sessions_user_id_idx; Type: INDEX; Schema: auth; Owner: -
+--
+
+CREATE INDEX sessions_user_id_idx ON auth.sessions USING btree (user_id);
+
+--
+-- Name: users_email_key; Type: INDEX; Schema: auth; Owner: -
+--
+
+CREATE UNIQUE INDEX users_email_key ON auth.users USING btree (lower(email)) WHERE ((email IS NOT NULL) AND (NOT is_anonymous));
+
+--
+-- Name: users_phone_key; Type: INDEX; Schema: auth; Owner: -
+--
+
+CREATE UNIQUE INDEX users_phone_key ON auth.users USING btree (phone) WHERE (phone IS NOT NULL);
+
+--
+-- Name: activities_agency_due_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX activities_agency_due_idx ON public.activities USING btree (agency_id, due_at) WHERE ((kind = 'task'::text) AND (completed_at IS NULL));
+
+--
+-- Name: activities_client_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX activities_client_idx ON public.activities USING btree (client_id, occurred_at DESC) WHERE (client_id IS NOT NULL);
+
+--
+-- Name: activities_lead_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX activities_lead_idx ON public.activities USING btree (lead_id, occurred_at DESC) WHERE (lead_id IS NOT NULL);
+
+--
+-- Name: agent_memory_embedding_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX agent_memory_embedding_idx ON public.agent_memory USING hnsw (embedding extensions.vector_cosine_ops);
+
+--
+-- Name: agent_memory_subject_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX agent_memory_subject_idx ON public.agent_memory USING btree (agency_id, subject_type, subject_id, created_at DESC);
+
+--
+-- Name: agent_subscriptions_event_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX agent_subscriptions_event_idx ON public.agent_subscriptions USING btree (agency_id, event) WHERE enabled;
+
+--
+-- Name: agent_tasks_agency_created_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX agent_tasks_agency_created_idx ON public.agent_tasks USING btree (agency_id, created_at DESC);
+
+--
+-- Name: agent_tasks_claim_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX agent_tasks_claim_idx ON public.agent_tasks USING btree (agent_type, priority DESC, run_after, id) WHERE (status = 'queued'::text);
+
+--
+-- Name: agent_tasks_lease_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX agent_tasks_lease_idx ON public.agent_tasks USING btree (lease_expires_at) WHERE (status = 'running'::text);
+
+--
+-- Name: ai_agents_type_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX ai_agents_type_idx ON public.ai_agents USING btree (agent_type) WHERE (stopped_at IS NULL);
+
+--
+-- Name: ai_interactions_agency_created_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX ai_interactions_agency_created_idx ON public.ai_interactions USING btree (agency_id, created_at DESC);
+
+--
+-- Name: ai_interactions_task_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX ai_interactions_task_idx ON public.ai_interactions USING btree (task_id) WHERE (task_id IS NOT NULL);
+
+--
+-- Name: audit_log_agency_created_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX audit_log_agency_created_idx ON public.audit_log USING btree (agency_id, created_at DESC);
+
+--
+-- Name: audit_log_record_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX audit_log_record_idx ON public.audit_log USING btree (record_id, created_at DESC) WHERE (record_id IS NOT NULL);
+
+--
+-- Name: clients_agency_created_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX clients_agency_created_idx ON public.clients USING btree (agency_id, created_at DESC);
+
+--
+-- Name: clients_agency_email_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX clients_agency_email_idx ON public.clients USING btree (agency_id, email_normalized) WHERE (email_normalized IS NOT NULL);
+
+--
+-- Name: clients_agency_owner_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX clients_agency_owner_idx ON public.clients USING btree (agency_id, owner_id) WHERE (owner_id IS NOT NULL);
+
+--
+-- Name: clients_agency_phone_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX clients_agency_phone_idx ON public.clients USING btree (agency_id, phone_normalized) WHERE (phone_normalized IS NOT NULL);
+
+--
+-- Name: clients_agency_status_created_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX clients_agency_status_created_idx ON public.clients USING btree (agency_id, status, created_at DESC);
+
+--
+-- Name: clients_company_trgm_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX clients_company_trgm_idx ON public.clients USING gin (lower(company) extensions.gin_trgm_ops);
+
+--
+-- Name: clients_name_trgm_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX clients_name_trgm_idx ON public.clients USING gin (lower(((COALESCE(first_name, ''::text) || ' '::text) || COALESCE(last_name, ''::text))) extensions.gin_trgm_ops);
+
+--
+-- Name: clients_search_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX clients_search_idx ON public.clients USING gin (search_vector);
+
+--
+-- Name: clients_tags_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX clients_tags_idx ON public.clients USING gin (tags);
+
+--
+-- Name: import_errors_import_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX import_errors_import_idx ON public.import_errors USING btree (import_id, line_number);
+
+--
+-- Name: imports_agency_created_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX imports_agency_created_idx ON public.imports USING btree (agency_id, created_at DESC);
+
+--
+-- Name: leads_agency_created_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX leads_agency_created_idx ON public.leads USING btree (agency_id, created_at DESC);
+
+--
+-- Name: leads_agency_email_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX leads_agency_email_idx ON public.leads USING btree (agency_id, email_normalized) WHERE (email_normalized IS NOT NULL);
+
+--
+-- Name: leads_agency_owner_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX leads_agency_owner_idx ON public.leads USING btree (agency_id, owner_id) WHERE (owner_id IS NOT NULL);
+
+--
+-- Name: leads_agency_phone_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX leads_agency_phone_idx ON public.leads USING btree (agency_id, phone_normalized) WHERE (phone_normalized IS NOT NULL);
+
+--
+-- Name: leads_agency_status_created_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX leads_agency_status_created_idx ON public.leads USING btree (agency_id, status, created_at DESC);
+
+--
+-- Name: leads_company_trgm_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX leads_company_trgm_idx ON public.leads USING gin (lower(company) extensions.gin_trgm_ops);
+
+--
+-- Name: leads_name_trgm_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX leads_name_trgm_idx ON public.leads USING gin (lower(((COALESCE(first_name, ''::text) || ' '::text) || COALESCE(last_name, ''::text))) extensions.gin_trgm_ops);
+
+--
+-- Name: leads_search_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX leads_search_idx ON public.leads USING gin (search_vector);
+
+--
+-- Name: leads_tags_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX leads_tags_idx ON public.leads USING gin (tags);
+
+--
+-- Name: memberships_user_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX memberships_user_idx ON public.memberships USING btree (user_id);
+
+--
+-- Name: objects_name_prefix_idx; Type: INDEX; Schema: storage; Owner: -
+--
+
+CREATE INDEX objects_name_prefix_idx ON storage.objects USING btree (agency_id, bucket_id, name text_pattern_ops);
+
+--
+-- Name: refresh_tokens refresh_tokens_updated_at; Type: TRIGGER; Schema: auth; Owner: -
+--
+
+CREATE TRIGGER refresh_tokens_updated_at BEFORE UPDATE ON auth.refresh_tokens FOR EACH ROW EXECUTE FUNCTION gardenos.set_updated_at();
+
+--
+-- Name: sessions sessions_updated_at; Type: TRIGGER; Schema: auth; Owner: -
+--
+
+CREATE TRIGGER sessions_updated_at BEFORE UPDATE ON auth.sessions FOR EACH ROW EXECUTE FUNCTION gardenos.set_updated_at();
+
+--
+-- Name: users users_updated_at; Type: TRIGGER; Schema: auth; Owner: -
+--
+
+CREATE TRIGGER users_updated_at BEFORE UPDATE ON auth.users FOR EACH ROW EXECUTE FUNCTION gardenos.set_updated_at();
+
+--
+-- Name: activities activities_updated_at; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER activities_updated_at BEFORE UPDATE ON public.activities FOR EACH ROW EXECUTE FUNCTION gardenos.set_updated_at();
+
+--
+-- Name: agencies agencies_updated_at; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER agencies_updated_at BEFORE UPDATE ON public.agencies FOR EACH ROW EXECUTE FUNCTION gardenos.set_updated_at();
+
+--
+-- Name: agent_subscriptions agent_subscriptions_updated_at; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER agent_subscriptions_updated_at BEFORE UPDATE ON public.agent_subscriptions FOR EACH ROW EXECUTE FUNCTION gardenos.set_updated_at();
+
+--
+-- Name: agent_tasks agent_tasks_updated_at; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER agent_tasks_updated_at BEFORE UPDATE ON public.agent_tasks FOR EACH ROW EXECUTE FUNCTION gardenos.set_updated_at();
+
+--
+-- Name: clients clients_updated_at; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER clients_updated_at BEFORE UPDATE ON public.clients FOR EACH ROW EXECUTE FUNCTION gardenos.set_updated_at();
+
+--
+-- Name: imports imports_updated_at; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER imports_updated_at BEFORE UPDATE ON public.imports FOR EACH ROW EXECUTE FUNCTION gardenos.set_updated_at();
+
+--
+-- Name: leads leads_updated_at; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER leads_updated_at BEFORE UPDATE ON public.leads FOR EACH ROW EXECUTE FUNCTION gardenos.set_updated_at();
+
+--
+-- Name: buckets buckets_updated_at; Type: TRIGGER; Schema: storage; Owner: -
+--
+
+CREATE TRIGGER buckets_updated_at BEFORE UPDATE ON storage.buckets FOR EACH ROW EXECUTE FUNCTION gardenos.set_updated_at();
+
+--
+-- Name: objects objects_updated_at; Type: TRIGGER; Schema: storage; Owner: -
+--
+
+CREATE TRIGGER objects_updated_at BEFORE UPDATE ON storage.objects FOR EACH ROW EXECUTE FUNCTION gardenos.set_updated_at();
+
+--
+-- Name: refresh_tokens refresh_tokens_session_id_fkey; Type: FK CONSTRAINT; Schema: auth; Owner: -
+--
+
+ALTER TABLE ONLY auth.refresh_tokens
+    ADD CONSTRAINT refresh_tokens_session_id_fkey FOREIGN KEY (session_id) REFERENCES auth.sessions(id) ON DELETE CASCADE;
+
+--
+-- Name: refresh_tokens refresh_tokens_user_id_fkey; Type: FK CONSTRAINT; Schema: auth; Owner: -
+--
+
+ALTER TABLE ONLY auth.refresh_tokens
+    ADD CONSTRAINT refresh_tokens_user_id_fkey FOREIGN KEY (user_id) REFERENCES auth.users(id) ON DELETE CASCADE;
+
+--
+-- Name: sessions sessions_user_id_fkey; Type: FK CONSTRAINT; Schema: auth; Owner: -
+--
+
+ALTER TABLE ONLY auth.sessions
+    ADD CONSTRAINT sessions_user_id_fkey FOREIGN KEY (user_id) REFERENCES auth.users(id) ON DELETE CASCADE;
+
+--
+-- Name: activities activities_agency_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.activities
+    ADD CONSTRAINT activities_agency_id_fkey FOREIGN KEY (agency_id) REFERENCES public.agencies(id) ON DELETE CASCADE;
+
+--
+-- Name: activities activities_client_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.activities
+    ADD CONSTRAINT activities_client_fkey FOREIGN KEY (agency_id, client_id) REFERENCES public.clients(agency_id, id) ON DELETE CASCADE;
+
+--
+-- Name: activities activities_created_by_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.activities
+    ADD CONSTRAINT activities_created_by_fkey FOREIGN KEY (created_by) REFERENCES auth.users(id) ON DELETE SET NULL;
+
+--
+-- Name: activities activities_lead_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.activities
+    ADD CONSTRAINT activities_lead_fkey FOREIGN KEY (agency_id, lead_id) REFERENCES public.leads(agency_id, id) ON DELETE CASCADE;
+
+--
+-- Name: agent_memory agent_memory_agency_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.agent_memory
+    ADD CONSTRAINT agent_memory_agency_id_fkey FOREIGN KEY (agency_id) REFERENCES public.agencies(id) ON DELETE CASCADE;
+
+--
+-- Name: agent_memory agent_memory_created_by_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.agent_memory
+    ADD CONSTRAINT agent_memory_created_by_fkey FOREIGN KEY (created_by) REFERENCES auth.users(id) ON DELETE SET NULL;
+
+--
+-- Name: agent_subscriptions agent_subscriptions_agency_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.agent_subscriptions
+    ADD CONSTRAINT agent_subscriptions_agency_id_fkey FOREIGN KEY (agency_id) REFERENCES public.agencies(id) ON DELETE CASCADE;
+
+--
+-- Name: agent_subscriptions agent_subscriptions_created_by_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.agent_subscriptions
+    ADD CONSTRAINT agent_subscriptions_created_by_fkey FOREIGN KEY (created_by) REFERENCES auth.users(id) ON DELETE SET NULL;
+
+--
+-- Name: agent_tasks agent_tasks_agency_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.agent_tasks
+    ADD CONSTRAINT agent_tasks_agency_id_fkey FOREIGN KEY (agency_id) REFERENCES public.agencies(id) ON DELETE CASCADE;
+
+--
+-- Name: agent_tasks agent_tasks_created_by_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.agent_tasks
+    ADD CONSTRAINT agent_tasks_created_by_fkey FOREIGN KEY (created_by) REFERENCES auth.users(id) ON DELETE SET NULL;
+
+--
+-- Name: ai_interactions ai_interactions_agency_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.ai_interactions
+    ADD CONSTRAINT ai_interactions_agency_id_fkey FOREIGN KEY (agency_id) REFERENCES public.agencies(id) ON DELETE CASCADE;
+
+--
+-- Name: ai_interactions ai_interactions_task_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.ai_interactions
+    ADD CONSTRAINT ai_interactions_task_id_fkey FOREIGN KEY (task_id) REFERENCES public.agent_tasks(id) ON DELETE SET NULL;
+
+--
+-- Name: audit_log audit_log_agency_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.audit_log
+    ADD CONSTRAINT audit_log_agency_id_fkey FOREIGN KEY (agency_id) REFERENCES public.agencies(id) ON DELETE CASCADE;
+
+--
+-- Name: clients clients_agency_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.clients
+    ADD CONSTRAINT clients_agency_id_fkey FOREIGN KEY (agency_id) REFERENCES public.agencies(id) ON DELETE CASCADE;
+
+--
+-- Name: clients clients_lead_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.clients
+    ADD CONSTRAINT clients_lead_fkey FOREIGN KEY (agency_id, lead_id) REFERENCES public.leads(agency_id, id) ON DELETE SET NULL (lead_id);
+
+--
+-- Name: clients clients_owner_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.clients
+    ADD CONSTRAINT clients_owner_id_fkey FOREIGN KEY (owner_id) REFERENCES auth.users(id) ON DELETE SET NULL;
+
+--
+-- Name: import_errors import_errors_import_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.import_errors
+    ADD CONSTRAINT import_errors_import_fkey FOREIGN KEY (agency_id, import_id) REFERENCES public.imports(agency_id, id) ON DELETE CASCADE;
+
+--
+-- Name: imports imports_agency_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.imports
+    ADD CONSTRAINT imports_agency_id_fkey FOREIGN KEY (agency_id) REFERENCES public.agencies(id) ON DELETE CASCADE;
+
+--
+-- Name: imports imports_created_by_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.imports
+    ADD CONSTRAINT imports_created_by_fkey FOREIGN KEY (created_by) REFERENCES auth.users(id) ON DELETE SET NULL;
+
+--
+-- Name: leads leads_agency_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.leads
+    ADD CONSTRAINT leads_agency_id_fkey FOREIGN KEY (agency_id) REFERENCES public.agencies(id) ON DELETE CASCADE;
+
+--
+-- Name: leads leads_owner_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.leads
+    ADD CONSTRAINT leads_owner_id_fkey FOREIGN KEY (owner_id) REFERENCES auth.users(id) ON DELETE SET NULL;
+
+--
+-- Name: memberships memberships_agency_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.memberships
+    ADD CONSTRAINT memberships_agency_id_fkey FOREIGN KEY (agency_id) REFERENCES public.agencies(id) ON DELETE CASCADE;
+
+--
+-- Name: memberships memberships_invited_by_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.memberships
+    ADD CONSTRAINT memberships_invited_by_fkey FOREIGN KEY (invited_by) REFERENCES auth.users(id) ON DELETE SET NULL;
+
+--
+-- Name: memberships memberships_user_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.memberships
+    ADD CONSTRAINT memberships_user_id_fkey FOREIGN KEY (user_id) REFERENCES auth.users(id) ON DELETE CASCADE;
+
+--
+-- Name: buckets buckets_agency_id_fkey; Type: FK CONSTRAINT; Schema: storage; Owner: -
+--
+
+ALTER TABLE ONLY storage.buckets
+    ADD CONSTRAINT buckets_agency_id_fkey FOREIGN KEY (agency_id) REFERENCES public.agencies(id) ON DELETE CASCADE;
+
+--
+-- Name: buckets buckets_owner_fkey; Type: FK CONSTRAINT; Schema: storage; Owner: -
+--
+
+ALTER TABLE ONLY storage.buckets
+    ADD CONSTRAINT buckets_owner_fkey FOREIGN KEY (owner) REFERENCES auth.users(id) ON DELETE SET NULL;
+
+--
+-- Name: objects objects_bucket_fkey; Type: FK CONSTRAINT; Schema: storage; Owner: -
+--
+
+ALTER TABLE ONLY storage.objects
+    ADD CONSTRAINT objects_bucket_fkey FOREIGN KEY (agency_id, bucket_id) REFERENCES storage.buckets(agency_id, id) ON DELETE CASCADE;
+
+--
+-- Name: objects objects_owner_fkey; Type: FK CONSTRAINT; Schema: storage; Owner: -
+--
+
+ALTER TABLE ONLY storage.objects
+    ADD CONSTRAINT objects_owner_fkey FOREIGN KEY (owner) REFERENCES auth.users(id) ON DELETE SET NULL;
+
+--
+-- Name: refresh_tokens; Type: ROW SECURITY; Schema: auth; Owner: -
+--
+
+ALTER TABLE auth.refresh_tokens ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: sessions; Type: ROW SECURITY; Schema: auth; Owner: -
+--
+
+ALTER TABLE auth.sessions ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: users; Type: ROW SECURITY; Schema: auth; Owner: -
+--
+
+ALTER TABLE auth.users ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: activities; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.activities ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: agencies; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.agencies ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: agencies agencies_admin_update; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY agencies_admin_update ON public.agencies FOR UPDATE TO authenticated USING (((id = ( SELECT auth.agency_id() AS agency_id)) AND (( SELECT auth.agency_role() AS agency_role) = ANY (ARRAY['owner'::text, 'admin'::text])))) WITH CHECK ((id = ( SELECT auth.agency_id() AS agency_id)));
+
+--
+-- Name: agencies agencies_member_read; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY agencies_member_read ON public.agencies FOR SELECT TO authenticated USING (((id = ( SELECT auth.agency_id() AS agency_id)) OR (id IN ( SELECT auth.agency_ids() AS agency_ids))));
+
+--
+-- Name: agent_memory; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.agent_memory ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: agent_subscriptions; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.agent_subscriptions ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: agent_tasks; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.agent_tasks ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: ai_agents; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.ai_agents ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: ai_interactions; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.ai_interactions ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: audit_log; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.audit_log ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: audit_log audit_log_append; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY audit_log_append ON public.audit_log FOR INSERT TO authenticated WITH CHECK (((agency_id = ( SELECT auth.agency_id() AS agency_id)) AND (NOT (actor_id IS DISTINCT FROM ( SELECT auth.uid() AS uid)))));
+
+--
+-- Name: audit_log audit_log_read; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY audit_log_read ON public.audit_log FOR SELECT TO authenticated USING ((agency_id = ( SELECT auth.agency_id() AS agency_id)));
+
+--
+-- Name: clients; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.clients ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: import_errors; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.import_errors ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: imports; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.imports ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: leads; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.leads ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: memberships; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.memberships ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: memberships memberships_admin_write; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY memberships_admin_write ON public.memberships TO authenticated USING (((agency_id = ( SELECT auth.agency_id() AS agency_id)) AND (( SELECT auth.agency_role() AS agency_role) = ANY (ARRAY['owner'::text, 'admin'::text])))) WITH CHECK (((agency_id = ( SELECT auth.agency_id() AS agency_id)) AND (( SELECT auth.agency_role() AS agency_role) = ANY (ARRAY['owner'::text, 'admin'::text]))));
+
+--
+-- Name: memberships memberships_read; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY memberships_read ON public.memberships FOR SELECT TO authenticated USING (((agency_id = ( SELECT auth.agency_id() AS agency_id)) OR (user_id = ( SELECT auth.uid() AS uid))));
+
+--
+-- Name: activities tenant_isolation; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY tenant_isolation ON public.activities TO authenticated USING ((agency_id = ( SELECT auth.agency_id() AS agency_id))) WITH CHECK ((agency_id = ( SELECT auth.agency_id() AS agency_id)));
+
+--
+-- Name: agent_memory tenant_isolation; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY tenant_isolation ON public.agent_memory TO authenticated USING ((agency_id = ( SELECT auth.agency_id() AS agency_id))) WITH CHECK ((agency_id = ( SELECT auth.agency_id() AS agency_id)));
+
+--
+-- Name: agent_subscriptions tenant_isolation; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY tenant_isolation ON public.agent_subscriptions TO authenticated USING ((agency_id = ( SELECT auth.agency_id() AS agency_id))) WITH CHECK ((agency_id = ( SELECT auth.agency_id() AS agency_id)));
+
+--
+-- Name: agent_tasks tenant_isolation; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY tenant_isolation ON public.agent_tasks TO authenticated USING ((agency_id = ( SELECT auth.agency_id() AS agency_id))) WITH CHECK ((agency_id = ( SELECT auth.agency_id() AS agency_id)));
+
+--
+-- Name: ai_interactions tenant_isolation; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY tenant_isolation ON public.ai_interactions TO authenticated USING ((agency_id = ( SELECT auth.agency_id() AS agency_id))) WITH CHECK ((agency_id = ( SELECT auth.agency_id() AS agency_id)));
+
+--
+-- Name: clients tenant_isolation; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY tenant_isolation ON public.clients TO authenticated USING ((agency_id = ( SELECT auth.agency_id() AS agency_id))) WITH CHECK ((agency_id = ( SELECT auth.agency_id() AS agency_id)));
+
+--
+-- Name: import_errors tenant_isolation; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY tenant_isolation ON public.import_errors TO authenticated USING ((agency_id = ( SELECT auth.agency_id() AS agency_id))) WITH CHECK ((agency_id = ( SELECT auth.agency_id() AS agency_id)));
+
+--
+-- Name: imports tenant_isolation; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY tenant_isolation ON public.imports TO authenticated USING ((agency_id = ( SELECT auth.agency_id() AS agency_id))) WITH CHECK ((agency_id = ( SELECT auth.agency_id() AS agency_id)));
+
+--
+-- Name: leads tenant_isolation; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY tenant_isolation ON public.leads TO authenticated USING ((agency_id = ( SELECT auth.agency_id() AS agency_id))) WITH CHECK ((agency_id = ( SELECT auth.agency_id() AS agency_id)));
+
+--
+-- Name: buckets; Type: ROW SECURITY; Schema: storage; Owner: -
+--
+
+ALTER TABLE storage.buckets ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: objects; Type: ROW SECURITY; Schema: storage; Owner: -
+--
+
+ALTER TABLE storage.objects ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: buckets tenant_isolation; Type: POLICY; Schema: storage; Owner: -
+--
+
+CREATE POLICY tenant_isolation ON storage.buckets TO authenticated USING ((agency_id = ( SELECT auth.agency_id() AS agency_id))) WITH CHECK ((agency_id = ( SELECT auth.agency_id() AS agency_id)));
+
+--
+-- Name: objects tenant_isolation; Type: POLICY; Schema: storage; Owner: -
+--
+
+CREATE POLICY tenant_isolation ON storage.objects TO authenticated USING ((agency_id = ( SELECT auth.agency_id() AS agency_id))) WITH CHECK ((agency_id = ( SELECT auth.agency_id() AS agency_id)));
+
+--
+-- Name: SCHEMA auth; Type: ACL; Schema: -; Owner: -
+--
+
+GRANT USAGE ON SCHEMA auth TO anon;
+GRANT USAGE ON SCHEMA auth TO authenticated;
+GRANT USAGE ON SCHEMA auth TO service_role;
+
+--
+-- Name: SCHEMA extensions; Type: ACL; Schema: -; Owner: -
+--
+
+GRANT USAGE ON SCHEMA extensions TO anon;
+GRANT USAGE ON SCHEMA extensions TO authenticated;
+GRANT USAGE ON SCHEMA extensions TO service_role;
+
+--
+-- Name: SCHEMA gardenos; Type: ACL; Schema: -; Owner: -
+--
+
+GRANT USAGE ON SCHEMA gardenos TO authenticator;
+GRANT USAGE ON SCHEMA gardenos TO anon;
+GRANT USAGE ON SCHEMA gardenos TO authenticated;
+GRANT USAGE ON SCHEMA gardenos TO service_role;
+
+--
+-- Name: SCHEMA public; Type: ACL; Schema: -; Owner: -
+--
+
+GRANT USAGE ON SCHEMA public TO anon;
+GRANT USAGE ON SCHEMA public TO authenticated;
+GRANT USAGE ON SCHEMA public TO service_role;
+
+--
+-- Name: SCHEMA storage; Type: ACL; Schema: -; Owner: -
+--
+
+GRANT USAGE ON SCHEMA storage TO anon;
+GRANT USAGE ON SCHEMA storage TO authenticated;
+GRANT USAGE ON SCHEMA storage TO service_role;
+
+--
+-- Name: FUNCTION agency_id(); Type: ACL; Schema: auth; Owner: -
+--
+
+GRANT ALL ON FUNCTION auth.agency_id() TO anon;
+GRANT ALL ON FUNCTION auth.agency_id() TO authenticated;
+GRANT ALL ON FUNCTION auth.agency_id() TO service_role;
+
+--
+-- Name: FUNCTION agency_ids(); Type: ACL; Schema: auth; Owner: -
+--
+
+REVOKE ALL ON FUNCTION auth.agency_ids() FROM PUBLIC;
+GRANT ALL ON FUNCTION auth.agency_ids() TO authenticated;
+GRANT ALL ON FUNCTION auth.agency_ids() TO service_role;
+
+--
+-- Name: FUNCTION agency_role(); Type: ACL; Schema: auth; Owner: -
+--
+
+GRANT ALL ON FUNCTION auth.agency_role() TO anon;
+GRANT ALL ON FUNCTION auth.agency_role() TO authenticated;
+GRANT ALL ON FUNCTION auth.agency_role() TO service_role;
+
+--
+-- Name: FUNCTION email(); Type: ACL; Schema: auth; Owner: -
+--
+
+GRANT ALL ON FUNCTION auth.email() TO anon;
+GRANT ALL ON FUNCTION auth.email() TO authenticated;
+GRANT ALL ON FUNCTION auth.email() TO service_role;
+
+--
+-- Name: FUNCTION jwt(); Type: ACL; Schema: auth; Owner: -
+--
+
+GRANT ALL ON FUNCTION auth.jwt() TO anon;
+GRANT ALL ON FUNCTION auth.jwt() TO authenticated;
+GRANT ALL ON FUNCTION auth.jwt() TO service_role;
+
+--
+-- Name: FUNCTION role(); Type: ACL; Schema: auth; Owner: -
+--
+
+GRANT ALL ON FUNCTION auth.role() TO anon;
+GRANT ALL ON FUNCTION auth.role() TO authenticated;
+GRANT ALL ON FUNCTION auth.role() TO service_role;
+
+--
+-- Name: FUNCTION uid(); Type: ACL; Schema: auth; Owner: -
+--
+
+GRANT ALL ON FUNCTION auth.uid() TO anon;
+GRANT ALL ON FUNCTION auth.uid() TO authenticated;
+GRANT ALL ON FUNCTION auth.uid() TO service_role;
+
+--
+-- Name: TABLE refresh_tokens; Type: ACL; Schema: auth; Owner: -
+--
+
+GRANT ALL ON TABLE auth.refresh_tokens TO service_role;
+
+--
+-- Name: TABLE sessions; Type: ACL; Schema: auth; Owner: -
+--
+
+GRANT ALL ON TABLE auth.sessions TO service_role;
+
+--
+-- Name: TABLE users; Type: ACL; Schema: auth; Owner: -
+--
+
+GRANT ALL ON TABLE auth.users TO service_role;
+
+--
+-- Name: TABLE schema_migrations; Type: ACL; Schema: gardenos; Owner: -
+--
+
+GRANT SELECT ON TABLE gardenos.schema_migrations TO authenticator;
+
+--
+-- Name: TABLE activities; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.activities TO anon;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.activities TO authenticated;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.activities TO service_role;
+
+--
+-- Name: TABLE agencies; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT,UPDATE ON TABLE public.agencies TO anon;
+GRANT SELECT,UPDATE ON TABLE public.agencies TO authenticated;
+GRANT ALL ON TABLE public.agencies TO service_role;
+
+--
+-- Name: TABLE agent_memory; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.agent_memory TO anon;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.agent_memory TO authenticated;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.agent_memory TO service_role;
+
+--
+-- Name: TABLE agent_subscriptions; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.agent_subscriptions TO anon;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.agent_subscriptions TO authenticated;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.agent_subscriptions TO service_role;
+
+--
+-- Name: TABLE agent_tasks; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.agent_tasks TO anon;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.agent_tasks TO authenticated;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.agent_tasks TO service_role;
+
+--
+-- Name: TABLE ai_agents; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT ALL ON TABLE public.ai_agents TO service_role;
+
+--
+-- Name: TABLE ai_interactions; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.ai_interactions TO anon;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.ai_interactions TO authenticated;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.ai_interactions TO service_role;
+
+--
+-- Name: TABLE audit_log; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT,INSERT ON TABLE public.audit_log TO anon;
+GRANT SELECT,INSERT ON TABLE public.audit_log TO authenticated;
+GRANT ALL ON TABLE public.audit_log TO service_role;
+
+--
+-- Name: TABLE clients; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.clients TO anon;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.clients TO authenticated;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.clients TO service_role;
+
+--
+-- Name: TABLE import_errors; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.import_errors TO anon;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.import_errors TO authenticated;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.import_errors TO service_role;
+
+--
+-- Name: TABLE imports; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.imports TO anon;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.imports TO authenticated;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.imports TO service_role;
+
+--
+-- Name: TABLE leads; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.leads TO anon;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.leads TO authenticated;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.leads TO service_role;
+
+--
+-- Name: TABLE memberships; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.memberships TO anon;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.memberships TO authenticated;
+GRANT ALL ON TABLE public.memberships TO service_role;
+
+--
+-- Name: TABLE buckets; Type: ACL; Schema: storage; Owner: -
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE storage.buckets TO anon;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE storage.buckets TO authenticated;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE storage.buckets TO service_role;
+
+--
+-- Name: TABLE objects; Type: ACL; Schema: storage; Owner: -
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE storage.objects TO anon;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE storage.objects TO authenticated;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE storage.objects TO service_role;
+
+--
+-- PostgreSQL database dump complete
+--
