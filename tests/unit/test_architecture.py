@@ -1,0 +1,33 @@
+"""Architecture rules that matter, checked by reading the source rather than by memory."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+SRC = Path(__file__).parents[2] / "src" / "gardenos"
+
+# Connections are opened in db/ only (and by the embedded launcher, which owns the server itself).
+CONNECTION_OWNERS = ("db/", "embedded/")
+OPENS_CONNECTION = re.compile(r"\bpsycopg\.(connect|AsyncConnection\.connect)\(|ConnectionPool\(")
+RAISES_HTTP_EXCEPTION = re.compile(r"raise\s+[\w.]*HTTPException\b")
+
+
+def _sources() -> list[tuple[str, str]]:
+    return [(str(p.relative_to(SRC)), p.read_text()) for p in sorted(SRC.rglob("*.py"))]
+
+
+def test_only_db_opens_connections() -> None:
+    offenders = [
+        name
+        for name, text in _sources()
+        if OPENS_CONNECTION.search(text) and not name.startswith(CONNECTION_OWNERS)
+    ]
+    assert offenders == [], f"open connections through gardenos.db instead: {offenders}"
+
+
+def test_services_never_raise_http_exceptions() -> None:
+    offenders = [
+        name for name, text in _sources() if RAISES_HTTP_EXCEPTION.search(text) and "routes" not in name
+    ]
+    assert offenders == [], f"raise a GardenError subclass instead of HTTPException: {offenders}"
