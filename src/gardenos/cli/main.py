@@ -1,0 +1,55 @@
+"""`gardenos`: run, migrate and inspect GardenOS."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from pydantic import ValidationError
+
+from gardenos import __version__
+from gardenos.cli import db, demo, up
+from gardenos.cli.console import err_console
+from gardenos.errors import GardenError
+
+app = typer.Typer(
+    name="gardenos",
+    help="GardenOS: a self-hosted CRM platform with a Supabase-compatible API.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command("up")(up.up)
+app.command("demo-data")(demo.demo_data)
+app.add_typer(db.app, name="db")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"gardenos {__version__}")
+        raise typer.Exit
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version."
+    ),
+) -> None:
+    """GardenOS: a self-hosted CRM platform with a Supabase-compatible API."""
+
+
+def main() -> None:
+    try:
+        app()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"GARDENOS_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors()
+        )
+        err_console.print(f"[bold red]error:[/] invalid setting: {problems}")
+        sys.exit(2)
+    except GardenError as exc:
+        err_console.print(f"[bold red]error:[/] {exc.message}")
+        if exc.hint:
+            err_console.print(f"[yellow]hint:[/] {exc.hint}")
+        sys.exit(1)

@@ -1,0 +1,1 @@
+"""Demo data for trying GardenOS: a realistic CRM, generated fast."""
