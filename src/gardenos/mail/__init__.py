@@ -1,0 +1,5 @@
+"""Mail to users: confirmation, magic link, OTP, recovery, email change and invite mails for the auth API.
+
+`build_mailer` picks SMTP when `GARDENOS_SMTP_HOST` is set, and otherwise the development outbox
+(`gardenos mail list`), so sign-ups work on a laptop without a mail server.
+"""
