@@ -41,6 +41,45 @@ class Settings(BaseSettings):
     # How long a request waits for a database connection before it is told the database is unavailable.
     pool_timeout_s: float = Field(default=5.0, gt=0)
 
+    # Auth (/auth/v1). JWTs are HS256 with the project secret unless an asymmetric algorithm is chosen;
+    # its private key is generated into `<data_dir>/jwt-signing-key.pem` unless given here (PEM text).
+    jwt_algorithm: Literal["HS256", "ES256", "RS256"] = "HS256"
+    jwt_private_key: SecretStr | None = None
+    jwt_expiry_s: int = Field(default=3600, ge=30, le=7 * 86400)
+    jwt_issuer: str = "gardenos"
+    # A refresh token that was just rotated is accepted again for this long (concurrent tabs refreshing).
+    refresh_token_reuse_interval_s: int = Field(default=10, ge=0, le=300)
+    password_min_length: int = Field(default=8, ge=6, le=72)
+    # Signing up needs the emailed confirmation first (Supabase's default); on for local demos if wanted.
+    mailer_autoconfirm: bool = False
+    disable_signup: bool = False
+    # Confirmation, magic-link, recovery and invite tokens (and their 6-digit codes) expire after this.
+    otp_expiry_s: int = Field(default=3600, ge=60, le=86400)
+    # Requests per window, counted per client IP and per email address.
+    rate_limit_window_s: int = Field(default=300, ge=1)
+    rate_limit_token_per_ip: int = Field(default=30, ge=1)
+    rate_limit_token_per_email: int = Field(default=10, ge=1)
+    rate_limit_signup_per_ip: int = Field(default=30, ge=1)
+    rate_limit_email_sent_per_ip: int = Field(default=30, ge=1)
+    rate_limit_email_sent_per_email: int = Field(default=4, ge=1)
+    rate_limit_verify_per_ip: int = Field(default=30, ge=1)
+
+    # Mail (confirmation, magic link, OTP, recovery, invite); `site_url` is the app its links lead back to.
+    # Without an SMTP host, mails go to the database's outbox instead: read them with `gardenos mail list`.
+    site_url: str = "http://127.0.0.1:8000"
+    # Where this API is reached from outside (verification links point here); defaults to `site_url`.
+    api_external_url: str | None = None
+    # Besides `site_url`, where /auth/v1 may redirect after a verification (no open redirects).
+    additional_redirect_urls: list[str] = Field(default_factory=list)
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    # starttls: upgrade a plain connection (port 587); tls: TLS from the start (465); none: no TLS.
+    smtp_security: Literal["starttls", "tls", "none"] = "starttls"
+    mail_from: str = "GardenOS <no-reply@gardenos.local>"
+    mail_timeout_s: float = Field(default=10.0, gt=0)
+
     # Demo data loaded by `gardenos up` on first start.
     demo: bool = True
     demo_leads: int = Field(default=5000, ge=0)
@@ -49,6 +88,10 @@ class Settings(BaseSettings):
     @property
     def embedded(self) -> bool:
         return self.database_url is None
+
+    @property
+    def external_url(self) -> str:
+        return self.api_external_url or self.site_url
 
     @property
     def data_path(self) -> Path:

@@ -9,18 +9,27 @@ from fastapi import FastAPI
 
 from gardenos import __version__
 from gardenos.api import errors, health
+from gardenos.auth import routes as auth_routes
+from gardenos.auth.ratelimit import RateLimiter
+from gardenos.auth.service import AuthService
+from gardenos.auth.tokens import TokenService
 from gardenos.db.pool import Database
-from gardenos.settings import Settings
+from gardenos.db.target import DatabaseTarget
+from gardenos.mail.mailer import build_mailer
+from gardenos.tenancy import routes as tenancy_routes
 
 
-def create_app(api_url: str, settings: Settings) -> FastAPI:
-    """The API over the database at `api_url` (a libpq URL for the `authenticator` login)."""
+def create_app(target: DatabaseTarget) -> FastAPI:
+    """The API over `target`'s database: requests through the `authenticator` login's pool; the dev
+    mail outbox (owner-only) through the owner's URL."""
+    settings = target.settings
     database = Database(
-        api_url,
+        target.api_url,
         min_size=settings.pool_min_size,
         max_size=settings.pool_max_size,
         timeout=settings.pool_timeout_s,
     )
+    tokens = TokenService(settings, target.secrets.jwt_secret)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -38,6 +47,16 @@ def create_app(api_url: str, settings: Settings) -> FastAPI:
     )
     app.state.settings = settings
     app.state.database = database
+    app.state.tokens = tokens
+    app.state.auth = AuthService(
+        database,
+        tokens,
+        build_mailer(settings, target.owner_url),
+        RateLimiter(database, settings.rate_limit_window_s),
+        settings,
+    )
     errors.install(app)
     app.include_router(health.router)
+    app.include_router(auth_routes.router)
+    app.include_router(tenancy_routes.router)
     return app

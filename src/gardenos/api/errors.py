@@ -1,57 +1,90 @@
-"""The one place exceptions become HTTP responses, all in one shape: {code, message, details, hint}."""
+"""The one place exceptions become HTTP responses.
+
+Two shapes, chosen by the API family the request hit, so each family's official client parses them:
+- `/auth/v1` answers as GoTrue: `{"code": <status>, "error_code": …, "msg": …}`, or, for clients that
+  send `X-Supabase-Api-Version: 2024-01-01` (supabase-py and -js do), `{"code": <error_code>, "message": …}`;
+- everything else as PostgREST: `{"code", "message", "details", "hint"}`.
+"""
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from gardenos.errors import DatabaseUnavailable, GardenError
+from gardenos.errors import GardenError
 
 log = logging.getLogger(__name__)
 
+AUTH_PREFIX = "/auth/v1"
+API_VERSION_HEADER = "X-Supabase-Api-Version"
+API_VERSION_2024 = "2024-01-01"
+# GoTrue's error codes for errors that do not name one.
+DEFAULT_ERROR_CODES = {
+    400: "validation_failed",
+    401: "no_authorization",
+    403: "not_admin",
+    404: "not_found",
+    405: "validation_failed",
+    409: "conflict",
+    422: "validation_failed",
+    429: "over_request_rate_limit",
+}
 
-def _render(
-    status: int, code: str, message: str, details: str | None = None, hint: str | None = None
-) -> JSONResponse:
-    return JSONResponse(
-        status_code=status, content={"code": code, "message": message, "details": details, "hint": hint}
-    )
+
+def render(request: Request, exc: GardenError) -> JSONResponse:
+    headers = {"Retry-After": str(exc.retry_after_s)} if exc.retry_after_s is not None else {}
+    if not request.url.path.startswith(AUTH_PREFIX):
+        return JSONResponse(status_code=exc.status_code, content=exc.to_dict(), headers=headers)
+    error_code = exc.error_code or DEFAULT_ERROR_CODES.get(exc.status_code, "unexpected_failure")
+    message = exc.message if not exc.hint else f"{exc.message} ({exc.hint})"
+    content: dict[str, Any]
+    if request.headers.get(API_VERSION_HEADER, "") >= API_VERSION_2024:
+        content = {"code": error_code, "message": message}
+        headers[API_VERSION_HEADER] = API_VERSION_2024
+    else:
+        content = {"code": exc.status_code, "error_code": error_code, "msg": message}
+    content.update(exc.extra or {})
+    return JSONResponse(status_code=exc.status_code, content=content, headers=headers)
 
 
-async def _garden_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _garden_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, GardenError)
     if exc.status_code >= 500:
         log.error("request failed: %s (%s)", exc.message, exc.details)
-    response = _render(exc.status_code, exc.code, exc.message, exc.details, exc.hint)
-    if isinstance(exc, DatabaseUnavailable):
-        response.headers["Retry-After"] = "2"
-    return response
+    return render(request, exc)
 
 
-async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     problems = []
     for error in exc.errors():
         where = ".".join(str(part) for part in error.get("loc", ()) if part != "body")
         problems.append(f"{where}: {error.get('msg', 'invalid')}" if where else str(error.get("msg")))
-    return _render(422, "GARDEN422", "the request is not valid: " + "; ".join(problems))
+    status = 400 if request.url.path.startswith(AUTH_PREFIX) else 422
+    error = GardenError(
+        "the request is not valid: " + "; ".join(problems), status_code=status, code=f"GARDEN{status}"
+    )
+    return render(request, error)
 
 
-async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    response = _render(exc.status_code, f"GARDEN{exc.status_code}", str(exc.detail))
+    response = render(
+        request, GardenError(str(exc.detail), status_code=exc.status_code, code=f"GARDEN{exc.status_code}")
+    )
     for name, value in (exc.headers or {}).items():
         response.headers[name] = value
     return response
 
 
-async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error", exc_info=exc)
-    return _render(500, "GARDEN500", "internal error; the server log has the details")
+    return render(request, GardenError("internal error; the server log has the details", code="GARDEN500"))
 
 
 def install(app: FastAPI) -> None:

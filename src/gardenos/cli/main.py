@@ -6,9 +6,10 @@ import sys
 
 import typer
 from pydantic import ValidationError
+from rich.markup import escape
 
 from gardenos import __version__
-from gardenos.cli import db, demo, up
+from gardenos.cli import db, demo, keys, mail, up
 from gardenos.cli.console import err_console
 from gardenos.errors import GardenError
 
@@ -21,7 +22,9 @@ app = typer.Typer(
 )
 app.command("up")(up.up)
 app.command("demo-data")(demo.demo_data)
+app.command("keys")(keys.keys)
 app.add_typer(db.app, name="db")
+app.add_typer(mail.app, name="mail")
 
 
 def _version(value: bool) -> None:
@@ -46,10 +49,11 @@ def main() -> None:
         problems = "; ".join(
             f"GARDENOS_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors()
         )
-        err_console.print(f"[bold red]error:[/] invalid setting: {problems}")
+        err_console.print(f"[bold red]error:[/] invalid setting: {escape(problems)}")
         sys.exit(2)
     except GardenError as exc:
-        err_console.print(f"[bold red]error:[/] {exc.message}")
+        # Messages quote user input: never read them as rich markup.
+        err_console.print(f"[bold red]error:[/] {escape(exc.message)}")
         if exc.hint:
-            err_console.print(f"[yellow]hint:[/] {exc.hint}")
+            err_console.print(f"[yellow]hint:[/] {escape(exc.hint)}")
         sys.exit(1)

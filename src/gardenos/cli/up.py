@@ -55,7 +55,7 @@ def up(
             console.print(f"applied {len(applied)} migration(s): {', '.join(m.label for m in applied)}")
         if settings.demo:
             _ensure_demo(settings, target)
-        app = create_app(target.api_url, settings)
+        app = create_app(target)
         _announce(settings, target)
         server = uvicorn.Server(
             uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info", lifespan="on")

@@ -185,6 +185,33 @@ SET default_tablespace = '';
 SET default_table_access_method = heap;
 
 --
+-- Name: one_time_tokens; Type: TABLE; Schema: auth; Owner: -
+--
+
+CREATE TABLE auth.one_time_tokens (
+    id uuid DEFAULT uuidv7() NOT NULL,
+    user_id uuid NOT NULL,
+    token_type text NOT NULL,
+    link_hash text NOT NULL,
+    code_hash text NOT NULL,
+    relates_to text NOT NULL,
+    redirect_to text,
+    expires_at timestamp with time zone NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT one_time_tokens_token_type_check CHECK ((token_type = ANY (ARRAY['signup'::text, 'invite'::text, 'magiclink'::text, 'recovery'::text, 'email_change'::text])))
+);
+
+--
+-- Name: rate_limits; Type: TABLE; Schema: auth; Owner: -
+--
+
+CREATE UNLOGGED TABLE auth.rate_limits (
+    key text NOT NULL,
+    window_start timestamp with time zone NOT NULL,
+    hits integer NOT NULL
+);
+
+--
 -- Name: refresh_tokens; Type: TABLE; Schema: auth; Owner: -
 --
 
@@ -226,7 +253,8 @@ CREATE TABLE auth.sessions (
     user_agent text,
     ip inet,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
-    updated_at timestamp with time zone DEFAULT now() NOT NULL
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    amr text DEFAULT 'password'::text NOT NULL
 );
 
 --
@@ -258,8 +286,24 @@ CREATE TABLE auth.users (
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     deleted_at timestamp with time zone,
+    invited_at timestamp with time zone,
     CONSTRAINT users_app_meta_is_object CHECK ((jsonb_typeof(raw_app_meta_data) = 'object'::text)),
     CONSTRAINT users_user_meta_is_object CHECK ((jsonb_typeof(raw_user_meta_data) = 'object'::text))
+);
+
+--
+-- Name: mail_outbox; Type: TABLE; Schema: gardenos; Owner: -
+--
+
+CREATE TABLE gardenos.mail_outbox (
+    id uuid DEFAULT uuidv7() NOT NULL,
+    to_address text NOT NULL,
+    subject text NOT NULL,
+    text_body text NOT NULL,
+    html_body text NOT NULL,
+    kind text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT mail_outbox_kind_check CHECK ((kind = ANY (ARRAY['confirmation'::text, 'magic_link'::text, 'otp'::text, 'recovery'::text, 'email_change'::text, 'invite'::text])))
 );
 
 --
@@ -637,6 +681,34 @@ CREATE TABLE storage.objects (
 );
 
 --
+-- Name: one_time_tokens one_time_tokens_link_hash_key; Type: CONSTRAINT; Schema: auth; Owner: -
+--
+
+ALTER TABLE ONLY auth.one_time_tokens
+    ADD CONSTRAINT one_time_tokens_link_hash_key UNIQUE (link_hash);
+
+--
+-- Name: one_time_tokens one_time_tokens_pkey; Type: CONSTRAINT; Schema: auth; Owner: -
+--
+
+ALTER TABLE ONLY auth.one_time_tokens
+    ADD CONSTRAINT one_time_tokens_pkey PRIMARY KEY (id);
+
+--
+-- Name: one_time_tokens one_time_tokens_user_type_key; Type: CONSTRAINT; Schema: auth; Owner: -
+--
+
+ALTER TABLE ONLY auth.one_time_tokens
+    ADD CONSTRAINT one_time_tokens_user_type_key UNIQUE (user_id, token_type);
+
+--
+-- Name: rate_limits rate_limits_pkey; Type: CONSTRAINT; Schema: auth; Owner: -
+--
+
+ALTER TABLE ONLY auth.rate_limits
+    ADD CONSTRAINT rate_limits_pkey PRIMARY KEY (key);
+
+--
 -- Name: refresh_tokens refresh_tokens_pkey; Type: CONSTRAINT; Schema: auth; Owner: -
 --
 
@@ -663,6 +735,13 @@ ALTER TABLE ONLY auth.sessions
 
 ALTER TABLE ONLY auth.users
     ADD CONSTRAINT users_pkey PRIMARY KEY (id);
+
+--
+-- Name: mail_outbox mail_outbox_pkey; Type: CONSTRAINT; Schema: gardenos; Owner: -
+--
+
+ALTER TABLE ONLY gardenos.mail_outbox
+    ADD CONSTRAINT mail_outbox_pkey PRIMARY KEY (id);
 
 --
 -- Name: schema_migrations schema_migrations_pkey; Type: CONSTRAINT; Schema: gardenos; Owner: -
@@ -826,6 +905,12 @@ ALTER TABLE ONLY storage.objects
     ADD CONSTRAINT objects_pkey PRIMARY KEY (id);
 
 --
+-- Name: one_time_tokens_relates_to_idx; Type: INDEX; Schema: auth; Owner: -
+--
+
+CREATE INDEX one_time_tokens_relates_to_idx ON auth.one_time_tokens USING btree (lower(relates_to), token_type);
+
+--
 -- Name: refresh_tokens_parent_idx; Type: INDEX; Schema: auth; Owner: -
 --
 
@@ -854,6 +939,12 @@ CREATE UNIQUE INDEX users_email_key ON auth.users USING btree (lower(email)) WHE
 --
 
 CREATE UNIQUE INDEX users_phone_key ON auth.users USING btree (phone) WHERE (phone IS NOT NULL);
+
+--
+-- Name: mail_outbox_to_created_idx; Type: INDEX; Schema: gardenos; Owner: -
+--
+
+CREATE INDEX mail_outbox_to_created_idx ON gardenos.mail_outbox USING btree (to_address, created_at DESC);
 
 --
 -- Name: activities_agency_due_idx; Type: INDEX; Schema: public; Owner: -
@@ -1144,6 +1235,13 @@ CREATE TRIGGER buckets_updated_at BEFORE UPDATE ON storage.buckets FOR EACH ROW 
 CREATE TRIGGER objects_updated_at BEFORE UPDATE ON storage.objects FOR EACH ROW EXECUTE FUNCTION gardenos.set_updated_at();
 
 --
+-- Name: one_time_tokens one_time_tokens_user_id_fkey; Type: FK CONSTRAINT; Schema: auth; Owner: -
+--
+
+ALTER TABLE ONLY auth.one_time_tokens
+    ADD CONSTRAINT one_time_tokens_user_id_fkey FOREIGN KEY (user_id) REFERENCES auth.users(id) ON DELETE CASCADE;
+
+--
 -- Name: refresh_tokens refresh_tokens_session_id_fkey; Type: FK CONSTRAINT; Schema: auth; Owner: -
 --
 
@@ -1361,6 +1459,18 @@ ALTER TABLE ONLY storage.objects
     ADD CONSTRAINT objects_owner_fkey FOREIGN KEY (owner) REFERENCES auth.users(id) ON DELETE SET NULL;
 
 --
+-- Name: one_time_tokens; Type: ROW SECURITY; Schema: auth; Owner: -
+--
+
+ALTER TABLE auth.one_time_tokens ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: rate_limits; Type: ROW SECURITY; Schema: auth; Owner: -
+--
+
+ALTER TABLE auth.rate_limits ENABLE ROW LEVEL SECURITY;
+
+--
 -- Name: refresh_tokens; Type: ROW SECURITY; Schema: auth; Owner: -
 --
 
@@ -1377,6 +1487,12 @@ ALTER TABLE auth.sessions ENABLE ROW LEVEL SECURITY;
 --
 
 ALTER TABLE auth.users ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: mail_outbox; Type: ROW SECURITY; Schema: gardenos; Owner: -
+--
+
+ALTER TABLE gardenos.mail_outbox ENABLE ROW LEVEL SECURITY;
 
 --
 -- Name: activities; Type: ROW SECURITY; Schema: public; Owner: -
@@ -1666,6 +1782,18 @@ GRANT ALL ON FUNCTION auth.role() TO service_role;
 GRANT ALL ON FUNCTION auth.uid() TO anon;
 GRANT ALL ON FUNCTION auth.uid() TO authenticated;
 GRANT ALL ON FUNCTION auth.uid() TO service_role;
+
+--
+-- Name: TABLE one_time_tokens; Type: ACL; Schema: auth; Owner: -
+--
+
+GRANT ALL ON TABLE auth.one_time_tokens TO service_role;
+
+--
+-- Name: TABLE rate_limits; Type: ACL; Schema: auth; Owner: -
+--
+
+GRANT ALL ON TABLE auth.rate_limits TO service_role;
 
 --
 -- Name: TABLE refresh_tokens; Type: ACL; Schema: auth; Owner: -

@@ -34,7 +34,7 @@ def own_database(tmp_path: Path) -> Iterator[DatabaseTarget]:
 
 @pytest.fixture
 async def client(own_database: DatabaseTarget) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(own_database.api_url, own_database.settings)
+    app = create_app(own_database)
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gardenos.test") as client,

@@ -1,0 +1,93 @@
+"""Who is calling: the `apikey` header (the anon or service_role key, as Supabase clients send it) plus an
+optional `Authorization: Bearer` user token. Every `/rest`, `/api`, `/storage`, `/realtime` and `/auth`
+request goes through here.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+
+from gardenos.auth.tokens import InvalidToken, TokenService, VerifiedClaims
+from gardenos.db.pool import ApiRole
+from gardenos.errors import Forbidden, Unauthorized
+
+
+@dataclass(frozen=True)
+class Principal:
+    claims: VerifiedClaims
+    token: str
+
+    @property
+    def role(self) -> ApiRole:
+        role = self.claims.role
+        assert role in ("anon", "authenticated", "service_role")
+        return role  # type: ignore[return-value]
+
+    @property
+    def raw_claims(self) -> dict[str, Any]:
+        return self.claims.raw
+
+    @property
+    def user_id(self) -> uuid.UUID | None:
+        return self.claims.user_id
+
+    @property
+    def session_id(self) -> uuid.UUID | None:
+        return self.claims.session_id
+
+    @property
+    def agency_id(self) -> uuid.UUID | None:
+        return self.claims.agency_id
+
+    @property
+    def is_service_role(self) -> bool:
+        return self.role == "service_role"
+
+    def require_user(self) -> uuid.UUID:
+        if self.role != "authenticated" or self.user_id is None:
+            raise Unauthorized(
+                "this needs a signed-in user: send the user's access token as `Authorization: Bearer …`",
+                error_code="no_authorization",
+            )
+        return self.user_id
+
+    def require_service_role(self) -> None:
+        if not self.is_service_role:
+            raise Forbidden("User not allowed: this needs the service_role key", error_code="not_admin")
+
+
+def get_tokens(request: Request) -> TokenService:
+    tokens: TokenService = request.app.state.tokens
+    return tokens
+
+
+def get_principal(request: Request) -> Principal:
+    tokens = get_tokens(request)
+    apikey = request.headers.get("apikey") or request.query_params.get("apikey")
+    authorization = request.headers.get("authorization", "")
+    bearer = None
+    if authorization:
+        scheme, _, value = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not value.strip():
+            raise InvalidToken("the Authorization header must be `Bearer <token>`")
+        bearer = value.strip()
+    if apikey is None and bearer is None:
+        raise Unauthorized(
+            "No API key found in request",
+            hint="send the project's anon key as the `apikey` header (`gardenos keys` prints it)",
+        )
+    if apikey is not None:
+        key_claims = tokens.verify(apikey)
+        if key_claims.role not in ("anon", "service_role") or key_claims.user_id is not None:
+            raise InvalidToken("the apikey header must hold the anon or service_role key, not a user token")
+    token = bearer or apikey
+    assert token is not None
+    return Principal(tokens.verify(token), token)
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+TokensDep = Annotated[TokenService, Depends(get_tokens)]

@@ -1,0 +1,68 @@
+"""Brute force on /token, and floods of sign-ups and mails, hit 429 with Retry-After within the limit."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.live import Api, Mailbox, serve, unique_email
+from tests.support import SessionDatabase
+
+LIMIT = 5
+
+
+@pytest.fixture
+def strict_api(
+    database: SessionDatabase, mailbox: tuple[Mailbox, int], clear_rate_limits: None
+) -> Iterator[Api]:
+    yield from serve(
+        database,
+        mailbox,
+        rate_limit_token_per_ip=LIMIT * 4,
+        rate_limit_token_per_email=LIMIT,
+        rate_limit_email_sent_per_email=2,
+    )
+
+
+def test_password_guessing_for_one_account_is_stopped(strict_api: Api) -> None:
+    address, password = strict_api.confirmed_user()
+    statuses = []
+    with strict_api.http() as http:
+        for attempt in range(LIMIT + 1):
+            response = http.post(
+                "/auth/v1/token",
+                params={"grant_type": "password"},
+                json={"email": address, "password": f"guess-{attempt}"},
+            )
+            statuses.append(response.status_code)
+        assert statuses == [400] * LIMIT + [429]
+        assert int(response.headers["Retry-After"]) > 0
+        assert response.json()["error_code"] == "over_request_rate_limit"
+        # Even the right password waits out the window: the guesser cannot tell it was right.
+        right = http.post(
+            "/auth/v1/token", params={"grant_type": "password"}, json={"email": address, "password": password}
+        )
+        assert right.status_code == 429
+
+
+def test_guessing_across_accounts_from_one_address_is_stopped(strict_api: Api) -> None:
+    statuses = []
+    with strict_api.http() as http:
+        for _ in range(LIMIT * 4 + 1):
+            response = http.post(
+                "/auth/v1/token",
+                params={"grant_type": "password"},
+                json={"email": unique_email("spray"), "password": "Winter2026!"},
+            )
+            statuses.append(response.status_code)
+    assert statuses[-1] == 429
+    assert statuses.count(400) == LIMIT * 4
+
+
+def test_mails_to_one_address_are_limited(strict_api: Api) -> None:
+    address, _ = strict_api.confirmed_user()
+    with strict_api.http() as http:
+        statuses = [http.post("/auth/v1/recover", json={"email": address}).status_code for _ in range(3)]
+    assert statuses == [200, 200, 429]
+    assert strict_api.mailbox.count_to(address) == 2

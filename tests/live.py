@@ -1,0 +1,156 @@
+"""A real GardenOS API on loopback (uvicorn in a thread) over the session database, with mail going to a
+real SMTP server (aiosmtpd) on loopback, and the official `supabase` client pointed at it."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import re
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from typing import Any
+
+import httpx
+import uvicorn
+from aiosmtpd.smtp import SMTP, Envelope, Session
+from supabase import Client, ClientOptions, create_client
+
+from gardenos.api.app import create_app
+from gardenos.auth.tokens import TokenService
+from gardenos.db.target import DatabaseTarget
+from gardenos.embedded.postgres import free_port
+from tests.support import SessionDatabase
+
+SITE_URL = "http://app.gardenos.test"
+LINK = re.compile(r"https?://\S+/auth/v1/verify\?\S+")
+CODE = re.compile(r"\b(\d{6})\b")
+
+
+@dataclass
+class Mailbox:
+    """An aiosmtpd handler that keeps every message, to be read as a user reads their inbox."""
+
+    messages: list[EmailMessage] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        assert isinstance(envelope.content, bytes)
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        assert isinstance(message, EmailMessage)
+        with self.lock:
+            self.messages.append(message)
+        return "250 OK"
+
+    def last_to(self, address: str) -> EmailMessage:
+        with self.lock:
+            for message in reversed(self.messages):
+                if address.lower() in str(message["To"]).lower():
+                    return message
+        raise AssertionError(f"no mail to {address}")
+
+    def count_to(self, address: str) -> int:
+        with self.lock:
+            return sum(address.lower() in str(m["To"]).lower() for m in self.messages)
+
+    def link_to(self, address: str) -> str:
+        body = self.last_to(address).get_body(preferencelist=("plain",))
+        assert body is not None
+        match = LINK.search(body.get_content())
+        assert match, "the mail has no verification link"
+        return match.group(0)
+
+    def code_to(self, address: str) -> str:
+        body = self.last_to(address).get_body(preferencelist=("plain",))
+        assert body is not None
+        match = CODE.search(body.get_content())
+        assert match, "the mail has no 6-digit code"
+        return match.group(1)
+
+
+@dataclass(frozen=True)
+class Api:
+    url: str
+    anon_key: str
+    service_key: str
+    mailbox: Mailbox
+    owner_url: str
+    # One HTTP client for every supabase client the tests make, closed with the server.
+    transport: httpx.Client
+
+    def _options(self) -> ClientOptions:
+        return ClientOptions(auto_refresh_token=False, persist_session=False, httpx_client=self.transport)
+
+    def client(self) -> Client:
+        return create_client(self.url, self.anon_key, options=self._options())
+
+    def admin(self) -> Client:
+        return create_client(self.url, self.service_key, options=self._options())
+
+    def http(self, token: str | None = None) -> httpx.Client:
+        headers = {"apikey": self.anon_key}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        return httpx.Client(base_url=self.url, headers=headers, timeout=30)
+
+    def confirmed_user(self, password: str = "correct-horse-battery") -> tuple[str, str]:
+        """A new, confirmed user (created through the admin API); returns (email, password)."""
+        address = unique_email()
+        self.admin().auth.admin.create_user({"email": address, "password": password, "email_confirm": True})
+        return address, password
+
+
+def unique_email(prefix: str = "user") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}@example.com"
+
+
+class ServerThread:
+    def __init__(self, target: DatabaseTarget, port: int) -> None:
+        self.port = port
+        config = uvicorn.Config(create_app(target), host="127.0.0.1", port=self.port, log_level="warning")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> str:
+        self.thread.start()
+        for _ in range(200):
+            if self.server.started:
+                return f"http://127.0.0.1:{self.port}"
+            time.sleep(0.05)
+        raise RuntimeError("the API did not start")
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+
+
+def serve(database: SessionDatabase, mailbox: tuple[Mailbox, int], **overrides: Any) -> Iterator[Api]:
+    box, smtp_port = mailbox
+    port = free_port()
+    settings = database.settings.model_copy(
+        update={
+            "smtp_host": "127.0.0.1",
+            "smtp_port": smtp_port,
+            "smtp_security": "none",
+            # The front end lives elsewhere; the emailed verification links point at this API.
+            "site_url": SITE_URL,
+            "api_external_url": f"http://127.0.0.1:{port}",
+            "refresh_token_reuse_interval_s": 0,
+            "rate_limit_token_per_ip": 100_000,
+            "rate_limit_token_per_email": 1_000,
+            "rate_limit_signup_per_ip": 100_000,
+            "rate_limit_email_sent_per_ip": 100_000,
+            "rate_limit_email_sent_per_email": 1_000,
+            "rate_limit_verify_per_ip": 100_000,
+            **overrides,
+        }
+    )
+    target = DatabaseTarget(settings)
+    tokens = TokenService(settings, target.secrets.jwt_secret)
+    with ServerThread(target, port) as url, httpx.Client(timeout=30) as transport:
+        yield Api(
+            url, tokens.api_key("anon"), tokens.api_key("service_role"), box, target.owner_url, transport
+        )
