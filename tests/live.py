@@ -45,12 +45,17 @@ class Mailbox:
             self.messages.append(message)
         return "250 OK"
 
-    def last_to(self, address: str) -> EmailMessage:
-        with self.lock:
-            for message in reversed(self.messages):
-                if address.lower() in str(message["To"]).lower():
-                    return message
-        raise AssertionError(f"no mail to {address}")
+    def last_to(self, address: str, wait_s: float = 10.0) -> EmailMessage:
+        """The newest mail to `address`, waiting for it a little: some mails are sent after the answer."""
+        deadline = time.monotonic() + wait_s
+        while True:
+            with self.lock:
+                for message in reversed(self.messages):
+                    if address.lower() in str(message["To"]).lower():
+                        return message
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no mail to {address}")
+            time.sleep(0.05)
 
     def count_to(self, address: str) -> int:
         with self.lock:

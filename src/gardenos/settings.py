@@ -5,8 +5,9 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -84,6 +85,25 @@ class Settings(BaseSettings):
     demo: bool = True
     demo_leads: int = Field(default=5000, ge=0)
     demo_clients: int = Field(default=500, ge=0)
+
+    @model_validator(mode="after")
+    def _production_needs_real_urls_and_secrets(self) -> Settings:
+        if self.env != "production":
+            return self
+        problems = []
+        for name in ("site_url", "api_external_url"):
+            value = getattr(self, name)
+            if value is not None and urlsplit(value).hostname in ("localhost", "127.0.0.1", "::1", None):
+                problems.append(
+                    f"GARDENOS_{name.upper()} is {value!r}: mailed links would point at localhost"
+                )
+        if self.jwt_secret is None and self.jwt_algorithm == "HS256":
+            problems.append("GARDENOS_JWT_SECRET is not set: set it from your secret store")
+        elif self.jwt_secret is not None and len(self.jwt_secret.get_secret_value()) < 32:
+            problems.append("GARDENOS_JWT_SECRET is shorter than 32 characters")
+        if problems:
+            raise ValueError("in production, " + "; ".join(problems))
+        return self
 
     @property
     def embedded(self) -> bool:

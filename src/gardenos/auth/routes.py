@@ -6,7 +6,7 @@ import uuid
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Body, Depends, Query, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Body, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
 from pydantic import BaseModel, ConfigDict
 
@@ -186,9 +186,16 @@ async def update_user(
 
 @router.post("/recover")
 async def recover(
-    body: EmailBody, auth: AuthDep, principal: PrincipalDep, client: ClientDep, redirect_to: RedirectTo = None
+    body: EmailBody,
+    auth: AuthDep,
+    principal: PrincipalDep,
+    client: ClientDep,
+    background: BackgroundTasks,
+    redirect_to: RedirectTo = None,
 ) -> dict[str, Any]:
-    await auth.recover(body.email, redirect_to, client)
+    mail = await auth.recover(body.email, redirect_to, client)
+    if mail is not None:
+        background.add_task(auth.send_later, mail)
     return {}
 
 

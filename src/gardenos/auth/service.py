@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,9 +25,11 @@ from gardenos.auth.ratelimit import RateLimiter
 from gardenos.auth.tokens import TokenService
 from gardenos.db.pool import Database
 from gardenos.errors import BadRequest, GardenError
-from gardenos.mail.mailer import Mailer, MailKind
+from gardenos.mail.mailer import Mailer, MailKind, OutgoingMail
 from gardenos.mail.templates import compose
 from gardenos.settings import Settings
+
+log = logging.getLogger(__name__)
 
 # Verified against when the email is unknown, so that a wrong email costs as much time as a wrong password.
 _DUMMY_HASH = hash_password("gardenos-timing-equaliser")
@@ -329,16 +332,25 @@ class AuthService:
 
     # -- one-time tokens: recovery, OTP / magic link, verification ----------------------------------
 
-    async def recover(self, email: str, redirect_to: str | None, client: ClientInfo) -> None:
-        """Sends a recovery mail when the account exists; answers the same either way (no enumeration)."""
+    async def recover(self, email: str, redirect_to: str | None, client: ClientInfo) -> OutgoingMail | None:
+        """The recovery mail to send when the account exists. The caller sends it after answering, so
+        that the answer, and how long it takes, is the same whether the account exists or not."""
         email = normalise_email(email)
         await self._limit_mail(email, client)
         async with self.database.transaction("service_role") as conn:
             user = await repo.user_by_email(conn, email)
             if user is None or user["deleted_at"] is not None:
-                return
+                return None
             await conn.execute(repo.RECOVERY_SENT, (user["id"],))
-            await self.mail_token(conn, user, "recovery", email, redirect_to, client, limited=True)
+            _token, mail = await self.token_mail(conn, user, "recovery", email, redirect_to)
+            return mail
+
+    async def send_later(self, mail: OutgoingMail) -> None:
+        """Send a mail whose request was already answered: a failure can only be logged."""
+        try:
+            await self.mailer.send(mail)
+        except GardenError as exc:
+            log.error("could not send the %s mail to %s: %s", mail.kind, mail.to, exc.message)
 
     async def send_otp(
         self,
@@ -438,6 +450,21 @@ class AuthService:
         mail cannot be sent, the token is not kept)."""
         if not limited:
             await self._limit_mail(to, client)
+        token, mail = await self.token_mail(conn, user, token_type, to, redirect_to, agency_name=agency_name)
+        await self.mailer.send(mail)
+        return token
+
+    async def token_mail(
+        self,
+        conn: repo.Conn,
+        user: DictRow,
+        token_type: str,
+        to: str,
+        redirect_to: str | None,
+        *,
+        agency_name: str | None = None,
+    ) -> tuple[repo.OneTimeToken, OutgoingMail]:
+        """Store a one-time token; the mail that carries its link and code."""
         redirect = self.safe_redirect(redirect_to)
         token = await repo.store_one_time_token(
             conn,
@@ -457,8 +484,7 @@ class AuthService:
             agency_name=agency_name,
             new_email=to if token_type == "email_change" else None,
         )
-        await self.mailer.send(mail)
-        return token
+        return token, mail
 
     def action_link(self, link_token: str, token_type: str, redirect_to: str | None) -> str:
         query = {

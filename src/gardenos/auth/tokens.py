@@ -28,6 +28,9 @@ API_ROLES = frozenset({"anon", "authenticated", "service_role"})
 USER_AUDIENCE = "authenticated"
 # API keys are long-lived, as Supabase's: ten years.
 API_KEY_LIFETIME_S = 10 * 365 * 86400
+# Clock skew tolerated between GardenOS processes on different hosts.
+LEEWAY_S = 5
+VERIFIED_CACHE_SIZE = 10_000
 
 
 class InvalidToken(GardenError):
@@ -65,6 +68,7 @@ class TokenService:
         self.settings = settings
         self.algorithm = settings.jwt_algorithm
         self._secret = secret
+        self._verified: dict[str, VerifiedClaims] = {}
 
     @cached_property
     def _private_key(self) -> Any:
@@ -115,14 +119,31 @@ class TokenService:
         )
 
     def verify(self, token: str) -> VerifiedClaims:
-        """Check signature (our algorithm only: `alg: none` and algorithm swaps fail), exp, nbf, aud, role."""
+        """Check signature (our algorithm only: `alg: none` and algorithm swaps fail), exp, nbf, aud, role.
+
+        A token that verified once is the same signed bytes next time: only its expiry can change the
+        answer, so verified tokens are remembered (every request carries the same apikey, and a user's
+        token for an hour) and re-checked for expiry alone."""
+        cached = self._verified.get(token)
+        if cached is not None:
+            if cached.raw["exp"] + LEEWAY_S >= time.time():
+                return cached
+            del self._verified[token]
+        claims = self._verify_uncached(token)
+        if len(self._verified) >= VERIFIED_CACHE_SIZE:
+            # Dicts keep insertion order: drop the oldest entry.
+            del self._verified[next(iter(self._verified))]
+        self._verified[token] = claims
+        return claims
+
+    def _verify_uncached(self, token: str) -> VerifiedClaims:
         try:
             raw = jwt.decode(
                 token,
                 self._verify_key,
                 algorithms=[self.algorithm],
                 options={"require": ["exp", "role"], "verify_aud": False},
-                leeway=5,
+                leeway=LEEWAY_S,
             )
         except jwt.ExpiredSignatureError as exc:
             raise InvalidToken("JWT expired", hint="sign in again or refresh the session") from exc

@@ -11,6 +11,7 @@ import uvicorn
 from rich.panel import Panel
 
 from gardenos.api.app import create_app
+from gardenos.auth.tokens import TokenService
 from gardenos.cli.console import console
 from gardenos.cli.demo import load_into_agency
 from gardenos.db.target import DatabaseTarget
@@ -115,6 +116,9 @@ def _announce(settings: Settings, target: DatabaseTarget) -> None:
     ]
     if target.embedded is not None:
         lines.append(f"[bold]DB log[/]     {target.embedded.log_file}")
+    tokens = TokenService(settings, target.secrets.jwt_secret)
+    lines.append(f"[bold]anon key[/]   {tokens.api_key('anon')}")
+    lines.append(f"[bold]service_role key[/] (bypasses RLS; keep it on servers): `gardenos keys`")
     if settings.demo:
         login = demo_login(settings.data_path)
         lines.append(f"[bold]Demo login[/] {login.email} / {login.password}")

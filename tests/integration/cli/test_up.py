@@ -99,6 +99,29 @@ def _postmaster_pid(settings: Settings) -> int:
     return int(pid_file.read_text().splitlines()[0])
 
 
+def _demo_owner_signs_in(settings: Settings, up: Up) -> None:
+    """The printed demo login works through /auth/v1 with the key `gardenos keys` prints."""
+    keys = subprocess.run(
+        [sys.executable, "-m", "gardenos", "keys", "--json"],
+        env=_env(settings, up.api_port),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    anon = json.loads(keys.stdout)["anon"]
+    login = json.loads((settings.data_path / "demo-login.json").read_text())
+    assert login["email"] in up.output()
+    assert login["password"] in up.output()
+    response = httpx.post(
+        f"{up.url}/auth/v1/token",
+        params={"grant_type": "password"},
+        headers={"apikey": anon},
+        json={"email": login["email"], "password": login["password"]},
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["user"]["app_metadata"]["agency_role"] == "owner"
+
+
 def _alive(process: psutil.Process) -> bool:
     try:
         return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
@@ -127,6 +150,7 @@ def test_up_serves_stops_cleanly_and_keeps_its_data(settings: Settings, tmp_path
         assert len(server_processes) > 1
         leads_before = _count_leads(settings)
         assert leads_before == 300
+        _demo_owner_signs_in(settings, first)
         code = first.interrupt()
     finally:
         first.kill()
