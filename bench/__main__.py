@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import argparse
 
-from bench import demo_data
+from bench import auth, demo_data
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--leads", type=int, default=1_000_000, help="leads for the demo-data benchmark")
     parser.add_argument("--clients", type=int, default=100_000, help="clients for the demo-data benchmark")
+    parser.add_argument("--only", choices=["auth", "demo-data"], help="run one benchmark")
     args = parser.parse_args()
-    demo_data.run(leads=args.leads, clients=args.clients)
+    if args.only in (None, "auth"):
+        auth.run()
+    if args.only in (None, "demo-data"):
+        demo_data.run(leads=args.leads, clients=args.clients)
 
 
 main()

@@ -9,19 +9,15 @@ from __future__ import annotations
 
 import io
 import secrets
-import shutil
-import tempfile
 import time
-from pathlib import Path
 
 import psycopg
 from rich.console import Console
 from rich.table import Table
 
-from gardenos.db.target import DatabaseTarget
+from bench.support import private_database
 from gardenos.demo.agency import ensure_agency
 from gardenos.demo.generator import load_demo_data
-from gardenos.settings import Settings
 
 LEAD_COLUMNS = (
     "id, agency_id, first_name, last_name, email, phone, company, job_title, website, city, country, source, "
@@ -33,58 +29,41 @@ PLAIN_TABLE = f"CREATE TABLE bench_plain_leads AS SELECT {LEAD_COLUMNS} FROM pub
 
 def run(*, leads: int, clients: int) -> None:
     console = Console()
-    base = Path(tempfile.mkdtemp(prefix="gardenos-bench-"))
-    runtime = Path(tempfile.mkdtemp(prefix="gardenos-bench-rt-"))
-    settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        data_dir=base / "data",
-        runtime_dir=runtime,
-        pg_port=0,
-    )
-    target = DatabaseTarget(settings)
-    assert target.embedded is not None
-    try:
-        target.embedded.start()
-        target.prepare()
-        with psycopg.connect(target.owner_url) as conn:
-            with conn.transaction():
-                agency = ensure_agency(
-                    conn,
-                    name="Bench",
-                    slug="bench",
-                    owner_email="owner@bench.example",
-                    password=secrets.token_urlsafe(12),
-                )
-            with console.status(f"demo-data: {leads:,} leads, {clients:,} clients…"), conn.transaction():
-                started = time.perf_counter()
-                counts = load_demo_data(
-                    conn,
-                    agency_id=agency.id,
-                    leads=leads,
-                    clients=clients,
-                    owner_ids=[agency.owner_id],
-                    seed=1,
-                )
-            demo_s = time.perf_counter() - started
+    with private_database() as target, psycopg.connect(target.owner_url) as conn:
+        with conn.transaction():
+            agency = ensure_agency(
+                conn,
+                name="Bench",
+                slug="bench",
+                owner_email="owner@bench.example",
+                password=secrets.token_urlsafe(12),
+            )
+        with console.status(f"demo-data: {leads:,} leads, {clients:,} clients…"), conn.transaction():
+            started = time.perf_counter()
+            counts = load_demo_data(
+                conn,
+                agency_id=agency.id,
+                leads=leads,
+                clients=clients,
+                owner_ids=[agency.owner_id],
+                seed=1,
+            )
+        demo_s = time.perf_counter() - started
 
-            buffer = io.BytesIO()
-            with conn.cursor().copy(f"COPY (SELECT {LEAD_COLUMNS} FROM public.leads) TO STDOUT") as copy:
-                for chunk in copy:
-                    buffer.write(chunk)
-            conn.execute(PLAIN_TABLE)
-            conn.commit()
-            with console.status("baseline: plain COPY of the same leads…"), conn.transaction():
-                started = time.perf_counter()
-                with conn.cursor().copy(f"COPY bench_plain_leads ({LEAD_COLUMNS}) FROM STDIN") as copy:
-                    view = buffer.getbuffer()
-                    for offset in range(0, len(view), 1 << 20):
-                        copy.write(view[offset : offset + (1 << 20)])
-                    del view
-            plain_s = time.perf_counter() - started
-    finally:
-        target.embedded.stop()
-        shutil.rmtree(base, ignore_errors=True)
-        shutil.rmtree(runtime, ignore_errors=True)
+        buffer = io.BytesIO()
+        with conn.cursor().copy(f"COPY (SELECT {LEAD_COLUMNS} FROM public.leads) TO STDOUT") as copy:
+            for chunk in copy:
+                buffer.write(chunk)
+        conn.execute(PLAIN_TABLE)
+        conn.commit()
+        with console.status("baseline: plain COPY of the same leads…"), conn.transaction():
+            started = time.perf_counter()
+            with conn.cursor().copy(f"COPY bench_plain_leads ({LEAD_COLUMNS}) FROM STDIN") as copy:
+                view = buffer.getbuffer()
+                for offset in range(0, len(view), 1 << 20):
+                    copy.write(view[offset : offset + (1 << 20)])
+                del view
+        plain_s = time.perf_counter() - started
 
     table = Table(title="demo-data (one transaction, 9 indexes on leads) vs plain COPY (no indexes)")
     table.add_column("what")
