@@ -118,7 +118,7 @@ def _announce(settings: Settings, target: DatabaseTarget) -> None:
         lines.append(f"[bold]DB log[/]     {target.embedded.log_file}")
     tokens = TokenService(settings, target.secrets.jwt_secret)
     lines.append(f"[bold]anon key[/]   {tokens.api_key('anon')}")
-    lines.append(f"[bold]service_role key[/] (bypasses RLS; keep it on servers): `gardenos keys`")
+    lines.append("[bold]service_role key[/] (bypasses RLS; keep it on servers): `gardenos keys`")
     if settings.demo:
         login = demo_login(settings.data_path)
         lines.append(f"[bold]Demo login[/] {login.email} / {login.password}")
