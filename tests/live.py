@@ -159,3 +159,41 @@ def serve(database: SessionDatabase, mailbox: tuple[Mailbox, int], **overrides: 
         yield Api(
             url, tokens.api_key("anon"), tokens.api_key("service_role"), box, target.owner_url, transport
         )
+
+
+@dataclass(frozen=True)
+class Member:
+    """A signed-in user who owns an agency (the token carries it)."""
+
+    email: str
+    password: str
+    user_id: str
+    agency_id: str
+    access_token: str
+    refresh_token: str
+
+
+def agency_owner(api: Api, agency_name: str) -> Member:
+    """A new confirmed user, signed in, owning a new agency, with a token that carries it."""
+    email, password = api.confirmed_user()
+    with api.http() as http:
+        session = http.post(
+            "/auth/v1/token", params={"grant_type": "password"}, json={"email": email, "password": password}
+        ).json()
+    with api.http(session["access_token"]) as http:
+        agency = http.post("/api/v1/agencies", json={"name": agency_name}).json()
+    with api.http() as http:
+        session = http.post(
+            "/auth/v1/token",
+            params={"grant_type": "refresh_token"},
+            json={"refresh_token": session["refresh_token"]},
+        ).json()
+    assert session["user"]["app_metadata"]["agency_id"] == agency["id"]
+    return Member(
+        email,
+        password,
+        session["user"]["id"],
+        agency["id"],
+        session["access_token"],
+        session["refresh_token"],
+    )

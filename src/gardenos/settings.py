@@ -81,6 +81,10 @@ class Settings(BaseSettings):
     mail_from: str = "GardenOS <no-reply@gardenos.local>"
     mail_timeout_s: float = Field(default=10.0, gt=0)
 
+    # /rest/v1: PATCH and DELETE without a filter would touch every row the caller can see; refused
+    # unless this is set (the guard pg-safeupdate gives PostgREST users).
+    rest_allow_unfiltered_writes: bool = False
+
     # Demo data loaded by `gardenos up` on first start.
     demo: bool = True
     demo_leads: int = Field(default=5000, ge=0)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -13,9 +15,11 @@ from gardenos.auth import routes as auth_routes
 from gardenos.auth.ratelimit import RateLimiter
 from gardenos.auth.service import AuthService
 from gardenos.auth.tokens import TokenService
+from gardenos.db.listen import listen
 from gardenos.db.pool import Database
 from gardenos.db.target import DatabaseTarget
 from gardenos.mail.mailer import build_mailer
+from gardenos.rest import routes as rest_routes
 from gardenos.tenancy import routes as tenancy_routes
 
 
@@ -31,12 +35,21 @@ def create_app(target: DatabaseTarget) -> FastAPI:
     )
     tokens = TokenService(settings, target.secrets.jwt_secret)
 
+    rest_schema = rest_routes.SchemaCacheHolder(database)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await database.open()
+        listener = asyncio.create_task(
+            listen(target.api_url, "pgrst", rest_schema.on_notify, on_reconnect=rest_schema.on_reconnect),
+            name="rest-schema-listener",
+        )
         try:
             yield
         finally:
+            listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listener
             await database.close()
 
     app = FastAPI(
@@ -48,6 +61,7 @@ def create_app(target: DatabaseTarget) -> FastAPI:
     app.state.settings = settings
     app.state.database = database
     app.state.tokens = tokens
+    app.state.rest_schema = rest_schema
     app.state.auth = AuthService(
         database,
         tokens,
@@ -59,4 +73,5 @@ def create_app(target: DatabaseTarget) -> FastAPI:
     app.include_router(health.router)
     app.include_router(auth_routes.router)
     app.include_router(tenancy_routes.router)
+    app.include_router(rest_routes.router)
     return app

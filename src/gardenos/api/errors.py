@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -59,6 +60,48 @@ async def _garden_error(request: Request, exc: Exception) -> JSONResponse:
     return render(request, exc)
 
 
+# SQLSTATE classes and codes as PostgREST maps them to HTTP statuses (its errors.rst).
+_SQLSTATE_STATUS = {"23503": 409, "23505": 409, "42P01": 404, "42883": 404, "25006": 405, "P0001": 400}
+_CLASS_STATUS = {
+    "08": 503,
+    "53": 503,
+    "57": 503,
+    "22": 400,
+    "23": 400,
+    "42": 400,
+    "28": 403,
+    "0L": 403,
+    "0P": 403,
+}
+
+
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    """A statement the database refused: its SQLSTATE decides the status, its own words the message."""
+    assert isinstance(exc, psycopg.Error)
+    state = exc.sqlstate or ""
+    diag = exc.diag
+    if state == "42501":
+        # As PostgREST: an anonymous caller may sign in and retry (401); a signed-in one may not (403).
+        status = 401 if getattr(request.state, "role", "anon") == "anon" else 403
+    else:
+        status = _SQLSTATE_STATUS.get(state) or _CLASS_STATUS.get(state[:2], 500)
+    if status >= 500:
+        log.error("database error %s: %s", state, exc)
+        return render(
+            request, GardenError("the database could not complete the request", code=state or "GARDEN500")
+        )
+    error = GardenError(
+        diag.message_primary or str(exc),
+        status_code=status,
+        code=state,
+        details=diag.message_detail,
+        hint=diag.message_hint,
+    )
+    if state in ("40001", "40P01"):
+        error.retry_after_s = 1
+    return render(request, error)
+
+
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     problems = []
@@ -89,6 +132,7 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
 
 def install(app: FastAPI) -> None:
     app.add_exception_handler(GardenError, _garden_error)
+    app.add_exception_handler(psycopg.Error, _database_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected)

@@ -86,7 +86,10 @@ def get_principal(request: Request) -> Principal:
             raise InvalidToken("the apikey header must hold the anon or service_role key, not a user token")
     token = bearer or apikey
     assert token is not None
-    return Principal(tokens.verify(token), token)
+    principal = Principal(tokens.verify(token), token)
+    # For error rendering, which answers a refused statement 401 for anon and 403 for others.
+    request.state.role = principal.role
+    return principal
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]

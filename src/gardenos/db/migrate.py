@@ -123,6 +123,9 @@ def migrate(owner_url: str) -> list[Migration]:
                         raise MigrationError(f"migration {migration.label} failed: {exc}") from exc
                     conn.execute(RECORD, (migration.version, migration.name, migration.checksum))
                 applied_now.append(migration)
+            if applied_now:
+                # PostgREST's convention: API processes reload their schema cache.
+                conn.execute("NOTIFY pgrst, 'reload schema'")
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))
     return applied_now

@@ -149,6 +149,48 @@ CREATE FUNCTION auth.uid() RETURNS uuid
 $$;
 
 --
+-- Name: audit_row(); Type: FUNCTION; Schema: gardenos; Owner: -
+--
+
+CREATE FUNCTION gardenos.audit_row() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+DECLARE
+    old_row jsonb;
+    new_row jsonb;
+    row_agency uuid;
+BEGIN
+    -- Bulk loaders (the demo data) turn auditing off for their transaction: SET LOCAL gardenos.audit = 'off'.
+    IF current_setting('gardenos.audit', true) = 'off' THEN
+        RETURN NULL;
+    END IF;
+    IF TG_OP <> 'INSERT' THEN
+        old_row := to_jsonb(OLD) - 'search_vector';
+    END IF;
+    IF TG_OP <> 'DELETE' THEN
+        new_row := to_jsonb(NEW) - 'search_vector';
+    END IF;
+    -- Bookkeeping alone is no change: `updated_at` moves on every UPDATE, and `last_activity_at` follows
+    -- an activity, whose own entry already says what happened.
+    IF TG_OP = 'UPDATE'
+        AND old_row - '{updated_at,last_activity_at}'::text[] = new_row - '{updated_at,last_activity_at}'::text[]
+    THEN
+        RETURN NULL;
+    END IF;
+    row_agency := (coalesce(new_row, old_row) ->> 'agency_id')::uuid;
+    -- Rows removed because their agency is being deleted: the trail goes with the agency.
+    IF TG_OP = 'DELETE' AND NOT EXISTS (SELECT FROM public.agencies a WHERE a.id = row_agency) THEN
+        RETURN NULL;
+    END IF;
+    INSERT INTO public.audit_log (agency_id, actor_id, actor_role, action, table_name, record_id, before, after)
+    VALUES (row_agency, auth.uid(), auth.role(), lower(TG_OP), TG_TABLE_NAME,
+            (coalesce(new_row, old_row) ->> 'id')::uuid, old_row, new_row);
+    RETURN NULL;
+END
+$$;
+
+--
 -- Name: enable_tenant_rls(regclass); Type: FUNCTION; Schema: gardenos; Owner: -
 --
 
@@ -180,9 +222,88 @@ BEGIN
 END
 $$;
 
+--
+-- Name: pipeline_summary(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.pipeline_summary() RETURNS TABLE(status text, leads bigint, estimated_value numeric)
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT s.status, count(l.id), coalesce(sum(l.estimated_value), 0)
+    FROM unnest(ARRAY['new', 'contacted', 'qualified', 'proposal', 'negotiation', 'converted', 'lost'])
+        WITH ORDINALITY AS s(status, position)
+    LEFT JOIN public.leads l ON l.status = s.status
+    GROUP BY s.status, s.position
+    ORDER BY s.position
+$$;
+
 SET default_tablespace = '';
 
 SET default_table_access_method = heap;
+
+--
+-- Name: leads; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.leads (
+    id uuid DEFAULT uuidv7() NOT NULL,
+    agency_id uuid DEFAULT auth.agency_id() NOT NULL,
+    first_name text,
+    last_name text,
+    email text,
+    phone text,
+    company text,
+    job_title text,
+    website text,
+    city text,
+    country text,
+    source text,
+    status text DEFAULT 'new'::text NOT NULL,
+    owner_id uuid,
+    score smallint,
+    estimated_value numeric(14,2),
+    tags text[] DEFAULT '{}'::text[] NOT NULL,
+    custom_fields jsonb DEFAULT '{}'::jsonb NOT NULL,
+    notes text,
+    last_activity_at timestamp with time zone,
+    converted_at timestamp with time zone,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    email_normalized text GENERATED ALWAYS AS (lower(btrim(email))) STORED,
+    phone_normalized text GENERATED ALWAYS AS (NULLIF(regexp_replace(phone, '[^0-9+]'::text, ''::text, 'g'::text), ''::text)) STORED,
+    search_vector tsvector GENERATED ALWAYS AS (to_tsvector('simple'::regconfig, ((((((COALESCE(first_name, ''::text) || ' '::text) || COALESCE(last_name, ''::text)) || ' '::text) || COALESCE(company, ''::text)) || ' '::text) || COALESCE(email, ''::text)))) STORED,
+    CONSTRAINT leads_custom_fields_check CHECK ((jsonb_typeof(custom_fields) = 'object'::text)),
+    CONSTRAINT leads_estimated_value_check CHECK ((estimated_value >= (0)::numeric)),
+    CONSTRAINT leads_has_identity CHECK ((num_nonnulls(first_name, last_name, email, phone, company) > 0)),
+    CONSTRAINT leads_score_check CHECK (((score >= 0) AND (score <= 100))),
+    CONSTRAINT leads_status_check CHECK ((status = ANY (ARRAY['new'::text, 'contacted'::text, 'qualified'::text, 'proposal'::text, 'negotiation'::text, 'converted'::text, 'lost'::text])))
+);
+
+--
+-- Name: search_leads(text, integer); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.search_leads(query text, max_results integer DEFAULT 20) RETURNS SETOF public.leads
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT l.* FROM public.leads l
+    WHERE lower(coalesce(l.first_name, '') || ' ' || coalesce(l.last_name, '')) OPERATOR(extensions.%) lower(query)
+       OR lower(l.company) OPERATOR(extensions.%) lower(query)
+    ORDER BY greatest(
+        extensions.similarity(lower(coalesce(l.first_name, '') || ' ' || coalesce(l.last_name, '')), lower(query)),
+        extensions.similarity(lower(coalesce(l.company, '')), lower(query))) DESC
+    LIMIT least(greatest(max_results, 1), 200)
+$$;
+
+--
+-- Name: set_lead_status(uuid, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.set_lead_status(lead_id uuid, new_status text) RETURNS text
+    LANGUAGE sql
+    AS $$
+    UPDATE public.leads SET status = new_status WHERE id = lead_id RETURNING status
+$$;
 
 --
 -- Name: one_time_tokens; Type: TABLE; Schema: auth; Owner: -
@@ -588,44 +709,6 @@ CREATE TABLE public.imports (
     CONSTRAINT imports_kind_check CHECK ((kind = ANY (ARRAY['leads'::text, 'clients'::text]))),
     CONSTRAINT imports_on_duplicate_check CHECK ((on_duplicate = ANY (ARRAY['skip'::text, 'update'::text, 'merge'::text]))),
     CONSTRAINT imports_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'running'::text, 'succeeded'::text, 'failed'::text, 'reverted'::text])))
-);
-
---
--- Name: leads; Type: TABLE; Schema: public; Owner: -
---
-
-CREATE TABLE public.leads (
-    id uuid DEFAULT uuidv7() NOT NULL,
-    agency_id uuid DEFAULT auth.agency_id() NOT NULL,
-    first_name text,
-    last_name text,
-    email text,
-    phone text,
-    company text,
-    job_title text,
-    website text,
-    city text,
-    country text,
-    source text,
-    status text DEFAULT 'new'::text NOT NULL,
-    owner_id uuid,
-    score smallint,
-    estimated_value numeric(14,2),
-    tags text[] DEFAULT '{}'::text[] NOT NULL,
-    custom_fields jsonb DEFAULT '{}'::jsonb NOT NULL,
-    notes text,
-    last_activity_at timestamp with time zone,
-    converted_at timestamp with time zone,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    email_normalized text GENERATED ALWAYS AS (lower(btrim(email))) STORED,
-    phone_normalized text GENERATED ALWAYS AS (NULLIF(regexp_replace(phone, '[^0-9+]'::text, ''::text, 'g'::text), ''::text)) STORED,
-    search_vector tsvector GENERATED ALWAYS AS (to_tsvector('simple'::regconfig, ((((((COALESCE(first_name, ''::text) || ' '::text) || COALESCE(last_name, ''::text)) || ' '::text) || COALESCE(company, ''::text)) || ' '::text) || COALESCE(email, ''::text)))) STORED,
-    CONSTRAINT leads_custom_fields_check CHECK ((jsonb_typeof(custom_fields) = 'object'::text)),
-    CONSTRAINT leads_estimated_value_check CHECK ((estimated_value >= (0)::numeric)),
-    CONSTRAINT leads_has_identity CHECK ((num_nonnulls(first_name, last_name, email, phone, company) > 0)),
-    CONSTRAINT leads_score_check CHECK (((score >= 0) AND (score <= 100))),
-    CONSTRAINT leads_status_check CHECK ((status = ANY (ARRAY['new'::text, 'contacted'::text, 'qualified'::text, 'proposal'::text, 'negotiation'::text, 'converted'::text, 'lost'::text])))
 );
 
 --
@@ -1181,6 +1264,12 @@ CREATE TRIGGER sessions_updated_at BEFORE UPDATE ON auth.sessions FOR EACH ROW E
 CREATE TRIGGER users_updated_at BEFORE UPDATE ON auth.users FOR EACH ROW EXECUTE FUNCTION gardenos.set_updated_at();
 
 --
+-- Name: activities activities_audit; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER activities_audit AFTER INSERT OR DELETE OR UPDATE ON public.activities FOR EACH ROW EXECUTE FUNCTION gardenos.audit_row();
+
+--
 -- Name: activities activities_updated_at; Type: TRIGGER; Schema: public; Owner: -
 --
 
@@ -1205,6 +1294,12 @@ CREATE TRIGGER agent_subscriptions_updated_at BEFORE UPDATE ON public.agent_subs
 CREATE TRIGGER agent_tasks_updated_at BEFORE UPDATE ON public.agent_tasks FOR EACH ROW EXECUTE FUNCTION gardenos.set_updated_at();
 
 --
+-- Name: clients clients_audit; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER clients_audit AFTER INSERT OR DELETE OR UPDATE ON public.clients FOR EACH ROW EXECUTE FUNCTION gardenos.audit_row();
+
+--
 -- Name: clients clients_updated_at; Type: TRIGGER; Schema: public; Owner: -
 --
 
@@ -1215,6 +1310,12 @@ CREATE TRIGGER clients_updated_at BEFORE UPDATE ON public.clients FOR EACH ROW E
 --
 
 CREATE TRIGGER imports_updated_at BEFORE UPDATE ON public.imports FOR EACH ROW EXECUTE FUNCTION gardenos.set_updated_at();
+
+--
+-- Name: leads leads_audit; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER leads_audit AFTER INSERT OR DELETE OR UPDATE ON public.leads FOR EACH ROW EXECUTE FUNCTION gardenos.audit_row();
 
 --
 -- Name: leads leads_updated_at; Type: TRIGGER; Schema: public; Owner: -
@@ -1784,6 +1885,44 @@ GRANT ALL ON FUNCTION auth.uid() TO authenticated;
 GRANT ALL ON FUNCTION auth.uid() TO service_role;
 
 --
+-- Name: FUNCTION audit_row(); Type: ACL; Schema: gardenos; Owner: -
+--
+
+REVOKE ALL ON FUNCTION gardenos.audit_row() FROM PUBLIC;
+
+--
+-- Name: FUNCTION pipeline_summary(); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.pipeline_summary() FROM PUBLIC;
+GRANT ALL ON FUNCTION public.pipeline_summary() TO authenticated;
+GRANT ALL ON FUNCTION public.pipeline_summary() TO service_role;
+
+--
+-- Name: TABLE leads; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.leads TO anon;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.leads TO authenticated;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.leads TO service_role;
+
+--
+-- Name: FUNCTION search_leads(query text, max_results integer); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.search_leads(query text, max_results integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.search_leads(query text, max_results integer) TO authenticated;
+GRANT ALL ON FUNCTION public.search_leads(query text, max_results integer) TO service_role;
+
+--
+-- Name: FUNCTION set_lead_status(lead_id uuid, new_status text); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.set_lead_status(lead_id uuid, new_status text) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.set_lead_status(lead_id uuid, new_status text) TO authenticated;
+GRANT ALL ON FUNCTION public.set_lead_status(lead_id uuid, new_status text) TO service_role;
+
+--
 -- Name: TABLE one_time_tokens; Type: ACL; Schema: auth; Owner: -
 --
 
@@ -1904,14 +2043,6 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.import_errors TO service_role;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.imports TO anon;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.imports TO authenticated;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.imports TO service_role;
-
---
--- Name: TABLE leads; Type: ACL; Schema: public; Owner: -
---
-
-GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.leads TO anon;
-GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.leads TO authenticated;
-GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.leads TO service_role;
 
 --
 -- Name: TABLE memberships; Type: ACL; Schema: public; Owner: -

@@ -1,0 +1,1 @@
+"""`/rest/v1`: PostgREST's query grammar over the exposed tables, every request under RLS."""

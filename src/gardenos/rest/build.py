@@ -1,0 +1,372 @@
+"""SQL from a parsed `/rest/v1` request and the schema cache.
+
+Identifiers are checked against the schema cache and quoted with `psycopg.sql.Identifier`; values are
+always bind parameters, cast to the column's own type (from the catalog, never from the request); a
+type named in a `::cast` must match a plain type-name pattern. Results are built as JSON by PostgreSQL
+(`json_agg`), as PostgREST does, so rows never pass through Python objects.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from psycopg import sql
+
+from gardenos.errors import GardenError
+from gardenos.rest.ast import Condition, Embed, FieldRef, Filter, Logic, OrderTerm, ReadRequest, SelectField
+from gardenos.rest.schema import Column, Relationship, SchemaCache, Table
+
+SCHEMA = "public"
+CAST_TYPE = re.compile(r"^[a-z_][a-z0-9_ ]{0,62}(\[\])?$")
+
+COMPARISONS = {"eq": "=", "neq": "<>", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
+PATTERNS = {"like": "LIKE", "ilike": "ILIKE", "match": "~", "imatch": "~*"}
+CONTAINMENT = {
+    "cs": "@>",
+    "cd": "<@",
+    "ov": "&&",
+    "sl": "<<",
+    "sr": ">>",
+    "nxr": "&<",
+    "nxl": "&>",
+    "adj": "-|-",
+}
+FTS_FUNCTIONS = {
+    "fts": "to_tsquery",
+    "plfts": "plainto_tsquery",
+    "phfts": "phraseto_tsquery",
+    "wfts": "websearch_to_tsquery",
+}
+IS_VALUES = {
+    "null": "IS NULL",
+    "not_null": "IS NOT NULL",
+    "true": "IS TRUE",
+    "false": "IS FALSE",
+    "unknown": "IS UNKNOWN",
+}
+
+
+class RestError(GardenError):
+    """An error in PostgREST's terms: a PGRST code and the HTTP status PostgREST gives it."""
+
+    def __init__(
+        self, code: str, status: int, message: str, details: str | None = None, hint: str | None = None
+    ):
+        super().__init__(message, status_code=status, code=code, details=details, hint=hint)
+
+
+def table_not_found(name: str) -> RestError:
+    return RestError(
+        "PGRST205",
+        404,
+        f"Could not find the table 'public.{name}' in the schema cache",
+        hint="check the table name",
+    )
+
+
+def column_not_found(table: str, name: str) -> RestError:
+    return RestError("PGRST204", 400, f"Could not find the '{name}' column of '{table}' in the schema cache")
+
+
+@dataclass
+class Query:
+    """A statement under construction. Parameters are named (`%(p3)s`), so pieces may be composed in
+    any order and reused (an `!inner` embed's conditions appear twice) without miscounting."""
+
+    params: dict[str, Any] = field(default_factory=dict)
+    aliases: int = 0
+
+    def bind(self, value: Any, cast: str | None = None) -> sql.Composable:
+        name = f"p{len(self.params) + 1}"
+        self.params[name] = value
+        placeholder = sql.Placeholder(name)
+        if cast is None:
+            return placeholder
+        return sql.SQL("CAST({} AS {})").format(placeholder, sql.SQL(cast))
+
+    def alias(self) -> sql.Identifier:
+        self.aliases += 1
+        return sql.Identifier(f"t{self.aliases}")
+
+
+def _column(table: Table, name: str) -> Column:
+    column = table.columns.get(name)
+    if column is None:
+        raise column_not_found(table.name, name)
+    return column
+
+
+def _cast_type(name: str) -> str:
+    if not CAST_TYPE.match(name.lower()):
+        raise RestError("PGRST100", 400, f"'{name}' is not a type name that can be cast to")
+    return name.lower()
+
+
+def field_expr(table: Table, alias: sql.Identifier, ref: FieldRef) -> tuple[sql.Composable, Column]:
+    column = _column(table, ref.column)
+    expr: sql.Composable = sql.SQL("{}.{}").format(alias, sql.Identifier(ref.column))
+    for step in ref.json_path:
+        key: sql.Composable = sql.Literal(int(step.key)) if step.is_index else sql.Literal(step.key)
+        expr = sql.SQL("({} {} {})").format(expr, sql.SQL(step.arrow), key)
+    return expr, column
+
+
+def _value_type(ref: FieldRef, column: Column) -> str:
+    """The type a filter value is cast to: the column's, or what its JSON path yields."""
+    if ref.json_path:
+        return "text" if ref.json_path[-1].arrow == "->>" else "jsonb"
+    return column.type
+
+
+def condition_sql(q: Query, table: Table, alias: sql.Identifier, condition: Condition) -> sql.Composable:
+    if isinstance(condition, Logic):
+        joiner = sql.SQL(" AND ") if condition.operator == "and" else sql.SQL(" OR ")
+        inner = (
+            joiner.join(condition_sql(q, table, alias, c) for c in condition.conditions)
+            if condition.conditions
+            else (sql.SQL("true") if condition.operator == "and" else sql.SQL("false"))
+        )
+        expr: sql.Composable = sql.SQL("({})").format(inner)
+        return sql.SQL("NOT {}").format(expr) if condition.negated else expr
+    expr = _filter_sql(q, table, alias, condition)
+    return sql.SQL("NOT ({})").format(expr) if condition.negated else expr
+
+
+def _filter_sql(q: Query, table: Table, alias: sql.Identifier, f: Filter) -> sql.Composable:
+    target, column = field_expr(table, alias, f.ref)
+    value_type = _value_type(f.ref, column)
+    op = f.operator
+    if f.quantifier is not None:
+        symbol = COMPARISONS.get(op) or PATTERNS.get(op)
+        if symbol is None:
+            raise RestError("PGRST100", 400, f"the operator {op} takes no (any)/(all) modifier")
+        items = list(f.values or ())
+        if op in ("like", "ilike"):
+            items = [v.replace("*", "%") for v in items]
+        element = value_type if op in COMPARISONS else "text"
+        return sql.SQL("{} {} {}({})").format(
+            target, sql.SQL(symbol), sql.SQL(f.quantifier.upper()), q.bind(items, f"{element}[]")
+        )
+    if op in COMPARISONS:
+        return sql.SQL("{} {} {}").format(target, sql.SQL(COMPARISONS[op]), q.bind(f.value, value_type))
+    if op in ("like", "ilike"):
+        return sql.SQL("{}::text {} {}").format(
+            target, sql.SQL(PATTERNS[op]), q.bind(f.value.replace("*", "%"))
+        )
+    if op in ("match", "imatch"):
+        return sql.SQL("{}::text {} {}").format(target, sql.SQL(PATTERNS[op]), q.bind(f.value))
+    if op == "in":
+        return sql.SQL("{} = ANY({})").format(target, q.bind(list(f.values or ()), f"{value_type}[]"))
+    if op == "is":
+        keyword = IS_VALUES.get(f.value.lower())
+        if keyword is None:
+            raise RestError(
+                "PGRST100", 400, f"is.{f.value}: use is.null, is.not_null, is.true, is.false or is.unknown"
+            )
+        return sql.SQL("{} {}").format(target, sql.SQL(keyword))
+    if op == "isdistinct":
+        return sql.SQL("{} IS DISTINCT FROM {}").format(target, q.bind(f.value, value_type))
+    if op in FTS_FUNCTIONS:
+        document = (
+            target
+            if column.type == "tsvector" and not f.ref.json_path
+            else sql.SQL("to_tsvector({})").format(
+                target
+                if not f.language
+                else sql.SQL("{}, {}").format(q.bind(f.language, "regconfig"), target)
+            )
+        )
+        function = sql.SQL(FTS_FUNCTIONS[op])
+        query = (
+            sql.SQL("{}({}, {})").format(function, q.bind(f.language, "regconfig"), q.bind(f.value))
+            if f.language
+            else sql.SQL("{}({})").format(function, q.bind(f.value))
+        )
+        return sql.SQL("{} @@ {}").format(document, query)
+    if op in CONTAINMENT:
+        return sql.SQL("{} {} {}").format(target, sql.SQL(CONTAINMENT[op]), q.bind(f.value, value_type))
+    raise RestError("PGRST100", 400, f"unknown operator {op}")
+
+
+def order_sql(table: Table, alias: sql.Identifier, terms: tuple[OrderTerm, ...]) -> sql.Composable:
+    parts = []
+    for term in terms:
+        if term.relation is not None:
+            raise RestError(
+                "PGRST100",
+                400,
+                f"ordering by a related table's column ({term.relation}) is not supported yet",
+                hint="order by this table's own columns, or by the embedded resource's with <embed>.order=",
+            )
+        expr, _ = field_expr(table, alias, term.ref)
+        text = sql.SQL("{} {}").format(expr, sql.SQL("DESC" if term.descending else "ASC"))
+        if term.nulls_first is not None:
+            text = sql.SQL("{} {}").format(text, sql.SQL("NULLS FIRST" if term.nulls_first else "NULLS LAST"))
+        parts.append(text)
+    return sql.SQL(" ORDER BY {}").format(sql.SQL(", ").join(parts)) if parts else sql.SQL("")
+
+
+def _output_name(item: SelectField) -> str:
+    if item.alias:
+        return item.alias
+    if item.ref.json_path:
+        return item.ref.json_path[-1].key
+    return item.ref.column
+
+
+def select_list(
+    q: Query,
+    cache: SchemaCache,
+    table: Table,
+    alias: sql.Identifier,
+    request: ReadRequest,
+    path: tuple[str, ...],
+) -> tuple[sql.Composable, list[sql.Composable]]:
+    """The select list, and conditions on the parent that `!inner` embeds add."""
+    items: list[sql.Composable] = []
+    inner_conditions: list[sql.Composable] = []
+    for item in _items_at(request, path):
+        if isinstance(item, SelectField):
+            if item.ref.column == "*" and not item.ref.json_path:
+                items.append(sql.SQL("{}.*").format(alias))
+                continue
+            expr, _ = field_expr(table, alias, item.ref)
+            if item.cast:
+                expr = sql.SQL("CAST({} AS {})").format(expr, sql.SQL(_cast_type(item.cast)))
+            items.append(sql.SQL("{} AS {}").format(expr, sql.Identifier(_output_name(item))))
+        else:
+            embedded, exists = embed_sql(
+                q, cache, table, alias, request, item, (*path, item.alias or item.relation)
+            )
+            items.append(sql.SQL("{} AS {}").format(embedded, sql.Identifier(item.alias or item.relation)))
+            if item.inner:
+                inner_conditions.append(exists)
+    if not items:
+        items.append(sql.SQL("{}.*").format(alias))
+    return sql.SQL(", ").join(items), inner_conditions
+
+
+def _items_at(request: ReadRequest, path: tuple[str, ...]) -> tuple[Any, ...]:
+    items: tuple[Any, ...] = request.select
+    for name in path:
+        embed = next((i for i in items if isinstance(i, Embed) and (i.alias or i.relation) == name), None)
+        items = embed.select if embed else ()
+    return items
+
+
+def relationship(cache: SchemaCache, table: Table, embed: Embed) -> Relationship:
+    candidates = [r for r in cache.relationships(table.name) if r.target == embed.relation]
+    if embed.hint:
+        candidates = [r for r in candidates if embed.hint in (r.key.name, *r.key.columns, *r.key.ref_columns)]
+    if not candidates:
+        raise RestError(
+            "PGRST200",
+            400,
+            f"Could not find a relationship between '{table.name}' and '{embed.relation}' "
+            "in the schema cache",
+            hint="embed along a foreign key between the two tables",
+        )
+    if len(candidates) > 1:
+        names = ", ".join(sorted(r.key.name for r in candidates))
+        raise RestError(
+            "PGRST201",
+            300,
+            "Could not embed because more than one relationship was found for "
+            f"'{table.name}' and '{embed.relation}'",
+            details=names,
+            hint=f"name the foreign key: {embed.relation}!<one of: {names}>(...)",
+        )
+    return candidates[0]
+
+
+def embed_sql(
+    q: Query,
+    cache: SchemaCache,
+    parent: Table,
+    parent_alias: sql.Identifier,
+    request: ReadRequest,
+    embed: Embed,
+    path: tuple[str, ...],
+) -> tuple[sql.Composable, sql.Composable]:
+    """A correlated subquery for one embedded resource (JSON object or array), and its EXISTS test."""
+    rel = relationship(cache, parent, embed)
+    target = cache.tables.get(rel.target)
+    if target is None:
+        raise table_not_found(rel.target)
+    alias = q.alias()
+    join = sql.SQL(" AND ").join(
+        sql.SQL("{}.{} = {}.{}").format(alias, sql.Identifier(child), parent_alias, sql.Identifier(own))
+        for own, child in rel.join_pairs
+    )
+    conditions = [join] + [
+        condition_sql(q, target, alias, c) for c in request.where if _embed_path(c) == path
+    ]
+    columns, inner = select_list(q, cache, target, alias, request, path)
+    conditions += inner
+    where = sql.SQL(" AND ").join(conditions)
+    source = sql.SQL("{}.{}").format(sql.Identifier(SCHEMA), sql.Identifier(target.name))
+    exists = sql.SQL("EXISTS (SELECT 1 FROM {} AS {} WHERE {})").format(source, alias, where)
+    rows = q.alias()
+    if rel.kind == "many_to_one":
+        body = sql.SQL(
+            "(SELECT row_to_json({r}) FROM (SELECT {cols} FROM {src} AS {a} WHERE {w} LIMIT 1) AS {r})"
+        ).format(r=rows, cols=columns, src=source, a=alias, w=where)
+        return body, exists
+    order = order_sql(target, alias, request.embed_order.get(path, ()))
+    limit = request.embed_limits.get(path)
+    paging: sql.Composable = sql.SQL("")
+    if limit is not None:
+        paging = sql.SQL(" LIMIT {}").format(sql.Literal(limit))
+    if request.embed_offsets.get(path):
+        paging = sql.SQL("{} OFFSET {}").format(paging, sql.Literal(request.embed_offsets[path]))
+    body = sql.SQL(
+        "coalesce((SELECT json_agg({r}) FROM (SELECT {cols} FROM {src} AS {a} WHERE {w}{o}{p}) AS {r}), "
+        "'[]'::json)"
+    ).format(r=rows, cols=columns, src=source, a=alias, w=where, o=order, p=paging)
+    return body, exists
+
+
+def _embed_path(condition: Condition) -> tuple[str, ...]:
+    return condition.embed_path
+
+
+@dataclass(frozen=True)
+class BuiltRead:
+    body: sql.Composed
+    count: sql.Composed
+    params: dict[str, Any]
+    count_params: dict[str, Any]
+
+
+def build_read(cache: SchemaCache, table_name: str, request: ReadRequest) -> BuiltRead:
+    """`SELECT` returning one JSON array of the page, and a `count(*)` over the same filters."""
+    table = cache.tables.get(table_name)
+    if table is None:
+        raise table_not_found(table_name)
+    q = Query()
+    alias = q.alias()
+    columns, inner = select_list(q, cache, table, alias, request, ())
+    where_parts = [condition_sql(q, table, alias, c) for c in request.where if not _embed_path(c)] + inner
+    where = sql.SQL(" WHERE {}").format(sql.SQL(" AND ").join(where_parts)) if where_parts else sql.SQL("")
+    source = sql.SQL("{}.{}").format(sql.Identifier(SCHEMA), sql.Identifier(table.name))
+    paging: sql.Composable = sql.SQL("")
+    if request.limit is not None:
+        paging = sql.SQL(" LIMIT {}").format(sql.Literal(request.limit))
+    if request.offset:
+        paging = sql.SQL("{} OFFSET {}").format(paging, sql.Literal(request.offset))
+    rows = q.alias()
+    body = sql.SQL(
+        "SELECT coalesce(json_agg({r}), '[]'::json)::text, count(*) FROM "
+        "(SELECT {cols} FROM {src} AS {a}{w}{o}{p}) AS {r}"
+    ).format(
+        r=rows, cols=columns, src=source, a=alias, w=where, o=order_sql(table, alias, request.order), p=paging
+    )
+
+    cq = Query()
+    calias = cq.alias()
+    cwhere_parts = [condition_sql(cq, table, calias, c) for c in request.where if not _embed_path(c)]
+    cwhere = sql.SQL(" WHERE {}").format(sql.SQL(" AND ").join(cwhere_parts)) if cwhere_parts else sql.SQL("")
+    count = sql.SQL("SELECT count(*) FROM {} AS {}{}").format(source, calias, cwhere)
+    return BuiltRead(body, count, q.params, cq.params)

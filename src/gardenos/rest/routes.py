@@ -1,0 +1,356 @@
+"""`/rest/v1/{table}`: PostgREST's reads and writes, each request one transaction under the caller's role
+and claims, so RLS decides every row."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import json
+import re
+import time
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request, Response
+from psycopg import sql
+
+from gardenos.api.deps import DatabaseDep
+from gardenos.auth.principal import Principal, PrincipalDep
+from gardenos.db.pool import Database
+from gardenos.rest import schema
+from gardenos.rest.ast import ReadRequest
+from gardenos.rest.build import BuiltRead, RestError, build_read
+from gardenos.rest.grammar import parse_columns, parse_filters, parse_on_conflict, parse_read, parse_select
+from gardenos.rest.prefer import Prefer, parse_prefer
+from gardenos.rest.rpc import build_call
+from gardenos.rest.write import BuiltWrite, build_delete, build_insert, build_update
+
+router = APIRouter(prefix="/rest/v1", tags=["rest"])
+
+SINGULAR = "application/vnd.pgrst.object+json"
+RANGE = re.compile(r"^\s*(\d+)-(\d*)\s*$")
+# A request for a table the cache does not know reloads it, at most this often.
+RELOAD_INTERVAL_S = 1.0
+
+
+class SchemaCacheHolder:
+    """The current schema cache, loaded on first use and reloaded on demand."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+        self._cache: schema.SchemaCache | None = None
+        self._loaded_at = 0.0
+        self._lock = asyncio.Lock()
+
+    async def get(self) -> schema.SchemaCache:
+        if self._cache is None:
+            await self.reload()
+        assert self._cache is not None
+        return self._cache
+
+    async def reload(self, *, if_older_than: float = 0.0) -> schema.SchemaCache:
+        async with self._lock:
+            if self._cache is None or time.monotonic() - self._loaded_at >= if_older_than:
+                async with self.database.transaction("service_role") as conn:
+                    self._cache = await schema.load(conn)
+                self._loaded_at = time.monotonic()
+        assert self._cache is not None
+        return self._cache
+
+    async def on_notify(self, payload: str) -> None:
+        if payload in ("", "reload schema"):
+            await self.reload()
+
+    async def on_reconnect(self) -> None:
+        # Notifications sent while the listener was away are lost: reload to be safe.
+        await self.reload()
+
+    async def for_table(self, name: str) -> schema.SchemaCache:
+        cache = await self.get()
+        if name not in cache.tables:
+            # A table created by a migration since the last load: look again before saying 404.
+            cache = await self.reload(if_older_than=RELOAD_INTERVAL_S)
+        return cache
+
+
+def get_schema(request: Request) -> SchemaCacheHolder:
+    holder: SchemaCacheHolder = request.app.state.rest_schema
+    return holder
+
+
+SchemaDep = Annotated[SchemaCacheHolder, Depends(get_schema)]
+
+
+def _query_pairs(request: Request) -> list[tuple[str, str]]:
+    return list(request.query_params.multi_items())
+
+
+def _prefer(request: Request) -> Prefer:
+    return parse_prefer(request.headers.getlist("prefer"))
+
+
+def _apply_range(request: Request, read: ReadRequest) -> ReadRequest:
+    """`Range: 0-24` (items) narrows limit/offset, as the `range()` of Supabase clients sends it."""
+    header = request.headers.get("range")
+    if not header:
+        return read
+    unit = request.headers.get("range-unit", "items")
+    match = RANGE.match(header)
+    if unit != "items" or not match:
+        raise RestError("PGRST103", 416, "Requested range not satisfiable", details=f"Range: {header}")
+    first = int(match[1])
+    last = int(match[2]) if match[2] else None
+    if last is not None and last < first:
+        raise RestError("PGRST103", 416, "Requested range not satisfiable", details=f"Range: {header}")
+    limit = None if last is None else last - first + 1
+    if read.limit is not None:
+        limit = read.limit if limit is None else min(limit, read.limit)
+    return ReadRequest(
+        select=read.select,
+        where=read.where,
+        order=read.order,
+        limit=limit,
+        offset=first + read.offset,
+        embed_limits=read.embed_limits,
+        embed_offsets=read.embed_offsets,
+        embed_order=read.embed_order,
+    )
+
+
+async def _count(conn: Any, built: BuiltRead, prefer: Prefer) -> int | None:
+    if prefer.count is None:
+        return None
+    if prefer.count == "exact":
+        row = await (await conn.execute(built.count, built.count_params)).fetchone()
+        return int(row[0])
+    explain = sql.SQL("EXPLAIN (FORMAT JSON) {}").format(built.count)
+    row = await (await conn.execute(explain, built.count_params)).fetchone()
+    plan = row[0][0]["Plan"]
+    # The count's plan is Aggregate over a scan: the scan's row estimate is the planned count.
+    planned = int(plan["Plans"][0]["Plan Rows"] if "Plans" in plan else plan["Plan Rows"])
+    if prefer.count == "estimated" and planned < 1_000_000:
+        row = await (await conn.execute(built.count, built.count_params)).fetchone()
+        return int(row[0])
+    return planned
+
+
+def _content_range(offset: int, returned: int, total: int | None) -> str:
+    total_text = "*" if total is None else str(total)
+    if returned == 0:
+        return f"*/{total_text}"
+    return f"{offset}-{offset + returned - 1}/{total_text}"
+
+
+def _body(request: Request, body: str, returned: int) -> Response:
+    accept = request.headers.get("accept", "")
+    if SINGULAR in accept:
+        if returned != 1:
+            raise RestError(
+                "PGRST116",
+                406,
+                "JSON object requested, multiple (or no) rows returned",
+                details=f"The result contains {returned} rows",
+            )
+        return Response(json.dumps(json.loads(body)[0]), media_type=SINGULAR)
+    if "text/csv" in accept:
+        return Response(_csv(json.loads(body)), media_type="text/csv")
+    return Response(body, media_type="application/json")
+
+
+def _csv(rows: list[dict[str, Any]]) -> str:
+    out = io.StringIO()
+    if rows:
+        writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: json.dumps(v) if isinstance(v, dict | list) else v for k, v in row.items()})
+    return out.getvalue()
+
+
+async def _call(
+    name: str,
+    args: dict[str, Any],
+    request: Request,
+    principal: Principal,
+    db: Database,
+    holder: SchemaCacheHolder,
+    *,
+    read_only: bool,
+) -> Response:
+    cache = await holder.get()
+    if name not in cache.functions:
+        cache = await holder.reload(if_older_than=RELOAD_INTERVAL_S)
+    built = build_call(cache, name, args, read_only=read_only)
+    prefer = _prefer(request)
+    async with db.transaction(principal.role, principal.raw_claims) as conn:
+        body, returned = await (await conn.execute(built.statement, built.params)).fetchone()  # type: ignore[misc]
+        if prefer.rollback:
+            raise _Rollback(body, returned)
+    response = (
+        _body(request, body, returned)
+        if built.returns_rows
+        else Response(body, media_type="application/json")
+    )
+    if built.returns_rows:
+        response.headers["Content-Range"] = _content_range(0, returned, None)
+    return response
+
+
+@router.post("/rpc/{name}")
+async def call_post(
+    name: str, request: Request, principal: PrincipalDep, db: DatabaseDep, holder: SchemaDep
+) -> Response:
+    payload = await _json_body(request)
+    if payload is None:
+        payload = {}
+    if not isinstance(payload, dict):
+        raise RestError("PGRST102", 400, "the body of an RPC call must be a JSON object of named arguments")
+    prefer = _prefer(request)
+    return await _transactional(
+        _call(name, payload, request, principal, db, holder, read_only=False), request, prefer, 200
+    )
+
+
+@router.get("/rpc/{name}")
+async def call_get(
+    name: str, request: Request, principal: PrincipalDep, db: DatabaseDep, holder: SchemaDep
+) -> Response:
+    """Stable and immutable functions, with their arguments in the query string."""
+    args = dict(request.query_params.items())
+    return await _call(name, args, request, principal, db, holder, read_only=True)
+
+
+@router.get("/{table}")
+async def read(
+    table: str, request: Request, principal: PrincipalDep, db: DatabaseDep, holder: SchemaDep
+) -> Response:
+    prefer = _prefer(request)
+    parsed = _apply_range(request, parse_read(_query_pairs(request)))
+    built = build_read(await holder.for_table(table), table, parsed)
+    async with db.transaction(principal.role, principal.raw_claims) as conn:
+        body, returned = await (await conn.execute(built.body, built.params)).fetchone()  # type: ignore[misc]
+        total = await _count(conn, built, prefer)
+    response = _body(request, body, returned)
+    response.headers["Content-Range"] = _content_range(parsed.offset, returned, total)
+    if prefer.applied:
+        response.headers["Preference-Applied"] = ", ".join(prefer.applied)
+    return response
+
+
+def _select_param(request: Request) -> Any:
+    text = request.query_params.get("select")
+    return parse_select(text) if text else ReadRequest().select
+
+
+async def _run_write(
+    request: Request, principal: Principal, db: Database, built: BuiltWrite, prefer: Prefer, status: int
+) -> Response:
+    async with db.transaction(principal.role, principal.raw_claims) as conn:
+        body, returned = await (await conn.execute(built.statement, built.params)).fetchone()  # type: ignore[misc]
+        if prefer.rollback:
+            # Leaving the block by an exception rolls the transaction back; the answer is as if committed.
+            raise _Rollback(body, returned)
+    return _write_response(request, body, returned, prefer, status)
+
+
+class _Rollback(Exception):
+    def __init__(self, body: str, returned: int) -> None:
+        self.body = body
+        self.returned = returned
+
+
+def _write_response(request: Request, body: str, returned: int, prefer: Prefer, status: int) -> Response:
+    headers = {"Content-Range": _content_range(0, returned, None) if status != 201 else f"*/{returned}"}
+    if prefer.applied:
+        headers["Preference-Applied"] = ", ".join(prefer.applied)
+    if prefer.return_ == "representation":
+        response = _body(request, body, returned)
+        response.status_code = status
+        response.headers.update(headers)
+        return response
+    return Response(status_code=204 if status != 201 else 201, headers=headers)
+
+
+async def _json_body(request: Request) -> Any:
+    raw = await request.body()
+    try:
+        return json.loads(raw) if raw else None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise RestError("PGRST102", 400, "Empty or invalid json", details=str(exc)) from exc
+
+
+async def _transactional(coro: Any, request: Request, prefer: Prefer, status: int) -> Response:
+    try:
+        result: Response = await coro
+    except _Rollback as rolled_back:
+        return _write_response(request, rolled_back.body, rolled_back.returned, prefer, status)
+    return result
+
+
+@router.post("/{table}")
+async def insert(
+    table: str, request: Request, principal: PrincipalDep, db: DatabaseDep, holder: SchemaDep
+) -> Response:
+    prefer = _prefer(request)
+    payload = await _json_body(request)
+    rows = payload if isinstance(payload, list) else [payload]
+    if not rows or not all(isinstance(r, dict) for r in rows):
+        raise RestError("PGRST102", 400, "the body must be a JSON object or an array of objects")
+    columns = request.query_params.get("columns")
+    on_conflict = request.query_params.get("on_conflict")
+    built = build_insert(
+        await holder.for_table(table),
+        table,
+        rows,
+        columns=parse_columns(columns) if columns else (),
+        select=_select_param(request),
+        on_conflict=parse_on_conflict(on_conflict) if on_conflict else (),
+        resolution=prefer.resolution,
+        body_json=json.dumps(rows),
+        missing_default=prefer.missing_default,
+    )
+    return await _transactional(_run_write(request, principal, db, built, prefer, 201), request, prefer, 201)
+
+
+def _require_filters(request: Request, where: tuple[Any, ...], verb: str) -> None:
+    allow: bool = request.app.state.settings.rest_allow_unfiltered_writes
+    if not where and not allow:
+        raise RestError(
+            "21000",
+            400,
+            f"{verb} requires a WHERE clause",
+            hint="add a filter (e.g. ?id=eq.…); unfiltered writes are refused unless "
+            "GARDENOS_REST_ALLOW_UNFILTERED_WRITES is set",
+        )
+
+
+@router.patch("/{table}")
+async def update(
+    table: str, request: Request, principal: PrincipalDep, db: DatabaseDep, holder: SchemaDep
+) -> Response:
+    prefer = _prefer(request)
+    payload = await _json_body(request)
+    if not isinstance(payload, dict):
+        raise RestError("PGRST102", 400, "the body of a PATCH must be a JSON object")
+    where = parse_filters(_query_pairs(request))
+    _require_filters(request, where, "UPDATE")
+    built = build_update(
+        await holder.for_table(table),
+        table,
+        payload,
+        where,
+        select=_select_param(request),
+        body_json=json.dumps(payload),
+    )
+    return await _transactional(_run_write(request, principal, db, built, prefer, 200), request, prefer, 200)
+
+
+@router.delete("/{table}")
+async def delete(
+    table: str, request: Request, principal: PrincipalDep, db: DatabaseDep, holder: SchemaDep
+) -> Response:
+    prefer = _prefer(request)
+    where = parse_filters(_query_pairs(request))
+    _require_filters(request, where, "DELETE")
+    built = build_delete(await holder.for_table(table), table, where, select=_select_param(request))
+    return await _transactional(_run_write(request, principal, db, built, prefer, 200), request, prefer, 200)
