@@ -15,6 +15,12 @@ from gardenos.auth import routes as auth_routes
 from gardenos.auth.ratelimit import RateLimiter
 from gardenos.auth.service import AuthService
 from gardenos.auth.tokens import TokenService
+from gardenos.crm.activities import routes as activity_routes
+from gardenos.crm.audit import routes as audit_routes
+from gardenos.crm.clients import routes as client_routes
+from gardenos.crm.custom_fields import routes as custom_field_routes
+from gardenos.crm.leads import routes as lead_routes
+from gardenos.crm.pipeline import routes as pipeline_routes
 from gardenos.db.listen import listen
 from gardenos.db.pool import Database
 from gardenos.db.target import DatabaseTarget
@@ -74,4 +80,10 @@ def create_app(target: DatabaseTarget) -> FastAPI:
     app.include_router(auth_routes.router)
     app.include_router(tenancy_routes.router)
     app.include_router(rest_routes.router)
+    app.include_router(pipeline_routes.router)
+    app.include_router(lead_routes.router)
+    app.include_router(client_routes.router)
+    app.include_router(activity_routes.router)
+    app.include_router(custom_field_routes.router)
+    app.include_router(audit_routes.router)
     return app

@@ -1,0 +1,1 @@
+"""Activities (notes, calls, emails, meetings, tasks) on leads and clients, and the records' timelines."""

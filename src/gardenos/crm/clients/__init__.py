@@ -1,0 +1,1 @@
+"""Clients: the agency's customers, most of them converted leads."""

@@ -1,0 +1,1 @@
+"""Per-agency custom field definitions for leads and clients, and the validation of the values."""

@@ -1,0 +1,102 @@
+"""Reading and replacing the definitions, and checking a record's `custom_fields` against them.
+
+Values are checked when they are written: changing a definition does not touch stored records, and a
+record whose old values no longer fit is only refused when its `custom_fields` are written again.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import date
+from typing import Any, Literal
+
+from psycopg.types.json import Jsonb
+
+from gardenos.auth.principal import Principal
+from gardenos.crm.common import ADMIN_ROLES, InvalidField, agency_role, fetch_one
+from gardenos.crm.custom_fields import repository as repo
+from gardenos.crm.custom_fields.schemas import CustomFieldDefinitions, FieldDefinition
+from gardenos.db.pool import Conn
+from gardenos.errors import Forbidden
+
+Entity = Literal["leads", "clients"]
+ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+CHANGE_HINT = "owners and admins change the definitions with PUT /api/v1/custom-fields"
+
+
+async def definitions(conn: Conn) -> CustomFieldDefinitions:
+    row = await fetch_one(conn, repo.DEFINITIONS)
+    stored = row["definitions"] if row is not None else {}
+    # Stored before validation existed, or by hand: what does not parse counts as no definition.
+    try:
+        return CustomFieldDefinitions.model_validate(stored)
+    except ValueError:
+        return CustomFieldDefinitions()
+
+
+async def replace_definitions(
+    conn: Conn, principal: Principal, new: CustomFieldDefinitions
+) -> CustomFieldDefinitions:
+    if agency_role(principal) not in ADMIN_ROLES:
+        raise Forbidden("only the agency's owners and admins can change custom field definitions")
+    row = await fetch_one(conn, repo.SET_DEFINITIONS, (Jsonb(new.model_dump(exclude_none=True)),))
+    if row is None:
+        # The token says admin but the policy (which reads the same token) refused: not the active agency.
+        raise Forbidden("only the agency's owners and admins can change custom field definitions")
+    return CustomFieldDefinitions.model_validate(row["definitions"])
+
+
+async def checked(conn: Conn, entity: Entity, values: dict[str, Any]) -> dict[str, Any]:
+    """`values` as they will be stored (nulls dropped), or a 422 naming the field and the problem."""
+    return check(getattr(await definitions(conn), entity), entity, values)
+
+
+def check(defined: dict[str, FieldDefinition], entity: Entity, values: dict[str, Any]) -> dict[str, Any]:
+    present = {name: value for name, value in values.items() if value is not None}
+    if not defined:
+        return present  # no definitions: free-form, as before the agency made any
+    unknown = sorted(set(present) - set(defined))
+    if unknown:
+        raise InvalidField(
+            f"custom field {unknown[0]!r} is not defined for {entity}; defined: "
+            f"{', '.join(sorted(defined))} ({CHANGE_HINT})"
+        )
+    for name, definition in defined.items():
+        if name not in present:
+            if definition.required:
+                raise InvalidField(f"custom field {name!r} is required for {entity}")
+            continue
+        problem = _problem(definition, present[name])
+        if problem:
+            raise InvalidField(f"custom field {name!r}: {problem}")
+    return present
+
+
+def _problem(definition: FieldDefinition, value: Any) -> str | None:
+    """What is wrong with `value` for `definition`, or None."""
+    shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
+    match definition.type:
+        case "text":
+            if not isinstance(value, str):
+                return f"expected text, got {shown}"
+            if definition.max_length is not None and len(value) > definition.max_length:
+                return f"at most {definition.max_length} characters, got {len(value)}"
+        case "number":
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                return f"expected a number, got {shown}"
+        case "boolean":
+            if not isinstance(value, bool):
+                return f"expected true or false, got {shown}"
+        case "date":
+            if not isinstance(value, str) or not ISO_DATE.fullmatch(value):
+                return f"expected a date as YYYY-MM-DD, got {shown}"
+            try:
+                date.fromisoformat(value)
+            except ValueError:
+                return f"{value!r} is not a date in the calendar"
+        case "select":
+            assert definition.options is not None
+            if value not in definition.options:
+                return f"expected one of {', '.join(map(repr, definition.options))}, got {shown}"
+    return None

@@ -1,0 +1,1 @@
+"""Leads: people and companies in the pipeline, not yet clients."""

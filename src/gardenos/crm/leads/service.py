@@ -1,0 +1,101 @@
+"""Leads: create, read, change, delete, list and search; tags; the pipeline summary."""
+
+from __future__ import annotations
+
+import uuid
+
+from psycopg.types.json import Jsonb
+
+from gardenos.crm.common import (
+    IDENTITY,
+    InvalidField,
+    check_owner,
+    fetch_all,
+    fetch_one,
+    fetch_page,
+    no_identity,
+)
+from gardenos.crm.custom_fields import service as custom_fields
+from gardenos.crm.leads import repository as repo
+from gardenos.crm.leads.schemas import (
+    LEAD_STATUSES,
+    Lead,
+    LeadFilters,
+    LeadPage,
+    LeadPatch,
+    NewLead,
+    PipelineStage,
+    PipelineSummary,
+)
+from gardenos.db.pool import Conn
+from gardenos.errors import BadRequest, NotFound
+
+NOT_FOUND = "lead not found (or not in your agency)"
+MAX_TAGS = 100
+
+
+async def create(conn: Conn, body: NewLead) -> Lead:
+    await check_owner(conn, body.owner_id)
+    values = await custom_fields.checked(conn, "leads", body.custom_fields)
+    row = await fetch_one(conn, repo.INSERT, body.model_dump() | {"custom_fields": Jsonb(values)})
+    assert row is not None
+    return Lead.model_validate(row)
+
+
+async def get(conn: Conn, lead_id: uuid.UUID) -> Lead:
+    row = await fetch_one(conn, repo.GET, (lead_id,))
+    if row is None:
+        raise NotFound(NOT_FOUND)
+    return Lead.model_validate(row)
+
+
+async def update(conn: Conn, lead_id: uuid.UUID, patch: LeadPatch) -> Lead:
+    current = await fetch_one(conn, repo.LOCK, (lead_id,))
+    if current is None:
+        raise NotFound(NOT_FOUND)
+    changes = patch.model_dump(mode="json", exclude_unset=True)
+    if not changes:
+        return Lead.model_validate(current)
+    if "owner_id" in changes:
+        await check_owner(conn, patch.owner_id)
+    if "custom_fields" in changes:
+        merged = current["custom_fields"] | changes["custom_fields"]
+        changes["custom_fields"] = await custom_fields.checked(conn, "leads", merged)
+    if all((changes[name] if name in changes else current[name]) is None for name in IDENTITY):
+        raise InvalidField(no_identity("lead"))
+    row = await fetch_one(conn, repo.UPDATE, {"id": lead_id, "patch": Jsonb(changes)})
+    assert row is not None
+    return Lead.model_validate(row)
+
+
+async def delete(conn: Conn, lead_id: uuid.UUID) -> None:
+    """Delete the lead and its activities; a client it became stays (without its lead)."""
+    if await fetch_one(conn, repo.DELETE, (lead_id,)) is None:
+        raise NotFound(NOT_FOUND)
+
+
+async def add_tag(conn: Conn, lead_id: uuid.UUID, tag: str) -> Lead:
+    row = await fetch_one(conn, repo.ADD_TAG, {"id": lead_id, "tag": tag, "max": MAX_TAGS})
+    if row is not None:
+        return Lead.model_validate(row)
+    lead = await get(conn, lead_id)
+    if tag not in lead.tags:
+        raise BadRequest(f"a lead has at most {MAX_TAGS} tags: remove one first")
+    return lead
+
+
+async def remove_tag(conn: Conn, lead_id: uuid.UUID, tag: str) -> Lead:
+    row = await fetch_one(conn, repo.REMOVE_TAG, {"id": lead_id, "tag": tag})
+    return Lead.model_validate(row) if row is not None else await get(conn, lead_id)
+
+
+async def list_leads(conn: Conn, filters: LeadFilters) -> LeadPage:
+    sort = repo.SORTS[filters.sort or ("relevance" if filters.q else "-created_at")]
+    params = filters.model_dump(exclude={"limit", "cursor", "sort", "tag"}) | {"tags": filters.tag}
+    rows, next_cursor = await fetch_page(conn, repo.LIST, sort, params, filters.cursor, filters.limit)
+    return LeadPage(items=[Lead.model_validate(row) for row in rows], next_cursor=next_cursor)
+
+
+async def pipeline(conn: Conn) -> PipelineSummary:
+    rows = await fetch_all(conn, repo.PIPELINE, (list(LEAD_STATUSES),))
+    return PipelineSummary(stages=[PipelineStage.model_validate(row) for row in rows])

@@ -1,0 +1,1 @@
+"""The lead pipeline: converting leads into clients, finding and merging duplicates."""
