@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -99,12 +100,12 @@ def test_binaries_the_service_user_cannot_execute_are_copied(
 
 
 def test_a_port_in_use_is_reported(settings: Settings) -> None:
-    import socket
-
     pg = _server(settings)
     pg.start()
     pg.stop()
     with socket.socket() as busy:
+        # The stopped server's connections may linger in TIME_WAIT on this port.
+        busy.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         busy.bind(("127.0.0.1", pg.state.port))
         busy.listen()
         with pytest.raises(EmbeddedPostgresError, match="is taken by another program"):
