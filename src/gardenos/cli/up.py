@@ -117,10 +117,11 @@ def _announce(settings: Settings, target: DatabaseTarget) -> None:
     if target.embedded is not None:
         lines.append(f"[bold]DB log[/]     {target.embedded.log_file}")
     tokens = TokenService(settings, target.secrets.jwt_secret)
-    lines.append(f"[bold]anon key[/]   {tokens.api_key('anon')}")
-    lines.append("[bold]service_role key[/] (bypasses RLS; keep it on servers): `gardenos keys`")
+    lines.append("[bold]Keys[/]       the anon key is below; the service_role key: `gardenos keys`")
     if settings.demo:
         login = demo_login(settings.data_path)
         lines.append(f"[bold]Demo login[/] {login.email} / {login.password}")
     lines.append("Ctrl-C stops GardenOS.")
     console.print(Panel("\n".join(lines), title="GardenOS is up", expand=False))
+    # On a line of its own and never wrapped, so it can be copied whole.
+    console.print(f"anon key: {tokens.api_key('anon')}", soft_wrap=True, highlight=False)
