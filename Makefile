@@ -24,7 +24,9 @@ format: $(DEV_STAMP)
 	$(BIN)/ruff check --fix src tests bench
 	$(BIN)/ruff format src tests bench
 
+# wrk (the api benchmark's load generator) comes from Debian; installed only when missing.
 bench: $(DEV_STAMP)
+	@command -v wrk >/dev/null 2>&1 || { echo "installing from Debian: wrk"; $(call apt_install,wrk); }
 	$(BIN)/python -m bench
 
 # Rewrite src/gardenos/db/schema.sql from the migrations (commit it with the migration that changed it).

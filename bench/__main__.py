@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import argparse
 
-from bench import auth, demo_data
+from bench import api, auth, demo_data
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--leads", type=int, default=1_000_000, help="leads for the demo-data benchmark")
-    parser.add_argument("--clients", type=int, default=100_000, help="clients for the demo-data benchmark")
-    parser.add_argument("--only", choices=["auth", "demo-data"], help="run one benchmark")
+    parser.add_argument("--leads", type=int, default=1_000_000, help="leads for demo-data and api")
+    parser.add_argument("--clients", type=int, default=100_000, help="clients for demo-data and api")
+    parser.add_argument("--agencies", type=int, default=10, help="api: agencies (the largest has half)")
+    parser.add_argument("--duration", type=int, default=15, help="api: seconds per wrk/pgbench run")
+    parser.add_argument("--only", choices=["auth", "demo-data", "api"], help="run one benchmark")
     args = parser.parse_args()
     if args.only in (None, "auth"):
         auth.run()
     if args.only in (None, "demo-data"):
         demo_data.run(leads=args.leads, clients=args.clients)
+    if args.only in (None, "api"):
+        api.run(leads=args.leads, clients=args.clients, agencies=args.agencies, duration=args.duration)
 
 
 main()
