@@ -23,7 +23,7 @@ from starlette.requests import Request
 from bench.support import percentile, private_database
 from gardenos.api.app import create_app
 from gardenos.auth.passwords import hash_password, hasher, verify_password
-from gardenos.auth.principal import get_principal
+from gardenos.auth.principal import resolve_principal
 from gardenos.auth.tokens import TokenService
 from gardenos.embedded.postgres import free_port
 
@@ -82,7 +82,7 @@ def run() -> None:
     request = Request(scope)
     started = time.perf_counter()
     for _ in range(VERIFIES):
-        get_principal(request)
+        resolve_principal(request)
     principal_us = (time.perf_counter() - started) / VERIFIES * 1e6
     started = time.perf_counter()
     for _ in range(VERIFIES):

@@ -60,13 +60,23 @@ class Principal:
             raise Forbidden("User not allowed: this needs the service_role key", error_code="not_admin")
 
 
-def get_tokens(request: Request) -> TokenService:
+def tokens_of(request: Request) -> TokenService:
     tokens: TokenService = request.app.state.tokens
     return tokens
 
 
-def get_principal(request: Request) -> Principal:
-    tokens = get_tokens(request)
+# Dependencies are `async def`: a plain `def` dependency runs in a thread pool, a hop per request for
+# work that never waits.
+async def get_tokens(request: Request) -> TokenService:
+    return tokens_of(request)
+
+
+async def get_principal(request: Request) -> Principal:
+    return resolve_principal(request)
+
+
+def resolve_principal(request: Request) -> Principal:
+    tokens = tokens_of(request)
     apikey = request.headers.get("apikey") or request.query_params.get("apikey")
     authorization = request.headers.get("authorization", "")
     bearer = None

@@ -19,17 +19,21 @@ from gardenos.errors import BadRequest, GardenError
 router = APIRouter(prefix="/auth/v1", tags=["auth"])
 
 
-def get_auth(request: Request) -> AuthService:
+def auth_of(request: Request) -> AuthService:
     auth: AuthService = request.app.state.auth
     return auth
 
 
-def get_admin(request: Request, principal: PrincipalDep) -> AdminService:
+async def get_auth(request: Request) -> AuthService:
+    return auth_of(request)
+
+
+async def get_admin(request: Request, principal: PrincipalDep) -> AdminService:
     principal.require_service_role()
-    return AdminService(get_auth(request))
+    return AdminService(auth_of(request))
 
 
-def client_info(request: Request) -> ClientInfo:
+async def client_info(request: Request) -> ClientInfo:
     return ClientInfo(
         ip=request.client.host if request.client else None, user_agent=request.headers.get("user-agent")
     )

@@ -73,7 +73,7 @@ class SchemaCacheHolder:
         return cache
 
 
-def get_schema(request: Request) -> SchemaCacheHolder:
+async def get_schema(request: Request) -> SchemaCacheHolder:
     holder: SchemaCacheHolder = request.app.state.rest_schema
     return holder
 

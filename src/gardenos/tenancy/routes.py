@@ -9,14 +9,14 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
 
 from gardenos.auth.principal import PrincipalDep
-from gardenos.auth.routes import ClientDep, get_auth
+from gardenos.auth.routes import ClientDep, auth_of
 from gardenos.tenancy.service import TenancyService
 
 router = APIRouter(prefix="/api/v1/agencies", tags=["agencies"])
 
 
-def get_tenancy(request: Request) -> TenancyService:
-    return TenancyService(get_auth(request))
+async def get_tenancy(request: Request) -> TenancyService:
+    return TenancyService(auth_of(request))
 
 
 TenancyDep = Annotated[TenancyService, Depends(get_tenancy)]

@@ -16,7 +16,7 @@ from gardenos.crm.pipeline.service import PipelineService
 router = APIRouter(prefix="/api/v1", tags=["pipeline"])
 
 
-def get_pipeline(database: DatabaseDep) -> PipelineService:
+async def get_pipeline(database: DatabaseDep) -> PipelineService:
     return PipelineService(database)
 
 
