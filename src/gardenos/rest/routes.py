@@ -126,8 +126,10 @@ async def _count(conn: Any, built: BuiltRead, prefer: Prefer) -> int | None:
     explain = sql.SQL("EXPLAIN (FORMAT JSON) {}").format(built.count)
     row = await (await conn.execute(explain, built.count_params)).fetchone()
     plan = row[0][0]["Plan"]
-    # The count's plan is Aggregate over a scan: the scan's row estimate is the planned count.
-    planned = int(plan["Plans"][0]["Plan Rows"] if "Plans" in plan else plan["Plan Rows"])
+    # The count's plan is Aggregate over a scan: the scan's row estimate is the planned count. Under RLS
+    # the policy's `auth.agency_id()` comes first as an InitPlan child: skip those.
+    scans = [p for p in plan.get("Plans", []) if p.get("Parent Relationship") not in ("InitPlan", "SubPlan")]
+    planned = int(scans[0]["Plan Rows"] if scans else plan["Plan Rows"])
     if prefer.count == "estimated" and planned < 1_000_000:
         row = await (await conn.execute(built.count, built.count_params)).fetchone()
         return int(row[0])
