@@ -82,7 +82,7 @@ class Activity(BaseModel):
 
 
 class ActivityPage(Page[Activity]):
-    pass
+    """One page of Activity rows, and the cursor to the next."""
 
 
 class ActivityFilters(ListFilters):
@@ -110,4 +110,4 @@ class TimelineItem(BaseModel):
 
 
 class TimelinePage(Page[TimelineItem]):
-    pass
+    """One page of TimelineItem rows, and the cursor to the next."""

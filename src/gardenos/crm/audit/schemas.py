@@ -39,7 +39,7 @@ class AuditEntry(BaseModel):
 
 
 class AuditPage(Page[AuditEntry]):
-    pass
+    """One page of AuditEntry rows, and the cursor to the next."""
 
 
 class AuditFilters(ListFilters):

@@ -89,7 +89,7 @@ class Client(BaseModel):
 
 
 class ClientPage(Page[Client]):
-    pass
+    """One page of Client rows, and the cursor to the next."""
 
 
 class ClientFilters(ListFilters):

@@ -91,7 +91,7 @@ class Lead(BaseModel):
 
 
 class LeadPage(Page[Lead]):
-    pass
+    """One page of Lead rows, and the cursor to the next."""
 
 
 class LeadFilters(ListFilters):
