@@ -19,6 +19,7 @@ Everything shares the machine's cores: the API, PostgreSQL and the load generato
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -447,11 +448,10 @@ def _subprocess_api(target: DatabaseTarget, work: Path) -> Iterator[tuple[str, P
         while True:
             if process.poll() is not None:
                 raise RuntimeError(f"uvicorn --workers 2 exited at start:\n{log.read_text()[-2000:]}")
-            try:
+            # Refused until the workers listen: keep polling.
+            with contextlib.suppress(httpx.HTTPError):
                 if httpx.get(f"{base}/ready", timeout=1).status_code == 200:
                     break
-            except httpx.HTTPError:
-                pass
             if time.monotonic() > deadline:
                 raise RuntimeError(f"uvicorn --workers 2 did not get ready:\n{log.read_text()[-2000:]}")
             time.sleep(0.2)

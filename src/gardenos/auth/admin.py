@@ -137,18 +137,8 @@ class AdminService:
         """`POST /invite`: create the user (or find an unconfirmed one) and mail an invite link."""
         email = normalise_email(email)
         async with self.database.transaction("service_role") as conn:
-            user = await repo.user_by_email(conn, email)
-            if user is None:
-                user = await repo.insert_user(
-                    conn,
-                    email=email,
-                    password_hash=None,
-                    confirmed=False,
-                    user_meta={},
-                    app_meta={},
-                    invited=True,
-                )
-            elif user["email_confirmed_at"] is not None:
+            user = await repo.find_or_invite(conn, email)
+            if user["email_confirmed_at"] is not None:
                 raise AuthApiError(
                     "A user with this email address has already been registered", 422, "email_exists"
                 )

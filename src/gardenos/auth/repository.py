@@ -182,6 +182,16 @@ async def insert_user(
     return row
 
 
+async def find_or_invite(conn: Conn, email: str) -> DictRow:
+    """The account for `email`, created as invited (no password, not confirmed) when there is none."""
+    user = await user_by_email(conn, email)
+    if user is None:
+        user = await insert_user(
+            conn, email=email, password_hash=None, confirmed=False, user_meta={}, app_meta={}, invited=True
+        )
+    return user
+
+
 async def active_membership(
     conn: Conn, user_id: uuid.UUID, preferred: uuid.UUID | None
 ) -> tuple[uuid.UUID, str] | None:

@@ -140,17 +140,7 @@ class TenancyService:
                 raise Forbidden("only the agency's owners and admins can invite members")
             if role == "owner" and agency["role"] != "owner":
                 raise Forbidden("only owners can make another owner")
-            user = await repo.user_by_email(conn, email)
-            if user is None:
-                user = await repo.insert_user(
-                    conn,
-                    email=email,
-                    password_hash=None,
-                    confirmed=False,
-                    user_meta={},
-                    app_meta={},
-                    invited=True,
-                )
+            user = await repo.find_or_invite(conn, email)
             added = await repo.fetch_one(conn, ADD_MEMBER, (agency_id, user["id"], role, inviter))
             if added is None:
                 raise Conflict(f"{email} is already a member of this agency")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -66,12 +67,11 @@ class Up:
         """Poll /ready (first start creates the cluster and loads demo data), at most ~2 minutes."""
         for _ in range(attempts):
             assert self.proc.poll() is None, f"gardenos up exited early:\n{self.output()}"
-            try:
+            # Connection refused until the server listens: keep polling.
+            with contextlib.suppress(httpx.TransportError):
                 response = httpx.get(f"{self.url}/ready", timeout=2)
                 if response.status_code == 200:
                     return response
-            except httpx.TransportError:
-                pass
             time.sleep(0.2)
         pytest.fail(f"gardenos up never became ready:\n{self.output()}")
 
