@@ -18,7 +18,7 @@ from starlette.routing import compile_path
 
 from gardenos.api.app import create_app
 from gardenos.db.target import DatabaseTarget
-from tests.live import Api, unique_email
+from tests.live import Api, agency_owner, unique_email
 from tests.support import SessionDatabase
 
 
@@ -36,22 +36,12 @@ class Tenant:
 
 
 def _tenant(api: Api, name: str) -> Tenant:
-    email, password = api.confirmed_user()
-    with api.http() as http:
-        session = http.post(
-            "/auth/v1/token", params={"grant_type": "password"}, json={"email": email, "password": password}
-        ).json()
-    with api.http(session["access_token"]) as http:
-        agency = http.post("/api/v1/agencies", json={"name": name}).json()
+    owner = agency_owner(api, name)
+    with api.http(owner.access_token) as http:
         http.post(
-            f"/api/v1/agencies/{agency['id']}/invites", json={"email": unique_email("staff"), "role": "admin"}
+            f"/api/v1/agencies/{owner.agency_id}/invites",
+            json={"email": unique_email("staff"), "role": "admin"},
         )
-    with api.http() as http:
-        session = http.post(
-            "/auth/v1/token",
-            params={"grant_type": "refresh_token"},
-            json={"refresh_token": session["refresh_token"]},
-        ).json()
     with psycopg.connect(api.owner_url, autocommit=True) as conn:
         leads = conn.execute(
             """
@@ -60,27 +50,27 @@ def _tenant(api: Api, name: str) -> Tenant:
             FROM generate_series(1, 3) g
             RETURNING id::text
             """,
-            (agency["id"], f"{name.lower()}.example"),
+            (owner.agency_id, f"{name.lower()}.example"),
         ).fetchall()
         client = conn.execute(
             "INSERT INTO clients (agency_id, company) VALUES (%s, 'Client Co') RETURNING id::text",
-            (agency["id"],),
+            (owner.agency_id,),
         ).fetchone()
         activity = conn.execute(
             """INSERT INTO activities (agency_id, lead_id, kind, subject, status, due_at)
                VALUES (%s, %s, 'task', 'Call back', 'planned', now() + interval '1 day')
                RETURNING id::text""",
-            (agency["id"], leads[0][0]),
+            (owner.agency_id, leads[0][0]),
         ).fetchone()
     assert client is not None
     assert activity is not None
     return Tenant(
-        agency["id"],
-        session["user"]["id"],
-        email,
-        password,
-        session["access_token"],
-        session["refresh_token"],
+        owner.agency_id,
+        owner.user_id,
+        owner.email,
+        owner.password,
+        owner.access_token,
+        owner.refresh_token,
         leads[0][0],
         client[0],
         activity[0],
