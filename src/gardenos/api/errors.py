@@ -16,8 +16,10 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
+from starlette.responses import Response
 
-from gardenos.errors import GardenError
+from gardenos.errors import DatabaseUnavailable, GardenError
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +63,9 @@ async def _garden_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 # SQLSTATE classes and codes as PostgREST maps them to HTTP statuses (its errors.rst).
-_SQLSTATE_STATUS = {"23503": 409, "23505": 409, "42P01": 404, "42883": 404, "25006": 405, "P0001": 400}
+# 25006 (read-only transaction) is a 503 here, unlike PostgREST's 405: GardenOS never runs a request
+# read-only, so it means the server became a standby (a failover) and the write belongs on the new leader.
+_SQLSTATE_STATUS = {"23503": 409, "23505": 409, "42P01": 404, "42883": 404, "25006": 503, "P0001": 400}
 _CLASS_STATUS = {
     "08": 503,
     "53": 503,
@@ -85,6 +89,16 @@ async def _database_error(request: Request, exc: Exception) -> JSONResponse:
         status = 401 if getattr(request.state, "role", "anon") == "anon" else 403
     else:
         status = _SQLSTATE_STATUS.get(state) or _CLASS_STATUS.get(state[:2], 500)
+    if status == 503:
+        log.warning("database unavailable %s: %s", state, exc)
+        return render(
+            request,
+            DatabaseUnavailable(
+                "the database cannot serve this request right now (restarting, failing over or out of "
+                "resources); nothing was saved, try again shortly",
+                code=state or "GARDEN503",
+            ),
+        )
     if status >= 500:
         log.error("database error %s: %s", state, exc)
         return render(
@@ -125,6 +139,12 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     return response
 
 
+async def _client_gone(request: Request, exc: Exception) -> Response:
+    """The client hung up while sending its body: nothing was done, and nobody reads this answer."""
+    log.info("client disconnected during %s %s", request.method, request.url.path)
+    return Response(status_code=400)
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error", exc_info=exc)
     return render(request, GardenError("internal error; the server log has the details", code="GARDEN500"))
@@ -135,4 +155,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(psycopg.Error, _database_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(ClientDisconnect, _client_gone)
     app.add_exception_handler(Exception, _unexpected)

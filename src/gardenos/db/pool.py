@@ -7,9 +7,11 @@ so nothing leaks to the next user of a pooled connection. This is PostgREST's mo
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any, Literal
 
 import psycopg
@@ -39,15 +41,17 @@ class Database:
 
     def __init__(self, conninfo: str, *, min_size: int = 2, max_size: int = 20, timeout: float = 5.0) -> None:
         self.timeout = timeout
+        self.max_size = max_size
+        self._checks: set[asyncio.Task[None]] = set()
+        # No check on checkout: it costs a round trip per request. A connection that died with the server
+        # (restart, failover) is found by the transaction's first round trip instead, which is retried on
+        # a fresh connection (`_begin`); the pool drops a broken connection when it is returned.
         self.pool: AsyncConnectionPool[Conn] = AsyncConnectionPool(
             conninfo,
             min_size=min_size,
             max_size=max_size,
             timeout=timeout,
             open=False,
-            # A connection that died with the server (restart, failover) is found out before a request
-            # gets it, not by the request.
-            check=AsyncConnectionPool.check_connection,
             kwargs={"connect_timeout": max(1, int(timeout))},
             name="gardenos-api",
         )
@@ -63,22 +67,99 @@ class Database:
     async def transaction(
         self, role: ApiRole, claims: Mapping[str, Any] | None = None
     ) -> AsyncIterator[Conn]:
-        """One transaction as `role` with `claims`: committed if the block succeeds, else rolled back."""
+        """One transaction as `role` with `claims`: committed if the block succeeds, else rolled back.
+
+        A connection lost before the block ran is replaced transparently. One lost inside the block is
+        a 503: nothing the block did was committed, so the caller may safely retry. One lost while
+        committing is a 503 that says the outcome is unknown.
+        """
         if role not in API_ROLES:
             raise ValueError(f"not an API role: {role!r}")
-        try:
-            async with self.pool.connection() as conn, conn.transaction():
-                await conn.execute(SCOPE, (role, json.dumps(dict(claims or {}))))
+        scope = (role, json.dumps(dict(claims or {})))
+        async with AsyncExitStack() as stack:
+            conn = await self._begin(stack, scope)
+            try:
                 yield conn
-        except PoolTimeout as exc:
-            raise DatabaseUnavailable(
-                "the database is not reachable right now; try again shortly",
+            except psycopg.OperationalError as exc:
+                if not conn.broken:
+                    await conn.rollback()
+                    raise
+                raise DatabaseUnavailable(
+                    "the database connection was lost during the request; nothing was saved, try again",
+                    details=str(exc),
+                ) from exc
+            except Exception:
+                if not conn.broken:
+                    await conn.rollback()
+                raise
+            try:
+                await conn.commit()
+            except psycopg.OperationalError as exc:
+                raise DatabaseUnavailable(
+                    "the database connection was lost while saving: the change may or may not have been "
+                    "saved; check before trying again",
+                    details=str(exc),
+                ) from exc
+
+    async def _begin(self, stack: AsyncExitStack, scope: tuple[str, str]) -> Conn:
+        """A pooled connection inside a transaction that has run the scope statement.
+
+        BEGIN and the scope statement travel in one round trip (pipeline mode). If that round trip finds
+        the connection dead, the next pooled connection is tried, until the pool's timeout.
+        """
+        deadline = time.monotonic() + self.timeout
+        attempt = 0
+        while True:
+            attempt += 1
+            remaining = deadline - time.monotonic()
+            try:
+                conn = await self.pool.getconn(timeout=max(remaining, 0.05))
+            except PoolTimeout as exc:
+                raise self._pool_exhausted(exc) from exc
+            except psycopg.OperationalError as exc:
+                raise DatabaseUnavailable(
+                    "the database is not reachable right now", details=str(exc)
+                ) from exc
+            try:
+                async with conn.pipeline():
+                    await conn.execute(SCOPE, scope)
+            except BaseException as exc:
+                await self.pool.putconn(conn)  # a broken connection is discarded, not pooled
+                stale = isinstance(exc, psycopg.OperationalError) and conn.broken
+                if stale and attempt <= self.max_size and time.monotonic() < deadline:
+                    # The server restarted or failed over since this connection was last used.
+                    if attempt == 1:
+                        self._check_soon()
+                    continue
+                if isinstance(exc, psycopg.OperationalError):
+                    raise DatabaseUnavailable(
+                        "the database is not reachable right now; try again shortly", details=str(exc)
+                    ) from exc
+                raise
+            stack.push_async_callback(self.pool.putconn, conn)
+            return conn
+
+    def _pool_exhausted(self, exc: PoolTimeout) -> DatabaseUnavailable:
+        stats = self.pool.get_stats()
+        if stats.get("pool_size", 0) >= self.max_size and stats.get("pool_available", 0) == 0:
+            error = DatabaseUnavailable(
+                f"the server is busy: all {self.max_size} database connections stayed in use for "
+                f"{self.timeout:g} s; try again shortly",
                 details=str(exc),
-            ) from exc
-        except psycopg.OperationalError as exc:
-            raise DatabaseUnavailable(
-                "the database connection failed during the request; try again", details=str(exc)
-            ) from exc
+                hint="raise GARDENOS_POOL_MAX_SIZE (and the database's max_connections) for more "
+                "concurrent requests",
+            )
+            error.retry_after_s = 1
+            return error
+        return DatabaseUnavailable(
+            "the database is not reachable right now; try again shortly", details=str(exc)
+        )
+
+    def _check_soon(self) -> None:
+        """Drop the other dead idle connections in the background, so requests do not each find one."""
+        task = asyncio.get_running_loop().create_task(self.pool.check(), name="gardenos-pool-check")
+        self._checks.add(task)
+        task.add_done_callback(self._checks.discard)
 
     async def readiness(self) -> tuple[int | None, bool]:
         """(applied migration version, writable). Raises DatabaseUnavailable when unreachable."""
