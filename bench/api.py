@@ -704,14 +704,19 @@ def _pgbench_scripts(
                         variables[name] = value
                 statements.append(text)
                 if "count=estimated" in w.headers.get("Prefer", ""):
-                    count, count_params = _render(conn, built.count, built.count_params, variables)
-                    variables.update(count_params)
-                    statements.append(f"EXPLAIN (FORMAT JSON) {count}")
+                    agency = str(claims["app_metadata"]["agency_id"])
+                    explained, explained_params = built.count(agency)
+                    text, params = _render(conn, explained, explained_params, variables)
+                    variables.update(params)
+                    statements.append(f"EXPLAIN (FORMAT JSON) {text}")
                     sample.planned_count, sample.scan_estimate = _planned(
-                        conn, claims_json, built.count, built.count_params
+                        conn, claims_json, explained, explained_params
                     )
                     if sample.planned_count < ESTIMATE_THRESHOLD:
-                        statements.append(count)
+                        count, count_params = built.count()
+                        text, params = _render(conn, count, count_params, variables)
+                        variables.update(params)
+                        statements.append(text)
             else:
                 assert w.body is not None
                 rows = [json.loads(w.body)]

@@ -31,6 +31,8 @@ SINGULAR = "application/vnd.pgrst.object+json"
 RANGE = re.compile(r"^\s*(\d+)-(\d*)\s*$")
 # A request for a table the cache does not know reloads it, at most this often.
 RELOAD_INTERVAL_S = 1.0
+# count=estimated counts exactly below this planned count, as PostgREST does below its max-rows.
+ESTIMATE_EXACT_BELOW = 1_000_000
 
 
 class SchemaCacheHolder:
@@ -117,21 +119,25 @@ def _apply_range(request: Request, read: ReadRequest) -> ReadRequest:
     )
 
 
-async def _count(conn: Any, built: BuiltRead, prefer: Prefer) -> int | None:
+async def _count(conn: Any, built: BuiltRead, prefer: Prefer, principal: Principal) -> int | None:
     if prefer.count is None:
         return None
+    count, params = built.count()
     if prefer.count == "exact":
-        row = await (await conn.execute(built.count, built.count_params)).fetchone()
+        row = await (await conn.execute(count, params)).fetchone()
         return int(row[0])
-    explain = sql.SQL("EXPLAIN (FORMAT JSON) {}").format(built.count)
-    row = await (await conn.execute(explain, built.count_params)).fetchone()
+    # Planned from the caller's own agency's statistics (see BuiltRead.count); counted exactly when small.
+    agency = principal.agency_id
+    explained, explained_params = built.count(str(agency) if agency is not None else None)
+    explain = sql.SQL("EXPLAIN (FORMAT JSON) {}").format(explained)
+    row = await (await conn.execute(explain, explained_params)).fetchone()
     plan = row[0][0]["Plan"]
     # The count's plan is Aggregate over a scan: the scan's row estimate is the planned count. Under RLS
     # the policy's `auth.agency_id()` comes first as an InitPlan child: skip those.
     scans = [p for p in plan.get("Plans", []) if p.get("Parent Relationship") not in ("InitPlan", "SubPlan")]
     planned = int(scans[0]["Plan Rows"] if scans else plan["Plan Rows"])
-    if prefer.count == "estimated" and planned < 1_000_000:
-        row = await (await conn.execute(built.count, built.count_params)).fetchone()
+    if prefer.count == "estimated" and planned < ESTIMATE_EXACT_BELOW:
+        row = await (await conn.execute(count, params)).fetchone()
         return int(row[0])
     return planned
 
@@ -231,7 +237,7 @@ async def read(
     built = build_read(await holder.for_table(table), table, parsed)
     async with db.transaction(principal.role, principal.raw_claims) as conn:
         body, returned = await (await conn.execute(built.body, built.params)).fetchone()  # type: ignore[misc]
-        total = await _count(conn, built, prefer)
+        total = await _count(conn, built, prefer, principal)
     response = _body(request, body, returned)
     response.headers["Content-Range"] = _content_range(parsed.offset, returned, total)
     if prefer.applied:
