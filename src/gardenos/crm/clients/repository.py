@@ -39,7 +39,7 @@ DELETE = "DELETE FROM public.clients c WHERE c.id = %s RETURNING c.id"
 
 # The search expressions are those of the trigram and full-text indexes (0003), so that the indexes
 # can serve them.
-NAME = "lower(coalesce(c.first_name, '') || ' ' || coalesce(c.last_name, ''))"
+NAME = "gardenos.name_key(c.first_name, c.last_name)"
 SEARCH = f"""
     c.search_vector @@ websearch_to_tsquery('simple', %(q)s::text)
     OR {NAME} OPERATOR(extensions.%%>) lower(%(q)s::text)

@@ -59,7 +59,7 @@ ORDER BY s.position
 
 # The search expressions are those of the trigram and full-text indexes (0003), so that the indexes
 # can serve them.
-NAME = "lower(coalesce(l.first_name, '') || ' ' || coalesce(l.last_name, ''))"
+NAME = "gardenos.name_key(l.first_name, l.last_name)"
 SEARCH = f"""
     l.search_vector @@ websearch_to_tsquery('simple', %(q)s::text)
     OR {NAME} OPERATOR(extensions.%%>) lower(%(q)s::text)

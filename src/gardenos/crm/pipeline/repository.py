@@ -25,9 +25,9 @@ LEAD_COLUMNS = """
 # The keys duplicate detection compares; the name key is the exact expression of the trigram indexes.
 LEAD = f"""
 SELECT {LEAD_COLUMNS}, to_jsonb(l) - 'search_vector' AS record, l.email_normalized, l.phone_normalized,
-    nullif(btrim(lower(coalesce(l.first_name, '') || ' ' || coalesce(l.last_name, ''))), '') IS NOT NULL
+    nullif(btrim(gardenos.name_key(l.first_name, l.last_name)), '') IS NOT NULL
         AS has_name,
-    lower(coalesce(l.first_name, '') || ' ' || coalesce(l.last_name, '')) AS name_key,
+    gardenos.name_key(l.first_name, l.last_name) AS name_key,
     lower(nullif(btrim(l.company), '')) AS company_key
 FROM public.leads l WHERE l.id = %s
 """
@@ -102,7 +102,7 @@ WITH lead_matches AS (
     SELECT l.id FROM public.leads l WHERE l.phone_normalized = %(phone)s
     UNION
     SELECT l.id FROM public.leads l
-    WHERE lower(coalesce(l.first_name, '') || ' ' || coalesce(l.last_name, '')) %% %(name)s
+    WHERE gardenos.name_key(l.first_name, l.last_name) %% %(name)s
     UNION
     SELECT l.id FROM public.leads l WHERE %(name)s::text IS NULL AND lower(l.company) %% %(company)s
 ),
@@ -112,7 +112,7 @@ client_matches AS (
     SELECT c.id FROM public.clients c WHERE c.phone_normalized = %(phone)s
     UNION
     SELECT c.id FROM public.clients c
-    WHERE lower(coalesce(c.first_name, '') || ' ' || coalesce(c.last_name, '')) %% %(name)s
+    WHERE gardenos.name_key(c.first_name, c.last_name) %% %(name)s
     UNION
     SELECT c.id FROM public.clients c WHERE %(name)s::text IS NULL AND lower(c.company) %% %(company)s
 ),
@@ -120,7 +120,7 @@ candidates AS (
     SELECT 'lead' AS kind, l.id, to_jsonb(l) - 'search_vector' AS record,
         coalesce(l.email_normalized = %(email)s, false) AS same_email,
         coalesce(l.phone_normalized = %(phone)s, false) AS same_phone,
-        similarity(lower(coalesce(l.first_name, '') || ' ' || coalesce(l.last_name, '')), %(name)s)::float8
+        similarity(gardenos.name_key(l.first_name, l.last_name), %(name)s)::float8
             AS name_similarity,
         similarity(lower(nullif(btrim(l.company), '')), %(company)s)::float8 AS company_similarity,
         btrim(coalesce(l.first_name, '') || coalesce(l.last_name, '')) = '' AS nameless
@@ -130,7 +130,7 @@ candidates AS (
     SELECT 'client', c.id, to_jsonb(c) - 'search_vector',
         coalesce(c.email_normalized = %(email)s, false),
         coalesce(c.phone_normalized = %(phone)s, false),
-        similarity(lower(coalesce(c.first_name, '') || ' ' || coalesce(c.last_name, '')), %(name)s)::float8,
+        similarity(gardenos.name_key(c.first_name, c.last_name), %(name)s)::float8,
         similarity(lower(nullif(btrim(c.company), '')), %(company)s)::float8,
         btrim(coalesce(c.first_name, '') || coalesce(c.last_name, '')) = ''
     FROM public.clients c JOIN client_matches m ON m.id = c.id
