@@ -142,6 +142,50 @@ def test_csv_and_singular_accept(api: Api, owner: Member) -> None:
     assert many.json()["code"] == "PGRST116"
 
 
+def test_csv_body_inserts_rows_with_null_and_empty_fields(api: Api, owner: Member) -> None:
+    body = (
+        'first_name,last_name,score,tags,source\nCsv,"Quote, Jr.",7,"{csv,import}",NULL\nCsv,,NULL,{},api\n'
+    )
+    with api.http(owner.access_token) as http:
+        created = http.post(
+            "/rest/v1/leads?select=first_name,last_name,score,tags,source",
+            headers={"Content-Type": "text/csv", "Prefer": "return=representation"},
+            content=body.encode(),
+        )
+        assert created.status_code == 201, created.text
+        assert created.json() == [
+            {
+                "first_name": "Csv",
+                "last_name": "Quote, Jr.",
+                "score": 7,
+                "tags": ["csv", "import"],
+                "source": None,
+            },
+            {"first_name": "Csv", "last_name": "", "score": None, "tags": [], "source": "api"},
+        ]
+        assert http.delete("/rest/v1/leads?first_name=eq.Csv").status_code == 204
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"", "empty"),
+        (b"first_name\n", "no rows"),
+        (b"first_name,first_name\nA,B\n", "once"),
+        (b"first_name,score\nA\n", "line 2"),
+        ("first_name\nZo\u00eb\n".encode("utf-16"), "not UTF-8"),
+    ],
+)
+def test_bad_csv_bodies_are_400_and_insert_nothing(
+    api: Api, owner: Member, body: bytes, message: str
+) -> None:
+    with api.http(owner.access_token) as http:
+        response = http.post("/rest/v1/leads", headers={"Content-Type": "text/csv"}, content=body)
+        assert response.status_code == 400, response.text
+        assert message in response.json()["message"]
+        assert http.get("/rest/v1/leads?first_name=eq.A&select=id").json() == []
+
+
 def test_upsert_and_rollback(api: Api, owner: Member) -> None:
     with api.http(owner.access_token) as http:
         created = http.post(
