@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from bench import api, auth, demo_data
 
@@ -13,6 +14,11 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=100_000, help="clients for demo-data and api")
     parser.add_argument("--agencies", type=int, default=10, help="api: agencies (the largest has half)")
     parser.add_argument("--duration", type=int, default=15, help="api: seconds per wrk/pgbench run")
+    parser.add_argument(
+        "--keep-db",
+        type=Path,
+        help="api: keep the loaded database in this folder; a later run of the same size reuses it",
+    )
     parser.add_argument("--only", choices=["auth", "demo-data", "api"], help="run one benchmark")
     args = parser.parse_args()
     if args.only in (None, "auth"):
@@ -20,7 +26,13 @@ def main() -> None:
     if args.only in (None, "demo-data"):
         demo_data.run(leads=args.leads, clients=args.clients)
     if args.only in (None, "api"):
-        api.run(leads=args.leads, clients=args.clients, agencies=args.agencies, duration=args.duration)
+        api.run(
+            leads=args.leads,
+            clients=args.clients,
+            agencies=args.agencies,
+            duration=args.duration,
+            keep=args.keep_db,
+        )
 
 
 main()

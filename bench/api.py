@@ -160,7 +160,8 @@ def app_factory() -> FastAPI:
     return create_app(DatabaseTarget(settings))
 
 
-def run(*, leads: int, clients: int, agencies: int, duration: int) -> None:
+def run(*, leads: int, clients: int, agencies: int, duration: int, keep: Path | None = None) -> None:
+    """With `keep`, the loaded database stays in that folder and a later run of the same size reuses it."""
     # The tables are wide: when printing to a file or a pipe, do not fold them into 80 columns.
     console = Console() if Console().is_terminal else Console(width=150)
     wrk = shutil.which("wrk")
@@ -169,6 +170,7 @@ def run(*, leads: int, clients: int, agencies: int, duration: int) -> None:
     work = Path(tempfile.mkdtemp(prefix="gardenos-bench-api-"))
     try:
         with private_database(
+            keep,
             mailer_autoconfirm=True,
             rate_limit_token_per_ip=10**6,
             rate_limit_token_per_email=10**6,
@@ -195,8 +197,16 @@ def _run(
     target.embedded.stop()
     target.embedded.start()
 
-    password = secrets.token_urlsafe(12)
-    scale = _load(console, target, password, leads=leads, clients=clients, agencies=agencies)
+    sizes = {"leads": leads, "clients": clients, "agencies": agencies}
+    marker = target.settings.data_path / "bench-loaded.json"
+    loaded = json.loads(marker.read_text()) if marker.exists() else None
+    if loaded is not None and loaded["sizes"] == sizes:
+        password, scale = loaded["password"], Scale(**loaded["scale"])
+        console.print(f"[dim]reusing the database loaded in {target.settings.data_path}[/]")
+    else:
+        password = secrets.token_urlsafe(12)
+        scale = _load(console, target, password, **sizes)
+        marker.write_text(json.dumps({"sizes": sizes, "password": password, "scale": scale.__dict__}))
     big_agency, big_email = _largest_agency(target)
     sample = _sample(target, big_agency, work)
 
