@@ -23,7 +23,7 @@ from gardenos.settings import Settings
 
 log = logging.getLogger(__name__)
 
-MailKind = Literal["confirmation", "magic_link", "otp", "recovery", "email_change", "invite"]
+MailKind = Literal["confirmation", "magic_link", "otp", "recovery", "email_change", "invite", "follow_up"]
 SmtpSecurity = Literal["starttls", "tls", "none"]
 
 

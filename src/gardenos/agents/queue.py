@@ -1,0 +1,369 @@
+"""The durable task queue: rows of `public.agent_tasks`.
+
+Why not procrastinate: its jobs live in its own table with no tenant, no row-level security and no lease
+per job, while here a task belongs to an agency (its row is under the tenant policy, so an agency sees and
+enqueues only its own, from `/rest/v1` too), the importer enqueues by inserting rows in its own
+transaction, and a task whose worker died must come back when its lease runs out. Those are the queue's
+whole semantics, and they fit in the statements below.
+
+- Enqueue: an INSERT in the caller's transaction; a statement trigger NOTIFYs `gardenos_agent_tasks` at
+  commit. An idempotency key makes a second enqueue return the first task.
+- Claim: `FOR UPDATE SKIP LOCKED`, highest priority first (9 … 0), then oldest `run_after`; each claimed
+  task is handed to one agent and leased to it.
+- An attempt is fenced by (id, locked_by, attempts): completing or failing it changes nothing once its
+  lease was taken over (the agent's writes roll back with it), so a task completes exactly once.
+- Failure: retried after an exponential backoff with jitter until `max_retries` retries, then `dead`;
+  errors that no retry can fix go to `failed` at once. An admin requeues either.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
+from gardenos.db.pool import Conn
+from gardenos.errors import BadRequest, Conflict, NotFound
+
+CHANNEL = "gardenos_agent_tasks"
+STATUSES = ("queued", "running", "succeeded", "failed", "dead", "cancelled")
+FINISHED = frozenset({"succeeded", "failed", "dead", "cancelled"})
+
+COLUMNS = """
+t.id, t.agency_id, t.agent_type, t.priority, t.payload, t.status, t.attempts, t.max_retries, t.run_after,
+t.locked_by, t.agent_id, t.lease_expires_at, t.idempotency_key, t.result, t.last_error, t.created_by,
+t.created_at, t.started_at, t.finished_at, t.updated_at
+"""
+
+# Run in the caller's transaction, as the caller: the tenant policy fills and checks `agency_id`.
+ENQUEUE = f"""
+INSERT INTO public.agent_tasks AS t (agency_id, agent_type, priority, payload, max_retries, run_after,
+    idempotency_key, created_by)
+VALUES (coalesce(%(agency_id)s::uuid, auth.agency_id()), %(agent_type)s, %(priority)s, %(payload)s,
+    %(max_retries)s, coalesce(%(run_after)s::timestamptz, now()), %(idempotency_key)s, auth.uid())
+ON CONFLICT ON CONSTRAINT agent_tasks_idempotency_key DO NOTHING
+RETURNING {COLUMNS}
+"""
+BY_KEY = f"""
+SELECT {COLUMNS} FROM public.agent_tasks t
+WHERE t.agency_id = coalesce(%(agency_id)s::uuid, auth.agency_id())
+  AND t.idempotency_key = %(idempotency_key)s
+"""
+GET = f"SELECT {COLUMNS} FROM public.agent_tasks t WHERE t.id = %s"
+
+# As service_role (all agencies). Each claimed row goes to one of the idle agents, in claim order.
+CLAIM = """
+WITH locked AS (
+    SELECT q.id, q.priority, q.run_after
+    FROM public.agent_tasks q
+    WHERE q.status = 'queued' AND q.agent_type = %(agent_type)s AND q.run_after <= now()
+    ORDER BY q.priority DESC, q.run_after, q.id
+    LIMIT cardinality(%(agents)s::uuid[])
+    FOR UPDATE SKIP LOCKED
+), numbered AS (
+    SELECT l.id, row_number() OVER (ORDER BY l.priority DESC, l.run_after, l.id) AS n FROM locked l
+)
+UPDATE public.agent_tasks t
+SET status = 'running', attempts = t.attempts + 1,
+    locked_by = (%(agents)s::uuid[])[numbered.n], agent_id = (%(agents)s::uuid[])[numbered.n],
+    lease_expires_at = now() + make_interval(secs => %(lease_s)s), heartbeat_at = now(),
+    started_at = now(), finished_at = NULL
+FROM numbered
+WHERE t.id = numbered.id
+RETURNING t.id, t.agency_id, t.agent_type, t.priority, t.payload, t.attempts, t.max_retries, t.locked_by,
+    t.created_by, t.created_at, t.run_after, t.started_at
+"""
+
+HEARTBEAT = """
+UPDATE public.agent_tasks t
+SET lease_expires_at = now() + make_interval(secs => %(lease_s)s), heartbeat_at = now()
+FROM unnest(%(ids)s::uuid[], %(agents)s::uuid[], %(attempts)s::int[]) AS h (id, agent, attempt)
+WHERE t.id = h.id AND t.locked_by = h.agent AND t.attempts = h.attempt AND t.status = 'running'
+RETURNING t.id
+"""
+
+# Fenced completion. In the tenant's transaction (with the agent's writes), or as service_role for a
+# batch of results that have no writes of their own.
+COMPLETE = """
+UPDATE public.agent_tasks t
+SET status = 'succeeded', result = %(result)s, last_error = NULL, finished_at = now(), locked_by = NULL,
+    lease_expires_at = NULL
+WHERE t.id = %(id)s AND t.locked_by = %(agent)s AND t.attempts = %(attempt)s AND t.status = 'running'
+RETURNING t.id
+"""
+COMPLETE_MANY = """
+UPDATE public.agent_tasks t
+SET status = 'succeeded', result = d.result, last_error = NULL, finished_at = now(), locked_by = NULL,
+    lease_expires_at = NULL
+FROM jsonb_to_recordset(%s::jsonb) AS d (id uuid, agent uuid, attempt int, result jsonb)
+WHERE t.id = d.id AND t.locked_by = d.agent AND t.attempts = d.attempt AND t.status = 'running'
+RETURNING t.id
+"""
+FAIL = """
+UPDATE public.agent_tasks t
+SET status = CASE WHEN NOT %(retryable)s THEN 'failed' WHEN t.attempts > t.max_retries THEN 'dead'
+                  ELSE 'queued' END,
+    run_after = CASE WHEN %(retryable)s AND t.attempts <= t.max_retries
+                     THEN now() + make_interval(secs => %(delay_s)s) ELSE t.run_after END,
+    finished_at = CASE WHEN NOT %(retryable)s OR t.attempts > t.max_retries THEN now() END,
+    last_error = %(error)s, locked_by = NULL, lease_expires_at = NULL
+WHERE t.id = %(id)s AND t.locked_by = %(agent)s AND t.attempts = %(attempt)s AND t.status = 'running'
+RETURNING t.status
+"""
+
+# Hand back attempts claimed for an agent that stopped meanwhile (a pool shrank during the claim).
+RELEASE = """
+UPDATE public.agent_tasks t
+SET status = 'queued', attempts = t.attempts - 1, locked_by = NULL, lease_expires_at = NULL, started_at = NULL
+FROM unnest(%(ids)s::uuid[], %(agents)s::uuid[], %(attempts)s::int[]) AS h (id, agent, attempt)
+WHERE t.id = h.id AND t.locked_by = h.agent AND t.attempts = h.attempt AND t.status = 'running'
+"""
+
+# Tasks whose worker stopped renewing the lease (killed, frozen, cut off): back to the queue, or to the
+# dead letter if that was their last attempt.
+RECLAIM = """
+WITH expired AS (
+    SELECT e.id FROM public.agent_tasks e
+    WHERE e.status = 'running' AND e.lease_expires_at < now()
+    ORDER BY e.lease_expires_at
+    LIMIT 1000
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE public.agent_tasks t
+SET status = CASE WHEN t.attempts > t.max_retries THEN 'dead' ELSE 'queued' END,
+    finished_at = CASE WHEN t.attempts > t.max_retries THEN now() END,
+    run_after = now(), locked_by = NULL, lease_expires_at = NULL,
+    last_error = 'attempt ' || t.attempts || ': the worker running it stopped renewing its lease '
+        || '(it stopped or lost the database); ' || coalesce(t.last_error, '')
+FROM expired
+WHERE t.id = expired.id
+RETURNING t.id, t.agent_type, t.status
+"""
+
+CANCEL = f"""
+UPDATE public.agent_tasks t
+SET status = 'cancelled', finished_at = now(), locked_by = NULL, lease_expires_at = NULL
+WHERE t.id = %s AND t.status IN ('queued', 'running')
+RETURNING {COLUMNS}
+"""
+REQUEUE = f"""
+UPDATE public.agent_tasks t
+SET status = 'queued', attempts = 0, run_after = now(), finished_at = NULL, locked_by = NULL,
+    lease_expires_at = NULL
+WHERE t.id = %s AND t.status IN ('dead', 'failed', 'cancelled')
+RETURNING {COLUMNS}
+"""
+NOTIFY = "SELECT pg_notify(%s, %s)"
+
+LIST = f"""
+SELECT {COLUMNS} FROM public.agent_tasks t
+WHERE (%(status)s::text IS NULL OR t.status = %(status)s::text)
+  AND (%(agent_type)s::text IS NULL OR t.agent_type = %(agent_type)s::text)
+ORDER BY t.created_at DESC, t.id DESC
+LIMIT %(limit)s
+"""
+
+
+@dataclass(frozen=True)
+class AgentTask:
+    """One claimed attempt of a task, as an agent receives it."""
+
+    id: uuid.UUID
+    priority: int
+    payload: dict[str, Any]
+    max_retries: int
+    agency_id: uuid.UUID
+    agent_type: str
+    attempt: int
+    agent_id: uuid.UUID
+    created_by: uuid.UUID | None
+    created_at: datetime
+    run_after: datetime
+    started_at: datetime
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> AgentTask:
+        return cls(
+            id=row["id"],
+            priority=row["priority"],
+            payload=row["payload"],
+            max_retries=row["max_retries"],
+            agency_id=row["agency_id"],
+            agent_type=row["agent_type"],
+            attempt=row["attempts"],
+            agent_id=row["locked_by"],
+            created_by=row["created_by"],
+            created_at=row["created_at"],
+            run_after=row["run_after"],
+            started_at=row["started_at"],
+        )
+
+    @property
+    def fence(self) -> dict[str, Any]:
+        return {"id": self.id, "agent": self.agent_id, "attempt": self.attempt}
+
+    @property
+    def queue_wait_s(self) -> float:
+        """From when it could run to when it started."""
+        return max(0.0, (self.started_at - max(self.created_at, self.run_after)).total_seconds())
+
+
+def backoff_s(attempt: int, *, base_s: float, max_s: float, rng: random.Random | None = None) -> float:
+    """The delay before retrying after failed attempt `attempt` (1-based): exponential, capped, with
+    "equal jitter" (half fixed, half random) so that tasks failing together do not retry together."""
+    delay = min(max_s, base_s * 2 ** max(0, attempt - 1))
+    jitter: float = (rng or random).random()  # spreading retries, not a secret
+    return float(delay / 2 + jitter * delay / 2)
+
+
+async def enqueue(
+    conn: Conn,
+    agent_type: str,
+    payload: Mapping[str, Any],
+    *,
+    priority: int = 5,
+    max_retries: int = 3,
+    idempotency_key: str | None = None,
+    run_after: datetime | None = None,
+    agency_id: uuid.UUID | None = None,
+) -> dict[str, Any]:
+    """Add a task in the caller's transaction (it becomes visible, and wakes workers, at commit).
+
+    With an idempotency key already used in the agency, returns that task instead of adding one.
+    """
+    if not 0 <= priority <= 9:
+        raise BadRequest("priority must be between 0 (lowest) and 9 (highest)")
+    if not 0 <= max_retries <= 100:
+        raise BadRequest("max_retries must be between 0 and 100")
+    params = {
+        "agency_id": agency_id,
+        "agent_type": agent_type,
+        "priority": priority,
+        "payload": Jsonb(dict(payload)),
+        "max_retries": max_retries,
+        "run_after": run_after,
+        "idempotency_key": idempotency_key,
+    }
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(ENQUEUE, params)
+        row = await cur.fetchone()
+        if row is None:
+            await cur.execute(BY_KEY, params)
+            row = await cur.fetchone()
+    if row is None:
+        raise Conflict(f"the idempotency key {idempotency_key!r} is taken by a task you cannot see")
+    return dict(row)
+
+
+async def claim(conn: Conn, agent_type: str, agents: Sequence[uuid.UUID], lease_s: float) -> list[AgentTask]:
+    """Lease up to one task per agent in `agents` (as service_role)."""
+    if not agents:
+        return []
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(CLAIM, {"agent_type": agent_type, "agents": list(agents), "lease_s": lease_s})
+        rows = await cur.fetchall()
+    return [AgentTask.from_row(row) for row in rows]
+
+
+async def heartbeat(conn: Conn, tasks: Sequence[AgentTask], lease_s: float) -> set[uuid.UUID]:
+    """Renew the leases of `tasks`; returns those still held (the others were cancelled or taken over)."""
+    if not tasks:
+        return set()
+    cur = await conn.execute(
+        HEARTBEAT,
+        {
+            "lease_s": lease_s,
+            "ids": [t.id for t in tasks],
+            "agents": [t.agent_id for t in tasks],
+            "attempts": [t.attempt for t in tasks],
+        },
+    )
+    return {row[0] for row in await cur.fetchall()}
+
+
+async def release(conn: Conn, tasks: Sequence[AgentTask]) -> None:
+    """Put claimed attempts back as if they had never been claimed."""
+    await conn.execute(
+        RELEASE,
+        {
+            "ids": [t.id for t in tasks],
+            "agents": [t.agent_id for t in tasks],
+            "attempts": [t.attempt for t in tasks],
+        },
+    )
+
+
+async def complete(conn: Conn, task: AgentTask, result: Mapping[str, Any]) -> bool:
+    """Mark the attempt succeeded; False when it no longer holds the task (then roll back its writes)."""
+    cur = await conn.execute(COMPLETE, task.fence | {"result": Jsonb(dict(result))})
+    return await cur.fetchone() is not None
+
+
+async def complete_many(conn: Conn, done: Sequence[tuple[AgentTask, Mapping[str, Any]]]) -> set[uuid.UUID]:
+    records = [
+        {"id": str(t.id), "agent": str(t.agent_id), "attempt": t.attempt, "result": dict(r)} for t, r in done
+    ]
+    cur = await conn.execute(COMPLETE_MANY, (Jsonb(records),))
+    return {row[0] for row in await cur.fetchall()}
+
+
+async def fail(conn: Conn, task: AgentTask, error: str, *, retryable: bool, delay_s: float) -> str | None:
+    """Record a failed attempt: the task's new status, or None if the attempt no longer held it."""
+    cur = await conn.execute(
+        FAIL, task.fence | {"error": error[:4000], "retryable": retryable, "delay_s": delay_s}
+    )
+    row = await cur.fetchone()
+    return None if row is None else str(row[0])
+
+
+async def reclaim_expired(conn: Conn) -> list[tuple[uuid.UUID, str, str]]:
+    cur = await conn.execute(RECLAIM)
+    return [(row[0], row[1], row[2]) for row in await cur.fetchall()]
+
+
+async def get(conn: Conn, task_id: uuid.UUID) -> dict[str, Any]:
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(GET, (task_id,))
+        row = await cur.fetchone()
+    if row is None:
+        raise NotFound("task not found (or not in your agency)")
+    return dict(row)
+
+
+async def cancel(conn: Conn, task_id: uuid.UUID) -> dict[str, Any]:
+    """Cancel a queued or running task (a running attempt's results are then discarded)."""
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(CANCEL, (task_id,))
+        row = await cur.fetchone()
+    if row is None:
+        current = await get(conn, task_id)
+        raise Conflict(f"the task is {current['status']}: only queued or running tasks can be cancelled")
+    return dict(row)
+
+
+async def requeue(conn: Conn, task_id: uuid.UUID) -> dict[str, Any]:
+    """Put a dead, failed or cancelled task back in the queue with its attempts reset."""
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(REQUEUE, (task_id,))
+        row = await cur.fetchone()
+    if row is None:
+        current = await get(conn, task_id)
+        raise Conflict(
+            f"the task is {current['status']}: only dead, failed or cancelled tasks can be requeued"
+        )
+    await conn.execute(NOTIFY, (CHANNEL, row["agent_type"]))
+    return dict(row)
+
+
+async def list_tasks(
+    conn: Conn, *, status: str | None = None, agent_type: str | None = None, limit: int = 50
+) -> list[dict[str, Any]]:
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(LIST, {"status": status, "agent_type": agent_type, "limit": limit}, prepare=False)
+        return [dict(row) for row in await cur.fetchall()]
