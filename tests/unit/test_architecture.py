@@ -7,8 +7,9 @@ from pathlib import Path
 
 SRC = Path(__file__).parents[2] / "src" / "gardenos"
 
-# Connections are opened in db/ only (and by the embedded launcher, which owns the server itself).
-CONNECTION_OWNERS = ("db/", "embedded/")
+# Connections are opened in db/ only, and by the code that owns a server itself: the embedded launcher,
+# the cluster launcher (readiness, the failover writer) and backup/restore (the servers it starts).
+CONNECTION_OWNERS = ("db/", "embedded/", "cluster/", "backup/")
 OPENS_CONNECTION = re.compile(r"\bpsycopg\.(connect|AsyncConnection\.connect)\(|ConnectionPool\(")
 RAISES_HTTP_EXCEPTION = re.compile(r"raise\s+[\w.]*HTTPException\b")
 

@@ -1,0 +1,1 @@
+"""Base backups (pg_basebackup from a replica), the continuous WAL archive, and point-in-time restore."""

@@ -1,0 +1,278 @@
+"""Base backups of the cluster, the list of them, and point-in-time restores.
+
+- A base backup is `pg_basebackup` from a streaming replica (the leader when there is none), as
+  compressed tar files with the WAL it needs, encrypted when GARDENOS_BACKUP_ENCRYPTION_KEY is set.
+- Every node archives its WAL continuously (`archive_command`, see `walcrypt.py`) into `wal/`.
+- A restore unpacks the newest base backup finished before the target time into a new data folder,
+  replays the archived WAL up to that time (`recovery_target_time`) or to its end (`latest`), and
+  starts the result as a standalone PostgreSQL: the seed for a new cluster.
+
+pgBackRest and WAL-G do not support PostgreSQL 18 here, hence this small layer over PostgreSQL's own
+tools.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tarfile
+import time
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psycopg
+
+from gardenos.backup import walcrypt
+from gardenos.cluster.cluster import Cluster
+from gardenos.cluster.config import restore_command
+from gardenos.cluster.layout import HOST, REPLICATION_USER
+from gardenos.cluster.processes import ClusterError, PostgresProcess
+from gardenos.cluster.runtime import postgres_bin_dir
+from gardenos.embedded.postgres import free_port
+from gardenos.errors import BadRequest, NotFound
+
+TARS = ("base.tar.gz", "pg_wal.tar.gz")
+
+
+@dataclass(frozen=True)
+class BaseBackup:
+    label: str
+    source: str
+    started_at: datetime
+    finished_at: datetime
+    encrypted: bool
+    size_bytes: int
+    folder: Path
+
+    def to_dict(self) -> dict[str, object]:
+        raw = asdict(self)
+        raw.update(
+            started_at=self.started_at.isoformat(),
+            finished_at=self.finished_at.isoformat(),
+            folder=str(self.folder),
+        )
+        return raw
+
+    @classmethod
+    def load(cls, folder: Path) -> BaseBackup:
+        raw = json.loads((folder / "backup.json").read_text())
+        return cls(
+            label=raw["label"],
+            source=raw["source"],
+            started_at=datetime.fromisoformat(raw["started_at"]),
+            finished_at=datetime.fromisoformat(raw["finished_at"]),
+            encrypted=bool(raw["encrypted"]),
+            size_bytes=int(raw["size_bytes"]),
+            folder=folder,
+        )
+
+
+@dataclass(frozen=True)
+class Restored:
+    """A restored server, running."""
+
+    folder: Path
+    port: int
+    url: str
+    backup: str
+    target: str
+
+
+def take_backup(cluster: Cluster) -> BaseBackup:
+    """A base backup from a streaming replica (or the leader when none streams)."""
+    layout = cluster.layout
+    layout.prepare_backup_dir()
+    state = cluster.state()
+    source = next(iter(state.replicas), None) or state.leader
+    if source is None:
+        raise ClusterError("no node is running: start the cluster with `gardenos cluster up`")
+    started = datetime.now(UTC)
+    label = started.strftime("%Y%m%dT%H%M%S%fZ")
+    folder = layout.base_backups / label
+    staging = layout.owned_dir(layout.base_backups / f".{label}.partial")
+    node = cluster.spec.node(source.name)
+    env = {**os.environ, "PGPASSWORD": cluster.spec.replication_password}
+    argv = [
+        str(postgres_bin_dir(layout) / "pg_basebackup"),
+        f"--dbname=host={HOST} port={node.pg_port} user={REPLICATION_USER}",
+        f"--pgdata={staging}",
+        "--format=tar",
+        "--gzip",
+        "--wal-method=stream",
+        "--checkpoint=fast",
+        f"--label=gardenos {label}",
+        "--no-password",
+    ]
+    result = subprocess.run(
+        [*layout.run_as.prefix, *argv], check=False, capture_output=True, text=True, env=env, cwd="/"
+    )
+    if result.returncode != 0:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise ClusterError(f"pg_basebackup from {source.name} failed: {result.stderr.strip()}")
+    key = _key(cluster)
+    for name in TARS:
+        if key is not None:
+            plain = staging / name
+            with plain.open("rb") as fin, (staging / f"{name}.enc").open("wb") as fout:
+                walcrypt.encrypt_stream(fin, fout, key)
+            plain.unlink()
+    finished = datetime.now(UTC)
+    size = sum(f.stat().st_size for f in staging.iterdir())
+    backup = BaseBackup(label, source.name, started, finished, key is not None, size, folder)
+    meta = backup.to_dict()
+    meta.pop("folder")
+    (staging / "backup.json").write_text(json.dumps(meta, indent=2))
+    staging.replace(folder)
+    return backup
+
+
+def list_backups(cluster: Cluster) -> list[BaseBackup]:
+    base = cluster.layout.base_backups
+    if not base.exists():
+        return []
+    return sorted(
+        (BaseBackup.load(f) for f in base.iterdir() if (f / "backup.json").exists()),
+        key=lambda b: b.finished_at,
+    )
+
+
+def parse_target(text: str) -> datetime | None:
+    """`latest`, or a time (ISO 8601; without an offset it is UTC, the cluster's time zone)."""
+    if text.strip().lower() == "latest":
+        return None
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError as exc:
+        raise BadRequest(
+            f"--to {text!r} is not a time: write it as '2026-11-22 10:15:00' (UTC), "
+            "'2026-11-22T10:15:00+01:00', or 'latest'"
+        ) from exc
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def restore(cluster: Cluster, target: datetime | None, *, timeout: float = 300) -> Restored:
+    """Restore into a new data folder and start it on a free port; returns where it runs."""
+    backups = list_backups(cluster)
+    if not backups:
+        raise NotFound("there is no base backup yet: take one with `gardenos backup`")
+    usable = [b for b in backups if target is None or b.finished_at <= target]
+    if not usable:
+        raise BadRequest(
+            f"no base backup finished before {target.isoformat() if target else 'now'}; the oldest "
+            f"finished at {backups[0].finished_at.isoformat()}: choose a later time"
+        )
+    backup = usable[-1]
+    layout = cluster.layout
+    key = _key(cluster)
+    if backup.encrypted and key is None:
+        raise BadRequest(f"backup {backup.label} is encrypted: set GARDENOS_BACKUP_ENCRYPTION_KEY")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    folder = layout.owned_dir(layout.restores_dir / stamp)
+    pgdata = folder / "data"
+    pgdata.mkdir(mode=0o700)
+    _unpack(backup, "base.tar.gz", pgdata, key)
+    _unpack(backup, "pg_wal.tar.gz", pgdata / "pg_wal", key)
+    for leftover in ("standby.signal", "postmaster.pid", "postmaster.opts"):
+        (pgdata / leftover).unlink(missing_ok=True)
+    python = cluster.python
+    command = restore_command(
+        python, layout.script_dir / "walcrypt.py", layout.wal_archive, layout.key_file if key else None
+    )
+    port = free_port()
+    settings = [
+        "include_if_exists 'postgresql.base.conf'",
+        f"listen_addresses = '{HOST}'",
+        f"port = {port}",
+        "wal_level = replica",
+        "hot_standby = on",
+        "max_connections = 200",
+        "max_wal_senders = 10",
+        "max_replication_slots = 10",
+        "max_worker_processes = 8",
+        "max_prepared_transactions = 0",
+        "max_locks_per_transaction = 64",
+        "shared_preload_libraries = 'pg_stat_statements'",
+        "archive_mode = off",
+        "restore_command = '" + command.replace("'", "''") + "'",
+        "recovery_target_timeline = 'latest'",
+        "recovery_target_action = 'promote'",
+    ]
+    if target is not None:
+        settings.append(f"recovery_target_time = '{target.isoformat()}'")
+    (pgdata / "postgresql.conf").write_text("# Written by `gardenos restore`.\n" + "\n".join(settings) + "\n")
+    (pgdata / "postgresql.auto.conf").write_text("")
+    (pgdata / "recovery.signal").write_text("")
+    _chown_tree(cluster, folder)
+    server = PostgresProcess(
+        f"restore-{stamp}",
+        layout.run_as,
+        folder,
+        postgres_bin_dir(layout),
+        port,
+        cluster.spec.superuser_password,
+    )
+    server.start()
+    _wait_promoted(server, timeout)
+    return Restored(folder, port, server.url(), backup.label, target.isoformat() if target else "latest")
+
+
+def stop_restored(cluster: Cluster, folder: Path) -> bool:
+    """Stop a server `restore` started (its folder stays: it is the new cluster's seed)."""
+    server = PostgresProcess(
+        folder.name, cluster.layout.run_as, folder, postgres_bin_dir(cluster.layout), 0, ""
+    )
+    return server.stop()
+
+
+def _key(cluster: Cluster) -> bytes | None:
+    secret = cluster.settings.backup_encryption_key
+    return secret.get_secret_value().encode() if secret is not None else None
+
+
+def _unpack(backup: BaseBackup, name: str, into: Path, key: bytes | None) -> None:
+    encrypted = backup.folder / f"{name}.enc"
+    if encrypted.exists():
+        assert key is not None
+        plain = into.parent / f".{name}.tmp"
+        with encrypted.open("rb") as fin, plain.open("wb") as fout:
+            walcrypt.decrypt_stream(fin, fout, key)
+    else:
+        plain = backup.folder / name
+    into.mkdir(mode=0o700, exist_ok=True)
+    try:
+        with tarfile.open(plain, "r:gz") as tar:
+            tar.extractall(into, filter="data")
+    finally:
+        if encrypted.exists():
+            plain.unlink(missing_ok=True)
+
+
+def _chown_tree(cluster: Cluster, folder: Path) -> None:
+    run_as = cluster.layout.run_as
+    if run_as.is_current_user:
+        return
+    for root, dirs, files in os.walk(folder):
+        for name in (*dirs, *files):
+            os.chown(Path(root) / name, run_as.uid, run_as.gid, follow_symlinks=False)
+    os.chown(folder, run_as.uid, run_as.gid)
+
+
+def _wait_promoted(server: PostgresProcess, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.pid() is None:
+            raise ClusterError(
+                f"the restored PostgreSQL stopped; last lines of its log:\n{server.log_tail()}"
+            )
+        try:
+            with psycopg.connect(server.url("postgres"), connect_timeout=2) as conn:
+                row = conn.execute("SELECT pg_is_in_recovery()").fetchone()
+                if row is not None and not row[0]:
+                    return
+        except psycopg.OperationalError:
+            pass
+        time.sleep(0.25)
+    raise ClusterError(f"the restored PostgreSQL was not ready within {timeout:.0f} s; see {server.log_file}")

@@ -1,0 +1,86 @@
+"""`gardenos backup [list]` and `gardenos restore --to TIME|latest`: base backups of the cluster, the WAL
+archive, and point-in-time restores into a new data folder."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+from rich.table import Table
+
+from gardenos.backup.backup import list_backups, parse_target, restore, take_backup
+from gardenos.cli.console import console
+from gardenos.cluster.cluster import Cluster
+from gardenos.settings import get_settings
+
+app = typer.Typer(help="Base backups of the cluster (`gardenos backup`), and `gardenos backup list`.")
+
+
+@app.callback(invoke_without_command=True)
+def backup(
+    ctx: typer.Context,
+    as_json: bool = typer.Option(False, "--json", help="Print the backup as JSON."),
+) -> None:
+    """Take a base backup (pg_basebackup from a replica); the WAL is archived continuously."""
+    if ctx.invoked_subcommand is not None:
+        return
+    cluster = Cluster(get_settings())
+    with console.status("taking a base backup…"):
+        taken = take_backup(cluster)
+    if as_json:
+        print(json.dumps(taken.to_dict()))
+        return
+    seconds = (taken.finished_at - taken.started_at).total_seconds()
+    console.print(
+        f"backup [bold]{taken.label}[/] from {taken.source}: {taken.size_bytes / 1e6:.1f} MB "
+        f"in {seconds:.1f} s{' (encrypted)' if taken.encrypted else ''}; {taken.folder}"
+    )
+
+
+@app.command("list")
+def list_(as_json: bool = typer.Option(False, "--json", help="Print the backups as JSON.")) -> None:
+    """The base backups, oldest first, and where the WAL archive is."""
+    cluster = Cluster(get_settings())
+    found = list_backups(cluster)
+    if as_json:
+        print(json.dumps([b.to_dict() for b in found]))
+        return
+    table = Table("label", "from", "finished (UTC)", "size", "encrypted")
+    for b in found:
+        table.add_row(
+            b.label,
+            b.source,
+            b.finished_at.strftime("%Y-%m-%d %H:%M:%S"),
+            f"{b.size_bytes / 1e6:.1f} MB",
+            "yes" if b.encrypted else "no",
+        )
+    console.print(table)
+    console.print(f"WAL archive: {cluster.layout.wal_archive}")
+
+
+def restore_command(
+    to: str = typer.Option(
+        ..., "--to", help="A time ('2026-11-22 10:15:00', UTC unless an offset is given) or 'latest'."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print where the restored server runs as JSON."),
+) -> None:
+    """Restore the newest base backup before TIME into a new data folder, replay the WAL archive up to
+    TIME, and start it on a free port: the seed for a new cluster."""
+    target = parse_target(to)
+    cluster = Cluster(get_settings())
+    with console.status("restoring (unpacking the base backup, replaying WAL)…"):
+        restored = restore(cluster, target)
+    if as_json:
+        print(
+            json.dumps(
+                {
+                    "folder": str(restored.folder),
+                    "port": restored.port,
+                    "backup": restored.backup,
+                    "target": restored.target,
+                }
+            )
+        )
+        return
+    console.print(f"restored backup [bold]{restored.backup}[/] to {restored.target}")
+    console.print(f"running on 127.0.0.1:{restored.port}; data folder {restored.folder / 'data'}")
