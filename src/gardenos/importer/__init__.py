@@ -1,0 +1,1 @@
+"""The CSV importer: spreadsheet exports in, validated, normalised, deduplicated leads out."""

@@ -1,0 +1,190 @@
+"""`/api/v1/imports`: upload a CSV, watch its import, read its rejected rows, revert it."""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, BackgroundTasks, Query, Request
+from fastapi.responses import StreamingResponse
+from psycopg.types.json import Jsonb
+
+from gardenos.api.deps import DatabaseDep
+from gardenos.auth.principal import Principal, PrincipalDep
+from gardenos.crm.common import ADMIN_ROLES, agency_role, agency_transaction, fetch_one, require_agency
+from gardenos.crm.normalize import valid_region
+from gardenos.db.connect import connect
+from gardenos.db.pool import Conn, Database
+from gardenos.errors import BadRequest, Conflict, Forbidden, GardenError, NotFound
+from gardenos.importer import sql
+from gardenos.importer.mapping import parse_mapping
+from gardenos.importer.schemas import ImportStatus, RevertResult
+from gardenos.importer.service import NOT_FOUND, Importer, ImportOptions
+from gardenos.importer.upload import receive
+from gardenos.settings import Settings
+
+router = APIRouter(prefix="/api/v1", tags=["imports"])
+log = logging.getLogger(__name__)
+ERRORS_PAGE_ROWS = 5000
+
+
+def _import_dir(settings: Settings) -> Path:
+    path = settings.import_dir or settings.data_path / "imports"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@router.post("/imports", status_code=202)
+async def create_import(
+    request: Request,
+    background: BackgroundTasks,
+    database: DatabaseDep,
+    principal: PrincipalDep,
+    on_duplicate: Annotated[Literal["skip", "update", "merge"], Query()] = "skip",
+    region: Annotated[str | None, Query(min_length=2, max_length=2)] = None,
+) -> ImportStatus:
+    """Upload a CSV as multipart/form-data (`file`, and optionally `mapping`: a YAML mapping). The import
+    runs in the background: poll `GET /api/v1/imports/{id}` until `status` is succeeded or failed."""
+    require_agency(principal)
+    settings: Settings = request.app.state.settings
+    chosen = (region or settings.default_phone_region).upper()
+    if not valid_region(chosen):
+        raise BadRequest(f"region {chosen!r} is not a country code (DE, US, …)")
+    path = _import_dir(settings) / f"{uuid.uuid4()}.upload"
+    upload = await receive(
+        request.headers.get("content-type"),
+        request.headers.get("content-length"),
+        request.stream(),
+        path,
+        settings.import_max_bytes,
+    )
+    try:
+        options = ImportOptions(
+            on_duplicate=on_duplicate,
+            mapping=parse_mapping(upload.mapping) if upload.mapping else None,
+            default_region=chosen,
+        )
+        async with agency_transaction(database, principal) as conn:
+            row = await fetch_one(conn, sql.CREATE_IMPORT, _create_params(upload, options, path))
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    assert row is not None
+    conninfo = database.pool.conninfo
+    assert isinstance(conninfo, str)
+    background.add_task(
+        _run,
+        conninfo,
+        principal.raw_claims,
+        row["id"],
+        path,
+        options,
+        settings.import_max_bytes,
+    )
+    return ImportStatus.model_validate(row)
+
+
+def _create_params(upload: Any, options: ImportOptions, path: Path) -> dict[str, Any]:
+    return {
+        "filename": (upload.filename or "upload.csv")[:255],
+        "on_duplicate": options.on_duplicate,
+        "mapping": Jsonb(options.mapping.to_json() if options.mapping else {}),
+        "options": Jsonb(options.to_json()),
+        "file_size": upload.size,
+        "file_sha256": upload.sha256,
+        "file_path": str(path),
+    }
+
+
+def _run(
+    conninfo: str,
+    claims: dict[str, Any],
+    import_id: uuid.UUID,
+    path: Path,
+    options: ImportOptions,
+    max_bytes: int,
+) -> None:
+    """The background task (a thread: the work is CPU-bound and uses its own connections)."""
+    try:
+        with connect(conninfo) as conn, connect(conninfo) as progress:
+            Importer(conn, claims, progress_conn=progress).run(import_id, path, options, max_bytes=max_bytes)
+    except GardenError:
+        pass  # recorded on the import as its error
+    except Exception:
+        log.exception("import %s failed", import_id)
+    finally:
+        path.unlink(missing_ok=True)
+
+
+async def _get(conn: Conn, import_id: uuid.UUID) -> dict[str, Any]:
+    # An import whose process died shows as failed, not as running forever.
+    await conn.execute(sql.REAP, {"error": sql.INTERRUPTED})
+    row = await fetch_one(conn, sql.GET_IMPORT, (import_id,))
+    if row is None:
+        raise NotFound(NOT_FOUND)
+    return dict(row)
+
+
+@router.get("/imports/{import_id}")
+async def get_import(import_id: uuid.UUID, database: DatabaseDep, principal: PrincipalDep) -> ImportStatus:
+    """Status and counts, updated while the import runs."""
+    async with agency_transaction(database, principal) as conn:
+        return ImportStatus.model_validate(await _get(conn, import_id))
+
+
+@router.get("/imports/{import_id}/errors")
+async def import_errors(
+    import_id: uuid.UUID, database: DatabaseDep, principal: PrincipalDep
+) -> StreamingResponse:
+    """The rejected rows as CSV: line (in the file), column, reason, and the row as it was."""
+    async with agency_transaction(database, principal) as conn:
+        await _get(conn, import_id)
+    return StreamingResponse(
+        _error_rows(database, principal, import_id),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="import-{import_id}-errors.csv"'},
+    )
+
+
+async def _error_rows(database: Database, principal: Principal, import_id: uuid.UUID) -> AsyncIterator[str]:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["line", "column", "reason", "row"])
+    after = 0
+    while True:
+        async with agency_transaction(database, principal) as conn:
+            cur = await conn.execute(sql.ERRORS_PAGE, (import_id, after, ERRORS_PAGE_ROWS))
+            rows = await cur.fetchall()
+        for row_id, line, column, reason, raw in rows:
+            writer.writerow([line, column or "", reason, raw or ""])
+            after = row_id
+        yield out.getvalue()
+        out.seek(0)
+        out.truncate()
+        if len(rows) < ERRORS_PAGE_ROWS:
+            return
+
+
+@router.post("/imports/{import_id}/revert")
+async def revert_import(import_id: uuid.UUID, database: DatabaseDep, principal: PrincipalDep) -> RevertResult:
+    """Delete the leads this import created (leads converted to clients since stay). Owners, admins and
+    whoever ran the import may revert it."""
+    async with agency_transaction(database, principal) as conn:
+        row = await fetch_one(conn, sql.LOCK_IMPORT, (import_id,))
+        if row is None:
+            raise NotFound(NOT_FOUND)
+        if agency_role(principal) not in ADMIN_ROLES and row["created_by"] != principal.user_id:
+            raise Forbidden("only the agency's owners and admins, or whoever ran the import, can revert it")
+        if row["status"] != "succeeded":
+            raise Conflict(f"only a succeeded import can be reverted; this one is {row['status']}")
+        await conn.execute(sql.AUDIT_OFF)
+        deleted = (await conn.execute(sql.REVERT_LEADS, (import_id,))).rowcount
+        await conn.execute(sql.CANCEL_EMBEDDINGS, (f"import:{import_id}:%",))
+        await conn.execute(sql.MARK_REVERTED, (import_id,))
+        await conn.execute(sql.AUDIT, (import_id, Jsonb({"reverted": True, "deleted": deleted})))
+    return RevertResult(id=import_id, status="reverted", leads_deleted=deleted)

@@ -1,0 +1,124 @@
+"""/api/v1/imports over a real server: upload, watch, error report, revert; refusals are 4xx."""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.live import Api, Mailbox, Member, agency_owner, serve
+from tests.support import SessionDatabase
+from tests.unit.importer.corpus import DATA
+
+
+def _wait(http: httpx.Client, import_id: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        body: dict[str, Any] = http.get(f"/api/v1/imports/{import_id}").json()
+        if body["status"] in ("succeeded", "failed"):
+            return body
+        time.sleep(0.1)
+    raise AssertionError("the import did not finish")
+
+
+@pytest.fixture(scope="module")
+def member(api: Api) -> Member:
+    return agency_owner(api, "Importers")
+
+
+def test_upload_watch_errors_and_revert(api: Api, member: Member) -> None:
+    with api.http(member.access_token) as http:
+        response = http.post(
+            "/api/v1/imports",
+            params={"on_duplicate": "merge"},
+            files={"file": ("dirty.csv", (DATA / "dirty.csv").read_bytes(), "text/csv")},
+        )
+        assert response.status_code == 202, response.text
+        created = response.json()
+        assert created["status"] in ("pending", "running", "succeeded")
+        done = _wait(http, created["id"])
+        assert done["status"] == "succeeded", done
+        assert (done["rows_total"], done["rows_imported"], done["rows_invalid"]) == (7, 1, 5)
+        assert done["detected"]["delimiter"] == "comma"
+
+        report = http.get(f"/api/v1/imports/{created['id']}/errors")
+        assert report.status_code == 200
+        assert report.headers["content-type"].startswith("text/csv")
+        rows = list(csv.reader(io.StringIO(report.text)))
+        assert rows[0] == ["line", "column", "reason", "row"]
+        assert [r[0] for r in rows[1:]] == ["3", "4", "5", "6", "8"]
+        assert rows[1][1] == "email"
+
+        leads = http.get("/api/v1/leads", params={"q": "ok@example.com"}).json()["items"]
+        assert [lead["email"] for lead in leads] == ["ok@example.com"]
+        reverted = http.post(f"/api/v1/imports/{created['id']}/revert")
+        assert reverted.status_code == 200, reverted.text
+        assert reverted.json()["leads_deleted"] == 1
+        assert http.get("/api/v1/leads", params={"q": "ok@example.com"}).json()["items"] == []
+        again = http.post(f"/api/v1/imports/{created['id']}/revert")
+        assert again.status_code == 409
+
+
+def test_a_bad_file_fails_with_its_reason(api: Api, member: Member) -> None:
+    with api.http(member.access_token) as http:
+        created = http.post(
+            "/api/v1/imports", files={"file": ("x.bin", (DATA / "binary.csv").read_bytes(), "text/csv")}
+        ).json()
+        done = _wait(http, created["id"])
+    assert done["status"] == "failed"
+    assert "not text" in done["error"]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "status", "message"),
+    [
+        ({"content": b"email\nx@example.com\n"}, 400, "multipart/form-data"),
+        ({"files": {"other": ("a.csv", b"email\n", "text/csv")}}, 400, "no `file` part"),
+        (
+            {"files": {"file": ("a.csv", b"email\n")}, "data": {"mapping": "columns: [nope]"}},
+            422,
+            "unknown field",
+        ),
+        ({"files": {"file": ("a.csv", b"email\n")}, "params": {"on_duplicate": "replace"}}, 422, ""),
+    ],
+)
+def test_bad_uploads_are_4xx(
+    api: Api, member: Member, kwargs: dict[str, Any], status: int, message: str
+) -> None:
+    with api.http(member.access_token) as http:
+        response = http.post("/api/v1/imports", **kwargs)
+    assert response.status_code == status, response.text
+    assert message in response.text
+
+
+def test_missing_or_foreign_imports_are_404(api: Api, member: Member) -> None:
+    with api.http(member.access_token) as http:
+        for path in ("", "/errors"):
+            assert http.get(f"/api/v1/imports/00000000-0000-7000-8000-000000000000{path}").status_code == 404
+        assert http.post("/api/v1/imports/00000000-0000-7000-8000-000000000000/revert").status_code == 404
+
+
+@pytest.fixture(scope="module")
+def small_api(database: SessionDatabase, mailbox: tuple[Mailbox, int]) -> Iterator[Api]:
+    yield from serve(database, mailbox, import_max_bytes=1000)
+
+
+def test_an_upload_over_the_limit_is_refused_while_streaming(small_api: Api) -> None:
+    member = agency_owner(small_api, "Small")
+
+    def body() -> Iterator[bytes]:  # chunked, no Content-Length: only the stream can tell
+        yield b'--b\r\nContent-Disposition: form-data; name="file"; filename="big.csv"\r\n\r\n'
+        for _ in range(100):
+            yield b"email\n" + b"x@example.com\n" * 100
+
+    with small_api.http(member.access_token) as http:
+        response = http.post(
+            "/api/v1/imports", content=body(), headers={"content-type": "multipart/form-data; boundary=b"}
+        )
+    assert response.status_code == 413
+    assert "GARDENOS_IMPORT_MAX_BYTES" in response.text
