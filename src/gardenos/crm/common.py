@@ -29,6 +29,7 @@ from pydantic import (
 )
 
 from gardenos.auth.principal import Principal
+from gardenos.crm.normalize import InvalidValue, normalize_email, normalize_phone
 from gardenos.db.pool import Conn, Database
 from gardenos.errors import BadRequest, Forbidden
 
@@ -91,6 +92,25 @@ async def fetch_all(conn: Conn, query: str, params: Any = None) -> list[DictRow]
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(query, params, prepare=False)
         return await cur.fetchall()
+
+
+# Phones are stored in E.164, read in the agency's region (`settings.phone_region` of the agency, e.g.
+# "GB") or else GARDENOS_DEFAULT_PHONE_REGION: "020 7946 0958" and "+44 20 7946 0958" become one number.
+AGENCY_PHONE_REGION = """
+SELECT upper(a.settings ->> 'phone_region') AS region FROM public.agencies a WHERE a.id = auth.agency_id()
+"""
+
+
+async def normalized_phone(conn: Conn, phone: str | None, default_region: str) -> str | None:
+    """`phone` in E.164, or an InvalidField saying why it is not a phone number."""
+    if phone is None:
+        return None
+    row = await fetch_one(conn, AGENCY_PHONE_REGION)
+    region = row["region"] if row is not None and row["region"] else default_region
+    try:
+        return normalize_phone(phone, region)
+    except InvalidValue as exc:
+        raise InvalidField(f"phone: {exc}") from exc
 
 
 async def check_owner(conn: Conn, owner_id: uuid.UUID | None) -> None:
@@ -273,9 +293,8 @@ def _storable(value: datetime) -> datetime:
 
 
 def _email(value: str) -> str:
-    if not EMAIL.fullmatch(value):
-        raise ValueError("not an email address (name@example.com)")
-    return value
+    # The importer's rules (crm/normalize.py): trimmed, domain lower-cased, a reason when refused.
+    return normalize_email(value)
 
 
 def _unique(values: list[str]) -> list[str]:

@@ -6,6 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 
 from tests.integration.crm.pipeline_support import (
@@ -91,6 +92,30 @@ def test_duplicates_by_email_phone_and_similar_name(api: Api, alpha: Member, bra
     # A stricter threshold keeps only the exact matches; limit keeps the best.
     assert {d["id"] for d in duplicates(api, alpha, target, threshold=0.95)} == {same_email, client}
     assert len(duplicates(api, alpha, target, limit=1)) == 1
+
+
+def test_phones_typed_in_national_and_international_form_are_one_number(api: Api, alpha: Member) -> None:
+    with psycopg.connect(api.owner_url, autocommit=True) as owner:
+        owner.execute(
+            'UPDATE agencies SET settings = settings || \'{"phone_region": "gb"}\' WHERE id = %s',
+            (alpha.agency_id,),
+        )
+    with api.http(alpha.access_token) as http:
+        made = [
+            http.post("/api/v1/leads", json={"first_name": name, "phone": phone})
+            for name, phone in (
+                ("Intl", "+44 20 7946 0958"),
+                ("National", "020 7946 0958"),
+                ("Us", "+1 (202) 555-0199"),
+            )
+        ]
+        assert [m.status_code for m in made] == [201, 201, 201], [m.text for m in made]
+        assert [m.json()["phone"] for m in made] == ["+442079460958", "+442079460958", "+12025550199"]
+        changed = http.patch(f"/api/v1/leads/{made[2].json()['id']}", json={"phone": "07700 900123"})
+        assert changed.json()["phone"] == "+447700900123"
+
+    found = duplicates(api, alpha, made[0].json()["id"])
+    assert [(d["id"], d["reasons"]) for d in found] == [(made[1].json()["id"], ["same phone"])]
 
 
 def test_a_lead_without_a_name_is_matched_on_its_company(api: Api, alpha: Member) -> None:

@@ -116,7 +116,9 @@ def test_create_read_update_delete(http: httpx.Client) -> None:
     [
         ({}, "at least one of first_name"),
         ({"first_name": "   "}, "at least one of first_name"),
-        ({"first_name": "A", "email": "not-an-email"}, "email: Value error, not an email address"),
+        ({"first_name": "A", "email": "not-an-email"}, "email: Value error, 'not-an-email' has no @"),
+        ({"first_name": "A", "phone": "12"}, "phone: '12' is not a phone number"),
+        ({"first_name": "A", "phone": "call me"}, "phone: 'call me' is not a phone number"),
         ({"first_name": "A", "score": 101}, "score: Input should be less than or equal to 100"),
         ({"first_name": "A", "score": "high"}, "score: Input should be a valid integer"),
         ({"first_name": "A", "estimated_value": "1.234"}, "no more than 2 decimal places"),

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from gardenos.api.deps import DatabaseDep
+from gardenos.api.deps import DatabaseDep, SettingsDep
 from gardenos.auth.principal import PrincipalDep
 from gardenos.crm.activities import service as activities
 from gardenos.crm.activities.schemas import TimelinePage
@@ -19,9 +19,11 @@ router = APIRouter(prefix="/api/v1/clients", tags=["clients"])
 
 
 @router.post("", status_code=201)
-async def create_client(body: NewClient, database: DatabaseDep, principal: PrincipalDep) -> Client:
+async def create_client(
+    body: NewClient, database: DatabaseDep, principal: PrincipalDep, settings: SettingsDep
+) -> Client:
     async with agency_transaction(database, principal) as conn:
-        return await service.create(conn, body)
+        return await service.create(conn, body, settings.default_phone_region)
 
 
 @router.get("")
@@ -41,11 +43,15 @@ async def get_client(client_id: uuid.UUID, database: DatabaseDep, principal: Pri
 
 @router.patch("/{client_id}")
 async def update_client(
-    client_id: uuid.UUID, body: ClientPatch, database: DatabaseDep, principal: PrincipalDep
+    client_id: uuid.UUID,
+    body: ClientPatch,
+    database: DatabaseDep,
+    principal: PrincipalDep,
+    settings: SettingsDep,
 ) -> Client:
     """Change the fields sent. `owner_id` must name a member of the agency (null unassigns)."""
     async with agency_transaction(database, principal) as conn:
-        return await service.update(conn, client_id, body)
+        return await service.update(conn, client_id, body, settings.default_phone_region)
 
 
 @router.delete("/{client_id}", status_code=204)

@@ -8,7 +8,15 @@ from psycopg.types.json import Jsonb
 
 from gardenos.crm.clients import repository as repo
 from gardenos.crm.clients.schemas import Client, ClientFilters, ClientPage, ClientPatch, NewClient
-from gardenos.crm.common import IDENTITY, InvalidField, check_owner, fetch_one, fetch_page, no_identity
+from gardenos.crm.common import (
+    IDENTITY,
+    InvalidField,
+    check_owner,
+    fetch_one,
+    fetch_page,
+    no_identity,
+    normalized_phone,
+)
 from gardenos.crm.custom_fields import service as custom_fields
 from gardenos.db.pool import Conn
 from gardenos.errors import NotFound
@@ -16,10 +24,13 @@ from gardenos.errors import NotFound
 NOT_FOUND = "client not found (or not in your agency)"
 
 
-async def create(conn: Conn, body: NewClient) -> Client:
+async def create(conn: Conn, body: NewClient, phone_region: str) -> Client:
     await check_owner(conn, body.owner_id)
     values = await custom_fields.checked(conn, "clients", body.custom_fields)
-    row = await fetch_one(conn, repo.INSERT, body.model_dump() | {"custom_fields": Jsonb(values)})
+    phone = await normalized_phone(conn, body.phone, phone_region)
+    row = await fetch_one(
+        conn, repo.INSERT, body.model_dump() | {"custom_fields": Jsonb(values), "phone": phone}
+    )
     assert row is not None
     return Client.model_validate(row)
 
@@ -31,7 +42,7 @@ async def get(conn: Conn, client_id: uuid.UUID) -> Client:
     return Client.model_validate(row)
 
 
-async def update(conn: Conn, client_id: uuid.UUID, patch: ClientPatch) -> Client:
+async def update(conn: Conn, client_id: uuid.UUID, patch: ClientPatch, phone_region: str) -> Client:
     current = await fetch_one(conn, repo.LOCK, (client_id,))
     if current is None:
         raise NotFound(NOT_FOUND)
@@ -40,6 +51,8 @@ async def update(conn: Conn, client_id: uuid.UUID, patch: ClientPatch) -> Client
         return Client.model_validate(current)
     if "owner_id" in changes:
         await check_owner(conn, patch.owner_id)
+    if "phone" in changes:
+        changes["phone"] = await normalized_phone(conn, changes["phone"], phone_region)
     if "custom_fields" in changes:
         merged = current["custom_fields"] | changes["custom_fields"]
         changes["custom_fields"] = await custom_fields.checked(conn, "clients", merged)

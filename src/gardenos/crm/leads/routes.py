@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
 
-from gardenos.api.deps import DatabaseDep
+from gardenos.api.deps import DatabaseDep, SettingsDep
 from gardenos.auth.principal import PrincipalDep
 from gardenos.crm.activities import service as activities
 from gardenos.crm.activities.schemas import TimelinePage
@@ -28,9 +28,11 @@ router = APIRouter(prefix="/api/v1", tags=["leads"])
 
 
 @router.post("/leads", status_code=201)
-async def create_lead(body: NewLead, database: DatabaseDep, principal: PrincipalDep) -> Lead:
+async def create_lead(
+    body: NewLead, database: DatabaseDep, principal: PrincipalDep, settings: SettingsDep
+) -> Lead:
     async with agency_transaction(database, principal) as conn:
-        return await service.create(conn, body)
+        return await service.create(conn, body, settings.default_phone_region)
 
 
 @router.get("/leads")
@@ -50,11 +52,15 @@ async def get_lead(lead_id: uuid.UUID, database: DatabaseDep, principal: Princip
 
 @router.patch("/leads/{lead_id}")
 async def update_lead(
-    lead_id: uuid.UUID, body: LeadPatch, database: DatabaseDep, principal: PrincipalDep
+    lead_id: uuid.UUID,
+    body: LeadPatch,
+    database: DatabaseDep,
+    principal: PrincipalDep,
+    settings: SettingsDep,
 ) -> Lead:
     """Change the fields sent. `owner_id` must name a member of the agency (null unassigns)."""
     async with agency_transaction(database, principal) as conn:
-        return await service.update(conn, lead_id, body)
+        return await service.update(conn, lead_id, body, settings.default_phone_region)
 
 
 @router.delete("/leads/{lead_id}", status_code=204)

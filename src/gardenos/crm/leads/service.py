@@ -14,6 +14,7 @@ from gardenos.crm.common import (
     fetch_one,
     fetch_page,
     no_identity,
+    normalized_phone,
 )
 from gardenos.crm.custom_fields import service as custom_fields
 from gardenos.crm.leads import repository as repo
@@ -34,10 +35,13 @@ NOT_FOUND = "lead not found (or not in your agency)"
 MAX_TAGS = 100
 
 
-async def create(conn: Conn, body: NewLead) -> Lead:
+async def create(conn: Conn, body: NewLead, phone_region: str) -> Lead:
     await check_owner(conn, body.owner_id)
     values = await custom_fields.checked(conn, "leads", body.custom_fields)
-    row = await fetch_one(conn, repo.INSERT, body.model_dump() | {"custom_fields": Jsonb(values)})
+    phone = await normalized_phone(conn, body.phone, phone_region)
+    row = await fetch_one(
+        conn, repo.INSERT, body.model_dump() | {"custom_fields": Jsonb(values), "phone": phone}
+    )
     assert row is not None
     return Lead.model_validate(row)
 
@@ -49,7 +53,7 @@ async def get(conn: Conn, lead_id: uuid.UUID) -> Lead:
     return Lead.model_validate(row)
 
 
-async def update(conn: Conn, lead_id: uuid.UUID, patch: LeadPatch) -> Lead:
+async def update(conn: Conn, lead_id: uuid.UUID, patch: LeadPatch, phone_region: str) -> Lead:
     current = await fetch_one(conn, repo.LOCK, (lead_id,))
     if current is None:
         raise NotFound(NOT_FOUND)
@@ -58,6 +62,8 @@ async def update(conn: Conn, lead_id: uuid.UUID, patch: LeadPatch) -> Lead:
         return Lead.model_validate(current)
     if "owner_id" in changes:
         await check_owner(conn, patch.owner_id)
+    if "phone" in changes:
+        changes["phone"] = await normalized_phone(conn, changes["phone"], phone_region)
     if "custom_fields" in changes:
         merged = current["custom_fields"] | changes["custom_fields"]
         changes["custom_fields"] = await custom_fields.checked(conn, "leads", merged)
