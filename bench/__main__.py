@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from bench import api, auth, demo_data
+from bench import agents, api, auth, cluster, demo_data, importer
 
 
 def main() -> None:
@@ -19,7 +19,14 @@ def main() -> None:
         type=Path,
         help="api: keep the loaded database in this folder; a later run of the same size reuses it",
     )
-    parser.add_argument("--only", choices=["auth", "demo-data", "api"], help="run one benchmark")
+    parser.add_argument("--vectors", type=int, default=1_000_000, help="agents: vectors for semantic search")
+    parser.add_argument("--cluster-rounds", type=int, default=5, help="cluster: rounds of each fault")
+    parser.add_argument("--import-rows", type=int, default=1_000_000, help="importer: rows of the CSV")
+    parser.add_argument(
+        "--only",
+        choices=["auth", "demo-data", "api", "importer", "agents", "cluster"],
+        help="run one benchmark",
+    )
     args = parser.parse_args()
     if args.only in (None, "auth"):
         auth.run()
@@ -33,6 +40,12 @@ def main() -> None:
             duration=args.duration,
             keep=args.keep_db,
         )
+    if args.only in (None, "importer"):
+        importer.run(leads=args.leads, rows=args.import_rows)
+    if args.only in (None, "agents"):
+        agents.run(vectors=args.vectors)
+    if args.only in (None, "cluster"):
+        cluster.run(rounds=args.cluster_rounds)
 
 
 main()

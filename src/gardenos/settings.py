@@ -85,10 +85,79 @@ class Settings(BaseSettings):
     # unless this is set (the guard pg-safeupdate gives PostgREST users).
     rest_allow_unfiltered_writes: bool = False
 
+    # AI agents (/ai). Workers run inside the API process unless turned off (`gardenos worker` runs them
+    # alone); unset means on, except in tests (env=test), which start their own.
+    ai_workers: bool | None = None
+    ai_pool_size: int = Field(default=1, ge=0, le=100, description="agents per type at start")
+    ai_pool_min: int = Field(default=1, ge=0, le=100)
+    ai_pool_max: int = Field(default=10, ge=1, le=100)
+    ai_autoscale: bool = True
+    # A running task's lease: renewed by heartbeats every third of it; a worker silent for longer loses it.
+    ai_lease_s: float = Field(default=30.0, gt=0)
+    ai_poll_interval_s: float = Field(default=1.0, gt=0)
+    # Failed attempts retry after base·2^(n-1) seconds (capped, with jitter), up to a task's max_retries.
+    ai_retry_base_s: float = Field(default=2.0, ge=0)
+    ai_retry_max_s: float = Field(default=300.0, ge=0)
+    # The LLM: an OpenAI-compatible API when a key is set (DeepSeek-V3 on DeepInfra by default, with its
+    # prices per million tokens for the cost figures), else the offline provider.
+    ai_llm_provider: Literal["auto", "openai", "offline"] = "auto"
+    ai_llm_base_url: str = "https://api.deepinfra.com/v1/openai"
+    ai_llm_api_key: SecretStr | None = None
+    ai_llm_model: str = "deepseek-ai/DeepSeek-V3-0324"
+    ai_llm_timeout_s: float = Field(default=60.0, gt=0)
+    ai_llm_max_retries: int = Field(default=3, ge=0, le=10)
+    ai_llm_price_input_per_mtok: float = Field(default=0.27, ge=0)
+    ai_llm_price_output_per_mtok: float = Field(default=1.10, ge=0)
+    # Embeddings (384-d): the int8 ONNX MiniLM on the CPU by default, or an OpenAI-compatible API.
+    ai_embedder: Literal["auto", "onnx", "openai", "hashing"] = "auto"
+    ai_embedding_base_url: str | None = None
+    ai_embedding_api_key: SecretStr | None = None
+    ai_embedding_model: str = "sentence-transformers/all-MiniLM-L6-v2"
+    # How often workers look for leads and clients without an embedding of the current model (0: never).
+    ai_embed_sweep_s: float = Field(default=60.0, ge=0)
+    # How long `?wait=true` waits for a task's result before answering with the task as it is.
+    ai_wait_timeout_s: float = Field(default=30.0, gt=0, le=600)
+
+    # CSV imports (`gardenos import leads`, POST /api/v1/imports). Phone numbers written without a
+    # country code are read as this region's (ISO 3166-1 alpha-2); so are day/month orders in dates.
+    default_phone_region: str = Field(default="US", pattern=r"^[A-Z]{2}$")
+    # Where uploads wait for their import and where error reports are written (default DATA_DIR/imports).
+    import_dir: Path | None = None
+    # Larger files are refused before anything is read (split them, or raise this).
+    import_max_bytes: int = Field(default=1 << 30, ge=1)
+
     # Demo data loaded by `gardenos up` on first start.
     demo: bool = True
     demo_leads: int = Field(default=5000, ge=0)
     demo_clients: int = Field(default=500, ge=0)
+
+    # Cluster mode (`gardenos cluster …`): etcd, Patroni-managed PostgreSQL nodes and HAProxy on loopback.
+    # `cluster` makes `gardenos up` use the cluster's read-write port instead of the embedded server.
+    cluster: bool = False
+    cluster_dir: Path | None = Field(default=None, description="default: <data_dir>/cluster")
+    cluster_nodes: int = Field(default=3, ge=1, le=9, description="fixed when the cluster is created")
+    cluster_rw_port: int = Field(default=5000, ge=0, le=65535, description="HAProxy → leader; 0: any")
+    cluster_ro_port: int = Field(default=5001, ge=0, le=65535, description="HAProxy → replicas; 0: any")
+    # Strict synchronous mode: no commit is acknowledged before a standby has it (0 loss on one failure),
+    # at the price of refusing writes while no standby is there.
+    cluster_sync_strict: bool = True
+    # Patroni's tightest legal timings: ttl >= 20, loop_wait >= 1, retry_timeout >= 3,
+    # loop_wait + 2 * retry_timeout <= ttl.
+    cluster_ttl_s: int = Field(default=20, ge=20)
+    cluster_loop_wait_s: int = Field(default=2, ge=1)
+    cluster_retry_timeout_s: int = Field(default=4, ge=3)
+    # Base backups and the WAL archive (default: <cluster dir>/backups); encrypted when a key is set.
+    backup_dir: Path | None = None
+    backup_encryption_key: SecretStr | None = Field(default=None, min_length=32)
+
+    @model_validator(mode="after")
+    def _cluster_timings_are_legal(self) -> Settings:
+        if self.cluster_loop_wait_s + 2 * self.cluster_retry_timeout_s > self.cluster_ttl_s:
+            raise ValueError(
+                "GARDENOS_CLUSTER_LOOP_WAIT_S + 2 * GARDENOS_CLUSTER_RETRY_TIMEOUT_S must not exceed "
+                "GARDENOS_CLUSTER_TTL_S (Patroni would refuse or silently change them)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _production_needs_real_urls_and_secrets(self) -> Settings:
@@ -108,6 +177,10 @@ class Settings(BaseSettings):
         if problems:
             raise ValueError("in production, " + "; ".join(problems))
         return self
+
+    @property
+    def ai_workers_enabled(self) -> bool:
+        return self.ai_workers if self.ai_workers is not None else self.env != "test"
 
     @property
     def embedded(self) -> bool:

@@ -137,6 +137,30 @@ ENDPOINTS: list[tuple[str, str, dict[str, Any] | None]] = [
     ("GET", "/api/v1/custom-fields", None),
     ("PUT", "/api/v1/custom-fields", {"leads": {"x": {"type": "text"}}}),
     ("GET", "/api/v1/audit?record_id={b_lead}", None),
+    # Imports: B's are unreachable by id (tests/integration/importer covers them with real imports).
+    ("POST", "/api/v1/imports", None),
+    ("GET", "/api/v1/imports/00000000-0000-7000-8000-000000000001", None),
+    ("GET", "/api/v1/imports/00000000-0000-7000-8000-000000000001/errors", None),
+    ("POST", "/api/v1/imports/00000000-0000-7000-8000-000000000001/revert", None),
+    # /ai and search: B's records by id through every agent endpoint; ids of things B does not have are
+    # B's activity id (never a task's, an agent's or a draft's of A's).
+    ("GET", "/ai/status", None),
+    ("GET", "/ai/agents/{b_activity}/metrics", None),
+    ("GET", "/ai/debug/queues", None),
+    ("POST", "/ai/agents/echo/scale", {"size": 2}),
+    ("POST", "/ai/leads/{b_lead}/analyze", None),
+    ("GET", "/ai/leads/{b_lead}/analyses", None),
+    ("POST", "/ai/leads/{b_lead}/follow-up", {"context": "pricing"}),
+    ("POST", "/ai/clients/{b_client}/follow-up", None),
+    ("POST", "/ai/tasks", {"agent_type": "lead_analysis", "payload": {"lead_id": "{b_lead}"}}),
+    ("GET", "/ai/tasks?agent_type=lead_analysis", None),
+    ("GET", "/ai/tasks/{b_activity}", None),
+    ("POST", "/ai/tasks/{b_activity}/cancel", None),
+    ("POST", "/ai/tasks/{b_activity}/requeue", None),
+    ("POST", "/ai/follow-ups/{b_activity}/approve", None),
+    ("GET", "/ai/memory?subject_type=lead&subject_id={b_lead}", None),
+    ("POST", "/ai/memory", {"subject_type": "lead", "subject_id": "{b_lead}", "content": "planted"}),
+    ("GET", "/api/v1/search?q=Lead", None),
     # Last: it ends A's own session.
     # /rest/v1: A's token aimed at B's rows, by id and by agency, through every verb.
     ("GET", "/rest/v1/agencies?id=eq.{b_agency}", None),

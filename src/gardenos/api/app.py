@@ -10,6 +10,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from gardenos import __version__
+from gardenos.agents import routes as agent_routes
+from gardenos.agents.service import AIService
 from gardenos.api import errors, health
 from gardenos.auth import routes as auth_routes
 from gardenos.auth.ratelimit import RateLimiter
@@ -24,6 +26,7 @@ from gardenos.crm.pipeline import routes as pipeline_routes
 from gardenos.db.listen import listen
 from gardenos.db.pool import Database
 from gardenos.db.target import DatabaseTarget
+from gardenos.importer import routes as import_routes
 from gardenos.mail.mailer import build_mailer
 from gardenos.rest import routes as rest_routes
 from gardenos.tenancy import routes as tenancy_routes
@@ -42,6 +45,7 @@ def create_app(target: DatabaseTarget) -> FastAPI:
     tokens = TokenService(settings, target.secrets.jwt_secret)
 
     rest_schema = rest_routes.SchemaCacheHolder(database)
+    ai = AIService(database, settings, listen_url=target.api_url)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -50,9 +54,11 @@ def create_app(target: DatabaseTarget) -> FastAPI:
             listen(target.api_url, "pgrst", rest_schema.on_notify, on_reconnect=rest_schema.on_reconnect),
             name="rest-schema-listener",
         )
+        await ai.start()
         try:
             yield
         finally:
+            await ai.stop()
             listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await listener
@@ -68,6 +74,7 @@ def create_app(target: DatabaseTarget) -> FastAPI:
     app.state.database = database
     app.state.tokens = tokens
     app.state.rest_schema = rest_schema
+    app.state.ai = ai
     app.state.auth = AuthService(
         database,
         tokens,
@@ -86,4 +93,7 @@ def create_app(target: DatabaseTarget) -> FastAPI:
     app.include_router(activity_routes.router)
     app.include_router(custom_field_routes.router)
     app.include_router(audit_routes.router)
+    app.include_router(import_routes.router)
+    app.include_router(agent_routes.router)
+    app.include_router(agent_routes.search_router)
     return app

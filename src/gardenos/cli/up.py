@@ -14,6 +14,7 @@ from gardenos.api.app import create_app
 from gardenos.auth.tokens import TokenService
 from gardenos.cli.console import console
 from gardenos.cli.demo import load_into_agency
+from gardenos.cluster.cluster import Cluster
 from gardenos.db.target import DatabaseTarget
 from gardenos.demo.agency import DEMO_SLUG, FIND_AGENCY, demo_login
 from gardenos.errors import ConfigurationError
@@ -28,11 +29,20 @@ def up(
     demo: bool | None = typer.Option(
         None, "--demo/--no-demo", help="Load the demo agency on first start [default: GARDENOS_DEMO or on]."
     ),
+    cluster: bool | None = typer.Option(
+        None,
+        "--cluster/--no-cluster",
+        help="Run against the Patroni cluster through HAProxy [default: GARDENOS_CLUSTER].",
+    ),
 ) -> None:
     """Start GardenOS: PostgreSQL (embedded unless GARDENOS_DATABASE_URL is set), migrations, demo data,
     and the API. Ctrl-C stops all of it."""
     settings = get_settings().model_copy(
-        update={k: v for k, v in {"host": host, "port": port, "demo": demo}.items() if v is not None}
+        update={
+            k: v
+            for k, v in {"host": host, "port": port, "demo": demo, "cluster": cluster}.items()
+            if v is not None
+        }
     )
     _check_port_free(settings.host, settings.port)
     target = DatabaseTarget(settings)
@@ -51,6 +61,10 @@ def up(
             console.print(
                 f"PostgreSQL {'created and ' if created else ''}started; log: {target.embedded.log_file}"
             )
+        if settings.cluster and settings.database_url is None:
+            # The cluster has a life of its own: started here when needed, left running afterwards.
+            with console.status("starting the cluster (`gardenos cluster down` stops it)…"):
+                Cluster(settings).up()
         applied = target.prepare()
         if applied:
             console.print(f"applied {len(applied)} migration(s): {', '.join(m.label for m in applied)}")

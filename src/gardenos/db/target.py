@@ -24,7 +24,7 @@ class DatabaseTarget:
         self.settings = settings
         self.secrets = secrets or load_or_create(settings)
         self.embedded: EmbeddedPostgres | None = None
-        if settings.database_url is None:
+        if settings.database_url is None and not settings.cluster:
             self.embedded = EmbeddedPostgres(
                 settings.data_path,
                 port=settings.pg_port,
@@ -36,6 +36,11 @@ class DatabaseTarget:
     def owner_url(self) -> str:
         if self.embedded is not None:
             return self.embedded.url()
+        if self.settings.cluster and self.settings.database_url is None:
+            # `gardenos cluster up`'s superuser through HAProxy's read-write port (the leader).
+            from gardenos.cluster.cluster import Cluster
+
+            return Cluster(self.settings).url()
         assert self.settings.database_url is not None
         return self.settings.database_url
 
