@@ -210,6 +210,64 @@ END
 $$;
 
 --
+-- Name: fire_lead_subscriptions(); Type: FUNCTION; Schema: gardenos; Owner: -
+--
+
+CREATE FUNCTION gardenos.fire_lead_subscriptions() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+DECLARE
+    event_name text;
+    occurrence text;
+BEGIN
+    IF current_setting('gardenos.subscriptions', true) = 'off' THEN
+        RETURN NULL;
+    END IF;
+    IF TG_OP = 'INSERT' THEN
+        event_name := 'lead.created';
+        occurrence := NEW.id::text;
+    ELSIF NEW.status IS DISTINCT FROM OLD.status THEN
+        event_name := 'lead.status_changed';
+        occurrence := NEW.id::text || ':' || NEW.status || ':' || extract(epoch FROM NEW.updated_at)::text;
+    ELSE
+        RETURN NULL;
+    END IF;
+    INSERT INTO public.agent_tasks (agency_id, agent_type, priority, payload, idempotency_key)
+    SELECT s.agency_id, s.agent_type, coalesce((s.config ->> 'priority')::smallint, 5),
+           jsonb_build_object('lead_id', NEW.id, 'event', event_name, 'subscription_id', s.id,
+                              'status', NEW.status),
+           'sub:' || s.id || ':' || occurrence
+    FROM public.agent_subscriptions s
+    WHERE s.agency_id = NEW.agency_id AND s.event = event_name AND s.enabled
+    ON CONFLICT ON CONSTRAINT agent_tasks_idempotency_key DO NOTHING;
+    RETURN NULL;
+END
+$$;
+
+--
+-- Name: name_key(text, text); Type: FUNCTION; Schema: gardenos; Owner: -
+--
+
+CREATE FUNCTION gardenos.name_key(first_name text, last_name text) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN lower(((CASE WHEN (first_name IS NULL) THEN ''::text ELSE first_name END || ' '::text) || CASE WHEN (last_name IS NULL) THEN ''::text ELSE last_name END));
+
+--
+-- Name: notify_agent_tasks(); Type: FUNCTION; Schema: gardenos; Owner: -
+--
+
+CREATE FUNCTION gardenos.notify_agent_tasks() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    PERFORM pg_notify('gardenos_agent_tasks', t.agent_type)
+    FROM (SELECT DISTINCT n.agent_type FROM new_tasks n WHERE n.status = 'queued') t;
+    RETURN NULL;
+END
+$$;
+
+--
 -- Name: set_updated_at(); Type: FUNCTION; Schema: gardenos; Owner: -
 --
 
@@ -272,6 +330,7 @@ CREATE TABLE public.leads (
     email_normalized text GENERATED ALWAYS AS (lower(btrim(email))) STORED,
     phone_normalized text GENERATED ALWAYS AS (NULLIF(regexp_replace(phone, '[^0-9+]'::text, ''::text, 'g'::text), ''::text)) STORED,
     search_vector tsvector GENERATED ALWAYS AS (to_tsvector('simple'::regconfig, ((((((COALESCE(first_name, ''::text) || ' '::text) || COALESCE(last_name, ''::text)) || ' '::text) || COALESCE(company, ''::text)) || ' '::text) || COALESCE(email, ''::text)))) STORED,
+    import_id uuid,
     CONSTRAINT leads_custom_fields_check CHECK ((jsonb_typeof(custom_fields) = 'object'::text)),
     CONSTRAINT leads_estimated_value_check CHECK ((estimated_value >= (0)::numeric)),
     CONSTRAINT leads_has_identity CHECK ((num_nonnulls(first_name, last_name, email, phone, company) > 0)),
@@ -287,10 +346,10 @@ CREATE FUNCTION public.search_leads(query text, max_results integer DEFAULT 20) 
     LANGUAGE sql STABLE
     AS $$
     SELECT l.* FROM public.leads l
-    WHERE lower(coalesce(l.first_name, '') || ' ' || coalesce(l.last_name, '')) OPERATOR(extensions.%) lower(query)
+    WHERE gardenos.name_key(l.first_name, l.last_name) OPERATOR(extensions.%) lower(query)
        OR lower(l.company) OPERATOR(extensions.%) lower(query)
     ORDER BY greatest(
-        extensions.similarity(lower(coalesce(l.first_name, '') || ' ' || coalesce(l.last_name, '')), lower(query)),
+        extensions.similarity(gardenos.name_key(l.first_name, l.last_name), lower(query)),
         extensions.similarity(lower(coalesce(l.company, '')), lower(query))) DESC
     LIMIT least(greatest(max_results, 1), 200)
 $$;
@@ -424,7 +483,7 @@ CREATE TABLE gardenos.mail_outbox (
     html_body text NOT NULL,
     kind text NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT mail_outbox_kind_check CHECK ((kind = ANY (ARRAY['confirmation'::text, 'magic_link'::text, 'otp'::text, 'recovery'::text, 'email_change'::text, 'invite'::text])))
+    CONSTRAINT mail_outbox_kind_check CHECK ((kind = ANY (ARRAY['confirmation'::text, 'magic_link'::text, 'otp'::text, 'recovery'::text, 'email_change'::text, 'invite'::text, 'follow_up'::text])))
 );
 
 --
@@ -514,7 +573,9 @@ CREATE TABLE public.agent_subscriptions (
     created_by uuid,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT agent_subscriptions_config_check CHECK ((jsonb_typeof(config) = 'object'::text))
+    CONSTRAINT agent_subscriptions_agent_type_check CHECK ((agent_type = ANY (ARRAY['lead_analysis'::text, 'follow_up'::text, 'insight'::text, 'design'::text, 'embed'::text]))),
+    CONSTRAINT agent_subscriptions_config_check CHECK ((jsonb_typeof(config) = 'object'::text)),
+    CONSTRAINT agent_subscriptions_event_check CHECK ((event = ANY (ARRAY['lead.created'::text, 'lead.status_changed'::text, 'lead.stale'::text])))
 );
 
 --
@@ -541,6 +602,8 @@ CREATE TABLE public.agent_tasks (
     started_at timestamp with time zone,
     finished_at timestamp with time zone,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    agent_id uuid,
+    heartbeat_at timestamp with time zone,
     CONSTRAINT agent_tasks_attempts_check CHECK ((attempts >= 0)),
     CONSTRAINT agent_tasks_max_retries_check CHECK ((max_retries >= 0)),
     CONSTRAINT agent_tasks_priority_check CHECK (((priority >= 0) AND (priority <= 9))),
@@ -559,6 +622,8 @@ CREATE TABLE public.ai_agents (
     started_at timestamp with time zone DEFAULT now() NOT NULL,
     heartbeat_at timestamp with time zone DEFAULT now() NOT NULL,
     stopped_at timestamp with time zone,
+    pid integer,
+    tasks_done bigint DEFAULT 0 NOT NULL,
     CONSTRAINT ai_agents_status_check CHECK ((status = ANY (ARRAY['idle'::text, 'busy'::text, 'draining'::text, 'stopped'::text])))
 );
 
@@ -582,6 +647,7 @@ CREATE TABLE public.ai_interactions (
     outcome text NOT NULL,
     error text,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
+    attempt integer,
     CONSTRAINT ai_interactions_completion_tokens_check CHECK ((completion_tokens >= 0)),
     CONSTRAINT ai_interactions_latency_ms_check CHECK ((latency_ms >= 0)),
     CONSTRAINT ai_interactions_outcome_check CHECK ((outcome = ANY (ARRAY['ok'::text, 'invalid_output'::text, 'error'::text, 'timeout'::text]))),
@@ -706,9 +772,41 @@ CREATE TABLE public.imports (
     started_at timestamp with time zone,
     finished_at timestamp with time zone,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    file_sha256 text,
+    file_size bigint,
+    file_path text,
+    options jsonb DEFAULT '{}'::jsonb NOT NULL,
+    detected jsonb DEFAULT '{}'::jsonb NOT NULL,
+    rows_updated bigint DEFAULT 0 NOT NULL,
+    attempts integer DEFAULT 0 NOT NULL,
+    CONSTRAINT imports_attempts_check CHECK ((attempts >= 0)),
+    CONSTRAINT imports_detected_check CHECK ((jsonb_typeof(detected) = 'object'::text)),
+    CONSTRAINT imports_file_size_check CHECK ((file_size >= 0)),
     CONSTRAINT imports_kind_check CHECK ((kind = ANY (ARRAY['leads'::text, 'clients'::text]))),
     CONSTRAINT imports_on_duplicate_check CHECK ((on_duplicate = ANY (ARRAY['skip'::text, 'update'::text, 'merge'::text]))),
+    CONSTRAINT imports_options_check CHECK ((jsonb_typeof(options) = 'object'::text)),
     CONSTRAINT imports_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'running'::text, 'succeeded'::text, 'failed'::text, 'reverted'::text])))
+);
+
+--
+-- Name: lead_analyses; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.lead_analyses (
+    id uuid DEFAULT uuidv7() NOT NULL,
+    agency_id uuid DEFAULT auth.agency_id() NOT NULL,
+    lead_id uuid NOT NULL,
+    task_id uuid,
+    quality_score smallint NOT NULL,
+    conversion_probability real NOT NULL,
+    next_actions jsonb DEFAULT '[]'::jsonb NOT NULL,
+    reasons jsonb DEFAULT '[]'::jsonb NOT NULL,
+    model text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT lead_analyses_conversion_probability_check CHECK (((conversion_probability >= (0)::double precision) AND (conversion_probability <= (1)::double precision))),
+    CONSTRAINT lead_analyses_next_actions_check CHECK ((jsonb_typeof(next_actions) = 'array'::text)),
+    CONSTRAINT lead_analyses_quality_score_check CHECK (((quality_score >= 0) AND (quality_score <= 100))),
+    CONSTRAINT lead_analyses_reasons_check CHECK ((jsonb_typeof(reasons) = 'array'::text))
 );
 
 --
@@ -722,6 +820,45 @@ CREATE TABLE public.memberships (
     invited_by uuid,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     CONSTRAINT memberships_role_check CHECK ((role = ANY (ARRAY['owner'::text, 'admin'::text, 'member'::text])))
+);
+
+--
+-- Name: price_list_items; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.price_list_items (
+    id uuid DEFAULT uuidv7() NOT NULL,
+    agency_id uuid DEFAULT auth.agency_id() NOT NULL,
+    sku text NOT NULL,
+    name text NOT NULL,
+    description text,
+    unit text DEFAULT 'unit'::text NOT NULL,
+    unit_price numeric(14,2) NOT NULL,
+    currency text DEFAULT 'EUR'::text NOT NULL,
+    keywords text[] DEFAULT '{}'::text[] NOT NULL,
+    active boolean DEFAULT true NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT price_list_items_currency_check CHECK ((currency ~ '^[A-Z]{3}$'::text)),
+    CONSTRAINT price_list_items_name_check CHECK (((length(btrim(name)) >= 1) AND (length(btrim(name)) <= 200))),
+    CONSTRAINT price_list_items_sku_check CHECK (((length(btrim(sku)) >= 1) AND (length(btrim(sku)) <= 64))),
+    CONSTRAINT price_list_items_unit_price_check CHECK ((unit_price >= (0)::numeric))
+);
+
+--
+-- Name: record_embeddings; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.record_embeddings (
+    id uuid DEFAULT uuidv7() NOT NULL,
+    agency_id uuid DEFAULT auth.agency_id() NOT NULL,
+    lead_id uuid,
+    client_id uuid,
+    embedding extensions.vector(384) NOT NULL,
+    embedding_model text NOT NULL,
+    content_hash text NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT record_embeddings_one_subject CHECK ((num_nonnulls(lead_id, client_id) = 1))
 );
 
 --
@@ -946,6 +1083,13 @@ ALTER TABLE ONLY public.imports
     ADD CONSTRAINT imports_pkey PRIMARY KEY (id);
 
 --
+-- Name: lead_analyses lead_analyses_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.lead_analyses
+    ADD CONSTRAINT lead_analyses_pkey PRIMARY KEY (id);
+
+--
 -- Name: leads leads_agency_id_id_key; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -965,6 +1109,41 @@ ALTER TABLE ONLY public.leads
 
 ALTER TABLE ONLY public.memberships
     ADD CONSTRAINT memberships_pkey PRIMARY KEY (agency_id, user_id);
+
+--
+-- Name: price_list_items price_list_items_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.price_list_items
+    ADD CONSTRAINT price_list_items_pkey PRIMARY KEY (id);
+
+--
+-- Name: price_list_items price_list_items_sku_key; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.price_list_items
+    ADD CONSTRAINT price_list_items_sku_key UNIQUE (agency_id, sku);
+
+--
+-- Name: record_embeddings record_embeddings_client_key; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.record_embeddings
+    ADD CONSTRAINT record_embeddings_client_key UNIQUE (client_id);
+
+--
+-- Name: record_embeddings record_embeddings_lead_key; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.record_embeddings
+    ADD CONSTRAINT record_embeddings_lead_key UNIQUE (lead_id);
+
+--
+-- Name: record_embeddings record_embeddings_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.record_embeddings
+    ADD CONSTRAINT record_embeddings_pkey PRIMARY KEY (id);
 
 --
 -- Name: buckets buckets_pkey; Type: CONSTRAINT; Schema: storage; Owner: -
@@ -1072,6 +1251,18 @@ CREATE INDEX agent_subscriptions_event_idx ON public.agent_subscriptions USING b
 CREATE INDEX agent_tasks_agency_created_idx ON public.agent_tasks USING btree (agency_id, created_at DESC);
 
 --
+-- Name: agent_tasks_agency_status_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX agent_tasks_agency_status_idx ON public.agent_tasks USING btree (agency_id, status, finished_at DESC) WHERE (status = ANY (ARRAY['dead'::text, 'failed'::text, 'cancelled'::text]));
+
+--
+-- Name: agent_tasks_agent_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX agent_tasks_agent_idx ON public.agent_tasks USING btree (agent_id, finished_at DESC) WHERE (agent_id IS NOT NULL);
+
+--
 -- Name: agent_tasks_claim_idx; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -1082,6 +1273,12 @@ CREATE INDEX agent_tasks_claim_idx ON public.agent_tasks USING btree (agent_type
 --
 
 CREATE INDEX agent_tasks_lease_idx ON public.agent_tasks USING btree (lease_expires_at) WHERE (status = 'running'::text);
+
+--
+-- Name: agent_tasks_queued_type_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX agent_tasks_queued_type_idx ON public.agent_tasks USING btree (agent_type, run_after) WHERE (status = 'queued'::text);
 
 --
 -- Name: ai_agents_type_idx; Type: INDEX; Schema: public; Owner: -
@@ -1153,7 +1350,7 @@ CREATE INDEX clients_company_trgm_idx ON public.clients USING gin (lower(company
 -- Name: clients_name_trgm_idx; Type: INDEX; Schema: public; Owner: -
 --
 
-CREATE INDEX clients_name_trgm_idx ON public.clients USING gin (lower(((COALESCE(first_name, ''::text) || ' '::text) || COALESCE(last_name, ''::text))) extensions.gin_trgm_ops);
+CREATE INDEX clients_name_trgm_idx ON public.clients USING gin (gardenos.name_key(first_name, last_name) extensions.gin_trgm_ops);
 
 --
 -- Name: clients_search_idx; Type: INDEX; Schema: public; Owner: -
@@ -1180,6 +1377,18 @@ CREATE INDEX import_errors_import_idx ON public.import_errors USING btree (impor
 CREATE INDEX imports_agency_created_idx ON public.imports USING btree (agency_id, created_at DESC);
 
 --
+-- Name: imports_agency_sha_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX imports_agency_sha_idx ON public.imports USING btree (agency_id, file_sha256) WHERE (status = ANY (ARRAY['pending'::text, 'running'::text, 'failed'::text]));
+
+--
+-- Name: lead_analyses_lead_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX lead_analyses_lead_idx ON public.lead_analyses USING btree (lead_id, created_at DESC);
+
+--
 -- Name: leads_agency_created_idx; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -1190,6 +1399,12 @@ CREATE INDEX leads_agency_created_idx ON public.leads USING btree (agency_id, cr
 --
 
 CREATE INDEX leads_agency_email_idx ON public.leads USING btree (agency_id, email_normalized) WHERE (email_normalized IS NOT NULL);
+
+--
+-- Name: leads_agency_import_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX leads_agency_import_idx ON public.leads USING btree (agency_id, import_id) WHERE (import_id IS NOT NULL);
 
 --
 -- Name: leads_agency_owner_idx; Type: INDEX; Schema: public; Owner: -
@@ -1219,7 +1434,7 @@ CREATE INDEX leads_company_trgm_idx ON public.leads USING gin (lower(company) ex
 -- Name: leads_name_trgm_idx; Type: INDEX; Schema: public; Owner: -
 --
 
-CREATE INDEX leads_name_trgm_idx ON public.leads USING gin (lower(((COALESCE(first_name, ''::text) || ' '::text) || COALESCE(last_name, ''::text))) extensions.gin_trgm_ops);
+CREATE INDEX leads_name_trgm_idx ON public.leads USING gin (gardenos.name_key(first_name, last_name) extensions.gin_trgm_ops);
 
 --
 -- Name: leads_search_idx; Type: INDEX; Schema: public; Owner: -
@@ -1238,6 +1453,18 @@ CREATE INDEX leads_tags_idx ON public.leads USING gin (tags);
 --
 
 CREATE INDEX memberships_user_idx ON public.memberships USING btree (user_id);
+
+--
+-- Name: record_embeddings_agency_model_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX record_embeddings_agency_model_idx ON public.record_embeddings USING btree (agency_id, embedding_model);
+
+--
+-- Name: record_embeddings_embedding_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX record_embeddings_embedding_idx ON public.record_embeddings USING hnsw (embedding extensions.vector_cosine_ops) WITH (m='16', ef_construction='64');
 
 --
 -- Name: objects_name_prefix_idx; Type: INDEX; Schema: storage; Owner: -
@@ -1288,6 +1515,12 @@ CREATE TRIGGER agencies_updated_at BEFORE UPDATE ON public.agencies FOR EACH ROW
 CREATE TRIGGER agent_subscriptions_updated_at BEFORE UPDATE ON public.agent_subscriptions FOR EACH ROW EXECUTE FUNCTION gardenos.set_updated_at();
 
 --
+-- Name: agent_tasks agent_tasks_notify; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER agent_tasks_notify AFTER INSERT ON public.agent_tasks REFERENCING NEW TABLE AS new_tasks FOR EACH STATEMENT EXECUTE FUNCTION gardenos.notify_agent_tasks();
+
+--
 -- Name: agent_tasks agent_tasks_updated_at; Type: TRIGGER; Schema: public; Owner: -
 --
 
@@ -1318,10 +1551,22 @@ CREATE TRIGGER imports_updated_at BEFORE UPDATE ON public.imports FOR EACH ROW E
 CREATE TRIGGER leads_audit AFTER INSERT OR DELETE OR UPDATE ON public.leads FOR EACH ROW EXECUTE FUNCTION gardenos.audit_row();
 
 --
+-- Name: leads leads_fire_subscriptions; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER leads_fire_subscriptions AFTER INSERT OR UPDATE OF status ON public.leads FOR EACH ROW EXECUTE FUNCTION gardenos.fire_lead_subscriptions();
+
+--
 -- Name: leads leads_updated_at; Type: TRIGGER; Schema: public; Owner: -
 --
 
 CREATE TRIGGER leads_updated_at BEFORE UPDATE ON public.leads FOR EACH ROW EXECUTE FUNCTION gardenos.set_updated_at();
+
+--
+-- Name: price_list_items price_list_items_updated_at; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER price_list_items_updated_at BEFORE UPDATE ON public.price_list_items FOR EACH ROW EXECUTE FUNCTION gardenos.set_updated_at();
 
 --
 -- Name: buckets buckets_updated_at; Type: TRIGGER; Schema: storage; Owner: -
@@ -1497,6 +1742,27 @@ ALTER TABLE ONLY public.imports
     ADD CONSTRAINT imports_created_by_fkey FOREIGN KEY (created_by) REFERENCES auth.users(id) ON DELETE SET NULL;
 
 --
+-- Name: lead_analyses lead_analyses_agency_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.lead_analyses
+    ADD CONSTRAINT lead_analyses_agency_id_fkey FOREIGN KEY (agency_id) REFERENCES public.agencies(id) ON DELETE CASCADE;
+
+--
+-- Name: lead_analyses lead_analyses_lead_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.lead_analyses
+    ADD CONSTRAINT lead_analyses_lead_fkey FOREIGN KEY (agency_id, lead_id) REFERENCES public.leads(agency_id, id) ON DELETE CASCADE;
+
+--
+-- Name: lead_analyses lead_analyses_task_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.lead_analyses
+    ADD CONSTRAINT lead_analyses_task_id_fkey FOREIGN KEY (task_id) REFERENCES public.agent_tasks(id) ON DELETE SET NULL;
+
+--
 -- Name: leads leads_agency_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -1530,6 +1796,34 @@ ALTER TABLE ONLY public.memberships
 
 ALTER TABLE ONLY public.memberships
     ADD CONSTRAINT memberships_user_id_fkey FOREIGN KEY (user_id) REFERENCES auth.users(id) ON DELETE CASCADE;
+
+--
+-- Name: price_list_items price_list_items_agency_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.price_list_items
+    ADD CONSTRAINT price_list_items_agency_id_fkey FOREIGN KEY (agency_id) REFERENCES public.agencies(id) ON DELETE CASCADE;
+
+--
+-- Name: record_embeddings record_embeddings_agency_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.record_embeddings
+    ADD CONSTRAINT record_embeddings_agency_id_fkey FOREIGN KEY (agency_id) REFERENCES public.agencies(id) ON DELETE CASCADE;
+
+--
+-- Name: record_embeddings record_embeddings_client_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.record_embeddings
+    ADD CONSTRAINT record_embeddings_client_fkey FOREIGN KEY (agency_id, client_id) REFERENCES public.clients(agency_id, id) ON DELETE CASCADE;
+
+--
+-- Name: record_embeddings record_embeddings_lead_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.record_embeddings
+    ADD CONSTRAINT record_embeddings_lead_fkey FOREIGN KEY (agency_id, lead_id) REFERENCES public.leads(agency_id, id) ON DELETE CASCADE;
 
 --
 -- Name: buckets buckets_agency_id_fkey; Type: FK CONSTRAINT; Schema: storage; Owner: -
@@ -1686,6 +1980,12 @@ ALTER TABLE public.import_errors ENABLE ROW LEVEL SECURITY;
 ALTER TABLE public.imports ENABLE ROW LEVEL SECURITY;
 
 --
+-- Name: lead_analyses; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.lead_analyses ENABLE ROW LEVEL SECURITY;
+
+--
 -- Name: leads; Type: ROW SECURITY; Schema: public; Owner: -
 --
 
@@ -1708,6 +2008,18 @@ CREATE POLICY memberships_admin_write ON public.memberships TO authenticated USI
 --
 
 CREATE POLICY memberships_read ON public.memberships FOR SELECT TO authenticated USING (((agency_id = ( SELECT auth.agency_id() AS agency_id)) OR (user_id = ( SELECT auth.uid() AS uid))));
+
+--
+-- Name: price_list_items; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.price_list_items ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: record_embeddings; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.record_embeddings ENABLE ROW LEVEL SECURITY;
 
 --
 -- Name: activities tenant_isolation; Type: POLICY; Schema: public; Owner: -
@@ -1758,10 +2070,28 @@ CREATE POLICY tenant_isolation ON public.import_errors TO authenticated USING ((
 CREATE POLICY tenant_isolation ON public.imports TO authenticated USING ((agency_id = ( SELECT auth.agency_id() AS agency_id))) WITH CHECK ((agency_id = ( SELECT auth.agency_id() AS agency_id)));
 
 --
+-- Name: lead_analyses tenant_isolation; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY tenant_isolation ON public.lead_analyses TO authenticated USING ((agency_id = ( SELECT auth.agency_id() AS agency_id))) WITH CHECK ((agency_id = ( SELECT auth.agency_id() AS agency_id)));
+
+--
 -- Name: leads tenant_isolation; Type: POLICY; Schema: public; Owner: -
 --
 
 CREATE POLICY tenant_isolation ON public.leads TO authenticated USING ((agency_id = ( SELECT auth.agency_id() AS agency_id))) WITH CHECK ((agency_id = ( SELECT auth.agency_id() AS agency_id)));
+
+--
+-- Name: price_list_items tenant_isolation; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY tenant_isolation ON public.price_list_items TO authenticated USING ((agency_id = ( SELECT auth.agency_id() AS agency_id))) WITH CHECK ((agency_id = ( SELECT auth.agency_id() AS agency_id)));
+
+--
+-- Name: record_embeddings tenant_isolation; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY tenant_isolation ON public.record_embeddings TO authenticated USING ((agency_id = ( SELECT auth.agency_id() AS agency_id))) WITH CHECK ((agency_id = ( SELECT auth.agency_id() AS agency_id)));
 
 --
 -- Name: buckets; Type: ROW SECURITY; Schema: storage; Owner: -
@@ -1889,6 +2219,20 @@ GRANT ALL ON FUNCTION auth.uid() TO service_role;
 --
 
 REVOKE ALL ON FUNCTION gardenos.audit_row() FROM PUBLIC;
+
+--
+-- Name: FUNCTION fire_lead_subscriptions(); Type: ACL; Schema: gardenos; Owner: -
+--
+
+REVOKE ALL ON FUNCTION gardenos.fire_lead_subscriptions() FROM PUBLIC;
+
+--
+-- Name: FUNCTION name_key(first_name text, last_name text); Type: ACL; Schema: gardenos; Owner: -
+--
+
+GRANT ALL ON FUNCTION gardenos.name_key(first_name text, last_name text) TO anon;
+GRANT ALL ON FUNCTION gardenos.name_key(first_name text, last_name text) TO authenticated;
+GRANT ALL ON FUNCTION gardenos.name_key(first_name text, last_name text) TO service_role;
 
 --
 -- Name: FUNCTION pipeline_summary(); Type: ACL; Schema: public; Owner: -
@@ -2045,12 +2389,36 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.imports TO authenticated;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.imports TO service_role;
 
 --
+-- Name: TABLE lead_analyses; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.lead_analyses TO anon;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.lead_analyses TO authenticated;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.lead_analyses TO service_role;
+
+--
 -- Name: TABLE memberships; Type: ACL; Schema: public; Owner: -
 --
 
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.memberships TO anon;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.memberships TO authenticated;
 GRANT ALL ON TABLE public.memberships TO service_role;
+
+--
+-- Name: TABLE price_list_items; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.price_list_items TO anon;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.price_list_items TO authenticated;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.price_list_items TO service_role;
+
+--
+-- Name: TABLE record_embeddings; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.record_embeddings TO anon;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.record_embeddings TO authenticated;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.record_embeddings TO service_role;
 
 --
 -- Name: TABLE buckets; Type: ACL; Schema: storage; Owner: -
