@@ -25,7 +25,7 @@ from gardenos.auth.ratelimit import RateLimiter
 from gardenos.auth.tokens import TokenService
 from gardenos.db.pool import Database
 from gardenos.errors import BadRequest, GardenError
-from gardenos.mail.mailer import Mailer, MailKind, OutgoingMail
+from gardenos.mail.mailer import AuthMailKind, Mailer, OutgoingMail
 from gardenos.mail.templates import compose
 from gardenos.settings import Settings
 
@@ -43,7 +43,7 @@ VERIFY_TYPES: dict[str, list[str]] = {
     "recovery": ["recovery"],
     "email_change": ["email_change"],
 }
-MAIL_KIND: dict[str, MailKind] = {
+MAIL_KIND: dict[str, AuthMailKind] = {
     "signup": "confirmation",
     "invite": "invite",
     "magiclink": "magic_link",

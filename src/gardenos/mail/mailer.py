@@ -23,7 +23,10 @@ from gardenos.settings import Settings
 
 log = logging.getLogger(__name__)
 
-MailKind = Literal["confirmation", "magic_link", "otp", "recovery", "email_change", "invite", "follow_up"]
+# Mails about an account, rendered from templates (mail/templates.py)...
+AuthMailKind = Literal["confirmation", "magic_link", "otp", "recovery", "email_change", "invite"]
+# ...and every kind the outbox records: also the follow-ups people approve (agents/).
+MailKind = Literal[AuthMailKind, "follow_up"]
 SmtpSecurity = Literal["starttls", "tls", "none"]
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from html import escape
 from urllib.parse import urlsplit
 
-from gardenos.mail.mailer import MailKind, OutgoingMail
+from gardenos.mail.mailer import AuthMailKind, OutgoingMail
 
 
 @dataclass(frozen=True)
@@ -21,7 +21,7 @@ class _Wording:
     action: str  # the link's label
 
 
-_WORDING: dict[MailKind, _Wording] = {
+_WORDING: dict[AuthMailKind, _Wording] = {
     "confirmation": _Wording(
         subject="Confirm your signup",
         heading="Confirm your signup",
@@ -66,7 +66,7 @@ _IGNORE = "If you did not ask for this, you can ignore this mail."
 
 
 def render(
-    kind: MailKind,
+    kind: AuthMailKind,
     *,
     site_name: str,
     link: str | None,
@@ -130,7 +130,7 @@ def render(
 
 
 def compose(
-    kind: MailKind,
+    kind: AuthMailKind,
     *,
     to: str,
     site_name: str,

@@ -6,15 +6,15 @@ from typing import get_args
 
 import pytest
 
-from gardenos.mail.mailer import MailKind
+from gardenos.mail.mailer import AuthMailKind
 from gardenos.mail.templates import compose, render
 
 LINK = "https://crm.example.com/auth/v1/verify?token=abc123&type=signup&redirect_to=https%3A%2F%2Fapp"
-KINDS: tuple[MailKind, ...] = get_args(MailKind)
+KINDS: tuple[AuthMailKind, ...] = get_args(AuthMailKind)
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_every_kind_renders_its_link(kind: MailKind) -> None:
+def test_every_kind_renders_its_link(kind: AuthMailKind) -> None:
     subject, text, html = render(
         kind, site_name="GardenOS", link=LINK, code="123456", email="ann@example.com", agency_name="Acme"
     )
@@ -31,7 +31,7 @@ def test_every_kind_renders_its_link(kind: MailKind) -> None:
 
 
 def test_gotrue_like_subjects() -> None:
-    def subject(kind: MailKind, **extra: str) -> str:
+    def subject(kind: AuthMailKind, **extra: str) -> str:
         return render(kind, site_name="GardenOS", link=LINK, code="123456", email="a@b.example", **extra)[0]
 
     assert subject("confirmation") == "Confirm your signup"
