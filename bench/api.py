@@ -698,7 +698,12 @@ def _pgbench_scripts(
             if w.read:
                 sentinel = {"ids": ID_SENTINEL, "terms": TERM_SENTINEL}.get(w.values or "", "")
                 query = w.path.partition("?")[2].replace("{value}", sentinel)
-                built = build_read(cache, "leads", parse_read(parse_qsl(query, keep_blank_values=True)))
+                built = build_read(
+                    cache,
+                    "leads",
+                    parse_read(parse_qsl(query, keep_blank_values=True)),
+                    str(claims["app_metadata"]["agency_id"]),  # as the API does for a member
+                )
                 text, params = _render(conn, built.body, built.params, variables)
                 for name, value in params.items():
                     if value == ID_SENTINEL:
@@ -714,18 +719,14 @@ def _pgbench_scripts(
                         variables[name] = value
                 statements.append(text)
                 if "count=estimated" in w.headers.get("Prefer", ""):
-                    agency = str(claims["app_metadata"]["agency_id"])
-                    explained, explained_params = built.count(agency)
-                    text, params = _render(conn, explained, explained_params, variables)
+                    count, count_params = built.count()
+                    text, params = _render(conn, count, count_params, variables)
                     variables.update(params)
                     statements.append(f"EXPLAIN (FORMAT JSON) {text}")
                     sample.planned_count, sample.scan_estimate = _planned(
-                        conn, claims_json, explained, explained_params
+                        conn, claims_json, count, count_params
                     )
                     if sample.planned_count < ESTIMATE_THRESHOLD:
-                        count, count_params = built.count()
-                        text, params = _render(conn, count, count_params, variables)
-                        variables.update(params)
                         statements.append(text)
             else:
                 assert w.body is not None
@@ -761,7 +762,8 @@ def _render(
     """The statement with `%(pN)s` as pgbench's `:pN`, and the values (as text) for `-D pN=…`."""
     text = statement.as_string(conn)
     assert "%" not in PLACEHOLDER.sub("", text), text
-    assert not set(params) & set(taken)
+    # A name already taken must stand for the same value (the count reuses the page's agency parameter).
+    assert all(taken[name] == value for name, value in params.items() if name in taken)
     for value in params.values():
         assert isinstance(value, str), f"a parameter pgbench cannot pass as text: {value!r}"
     return PLACEHOLDER.sub(r":\1", text), dict(params)

@@ -119,18 +119,16 @@ def _apply_range(request: Request, read: ReadRequest) -> ReadRequest:
     )
 
 
-async def _count(conn: Any, built: BuiltRead, prefer: Prefer, principal: Principal) -> int | None:
+async def _count(conn: Any, built: BuiltRead, prefer: Prefer) -> int | None:
     if prefer.count is None:
         return None
     count, params = built.count()
     if prefer.count == "exact":
         row = await (await conn.execute(count, params)).fetchone()
         return int(row[0])
-    # Planned from the caller's own agency's statistics (see BuiltRead.count); counted exactly when small.
-    agency = principal.agency_id
-    explained, explained_params = built.count(str(agency) if agency is not None else None)
-    explain = sql.SQL("EXPLAIN (FORMAT JSON) {}").format(explained)
-    row = await (await conn.execute(explain, explained_params)).fetchone()
+    # Planned from the caller's own agency's statistics (see build._agency_condition); exact when small.
+    explain = sql.SQL("EXPLAIN (FORMAT JSON) {}").format(count)
+    row = await (await conn.execute(explain, params)).fetchone()
     plan = row[0][0]["Plan"]
     # The count's plan is Aggregate over a scan: the scan's row estimate is the planned count. Under RLS
     # the policy's `auth.agency_id()` comes first as an InitPlan child: skip those.
@@ -234,10 +232,15 @@ async def read(
 ) -> Response:
     prefer = _prefer(request)
     parsed = _apply_range(request, parse_read(_query_pairs(request)))
-    built = build_read(await holder.for_table(table), table, parsed)
+    agency = (
+        str(principal.agency_id)
+        if principal.agency_id is not None and not principal.is_service_role
+        else None
+    )
+    built = build_read(await holder.for_table(table), table, parsed, agency)
     async with db.transaction(principal.role, principal.raw_claims) as conn:
         body, returned = await (await conn.execute(built.body, built.params)).fetchone()  # type: ignore[misc]
-        total = await _count(conn, built, prefer, principal)
+        total = await _count(conn, built, prefer)
     response = _body(request, body, returned)
     response.headers["Content-Range"] = _content_range(parsed.offset, returned, total)
     if prefer.applied:

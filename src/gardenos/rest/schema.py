@@ -23,7 +23,12 @@ SELECT c.relname AS name, c.relkind IN ('v', 'm') AS is_view,
        coalesce(
          (SELECT array_agg(a.attname ORDER BY array_position(i.indkey::int2[], a.attnum))
           FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
-          WHERE i.indrelid = c.oid AND i.indisprimary), '{}') AS primary_key
+          WHERE i.indrelid = c.oid AND i.indisprimary), '{}') AS primary_key,
+       -- Rows readable only in the caller's agency: the one tenant policy and no other way to read.
+       c.relrowsecurity
+         AND EXISTS (SELECT 1 FROM pg_policy p WHERE p.polrelid = c.oid AND p.polname = 'tenant_isolation')
+         AND NOT EXISTS (SELECT 1 FROM pg_policy p WHERE p.polrelid = c.oid AND p.polpermissive
+                         AND p.polname <> 'tenant_isolation' AND p.polcmd IN ('r', '*')) AS tenant_scoped
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE n.nspname = %(schema)s AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
 ORDER BY c.relname
@@ -123,6 +128,8 @@ class Table:
     is_view: bool
     columns: Mapping[str, Column]
     primary_key: tuple[str, ...]
+    # Readable by a member only in its active agency (gardenos.enable_tenant_rls's policy alone).
+    tenant_scoped: bool = False
 
 
 @dataclass(frozen=True)
@@ -184,7 +191,11 @@ async def load(conn: AsyncConnection[Any], schema: str = EXPOSED_SCHEMA) -> Sche
         )
     tables = {
         row["name"]: Table(
-            row["name"], row["is_view"], columns.get(row["name"], {}), tuple(row["primary_key"])
+            row["name"],
+            row["is_view"],
+            columns.get(row["name"], {}),
+            tuple(row["primary_key"]),
+            bool(row["tenant_scoped"]),
         )
         for row in table_rows
     }

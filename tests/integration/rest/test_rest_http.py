@@ -290,3 +290,17 @@ def test_bad_requests_get_clear_4xx(
     assert response.status_code == status, response.text
     assert set(response.json()) == {"code", "message", "details", "hint"}
     assert response.json()["message"]
+
+
+def test_a_member_of_two_agencies_reads_both_memberships_but_only_the_active_agencys_leads(api: Api) -> None:
+    member = agency_owner(api, "Two Hats One")
+    with api.http(member.access_token) as http:
+        second = http.post("/api/v1/agencies", json={"name": "Two Hats Two"})
+        assert second.status_code == 201, second.text
+        memberships = http.get("/rest/v1/memberships?select=agency_id&order=agency_id")
+        leads = http.get("/rest/v1/leads?select=agency_id")
+    assert memberships.status_code == 200, memberships.text
+    assert sorted(m["agency_id"] for m in memberships.json()) == sorted(
+        [member.agency_id, second.json()["id"]]
+    )
+    assert {lead["agency_id"] for lead in leads.json()} <= {member.agency_id}
