@@ -175,6 +175,7 @@ def run(*, leads: int, clients: int, agencies: int, duration: int, keep: Path | 
             rate_limit_token_per_ip=10**6,
             rate_limit_token_per_email=10**6,
             jwt_expiry_s=7 * 86400,
+            ai_workers=False,  # the API alone: no agents (nor their embedding sweep) beside it
         ) as target:
             _run(console, target, work, leads=leads, clients=clients, agencies=agencies, duration=duration)
     finally:
@@ -338,6 +339,7 @@ class Sample:
 
 # Outside `public`, so that /rest/v1 does not see them; readable by pgbench's roles.
 SAMPLE_SQL = (
+    "DROP SCHEMA IF EXISTS bench CASCADE",  # a kept database (--keep-db) has the last run's
     "CREATE SCHEMA bench",
     "CREATE TABLE bench.ids (n int PRIMARY KEY, id uuid NOT NULL)",
     """INSERT INTO bench.ids SELECT row_number() OVER (), id
@@ -432,6 +434,7 @@ def _subprocess_api(target: DatabaseTarget, work: Path) -> Iterator[tuple[str, P
         "GARDENOS_JWT_SECRET": target.secrets.jwt_secret,
         "GARDENOS_AUTHENTICATOR_PASSWORD": target.secrets.authenticator_password,
         "GARDENOS_JWT_EXPIRY_S": str(target.settings.jwt_expiry_s),
+        "GARDENOS_AI_WORKERS": "false",
     }
     log = work / "uvicorn-workers.log"
     argv = [

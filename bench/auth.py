@@ -42,7 +42,10 @@ def run() -> None:
         floor.append((time.perf_counter() - started) * 1000)
 
     with private_database(
-        mailer_autoconfirm=True, rate_limit_token_per_ip=10**6, rate_limit_token_per_email=10**6
+        mailer_autoconfirm=True,
+        rate_limit_token_per_ip=10**6,
+        rate_limit_token_per_email=10**6,
+        ai_workers=False,
     ) as target:
         port = free_port()
         server = uvicorn.Server(
