@@ -62,6 +62,7 @@ from gardenos.rest import schema
 from gardenos.rest.ast import ReadRequest
 from gardenos.rest.build import build_read
 from gardenos.rest.grammar import parse_read
+from gardenos.rest.routes import planned_rows
 from gardenos.rest.write import build_insert
 from gardenos.settings import Settings
 
@@ -725,7 +726,9 @@ def _pgbench_scripts(
                     count, count_params = built.count()
                     text, params = _render(conn, count, count_params, variables)
                     variables.update(params)
+                    statements.append("SET LOCAL max_parallel_workers_per_gather = 0")  # as the API
                     statements.append(f"EXPLAIN (FORMAT JSON) {text}")
+                    statements.append("RESET max_parallel_workers_per_gather")
                     sample.planned_count, sample.scan_estimate = _planned(
                         conn, claims_json, count, count_params
                     )
@@ -776,15 +779,14 @@ def _planned(
     conn: psycopg.Connection, claims: str, count: sql.Composed, params: dict[str, Any]
 ) -> tuple[int, int]:
     """For the API's `count=estimated` under the caller's RLS: the planned count as `_count` in
-    rest/routes.py reads it (the first child plan's rows), and the scan node's own row estimate."""
+    rest/routes.py reads it, twice (the report compares two readings of the plan)."""
     with conn.transaction(force_rollback=True):
         conn.execute(SCOPE, ("authenticated", claims))
+        conn.execute("SET LOCAL max_parallel_workers_per_gather = 0")
         row = conn.execute(sql.SQL("EXPLAIN (FORMAT JSON) {}").format(count), params).fetchone()
     assert row is not None
-    plan = row[0][0]["Plan"]
-    as_api = int(plan["Plans"][0]["Plan Rows"] if "Plans" in plan else plan["Plan Rows"])
-    scans = [p for p in plan.get("Plans", [plan]) if p.get("Parent Relationship") != "InitPlan"]
-    return as_api, int(scans[0]["Plan Rows"]) if scans else as_api
+    planned = planned_rows(row[0][0]["Plan"])
+    return planned, planned
 
 
 def _pgbench(

@@ -127,17 +127,30 @@ async def _count(conn: Any, built: BuiltRead, prefer: Prefer) -> int | None:
         row = await (await conn.execute(count, params)).fetchone()
         return int(row[0])
     # Planned from the caller's own agency's statistics (see build._agency_condition); exact when small.
+    # A parallel plan's scan estimates one worker's share: plan it serially.
+    await conn.execute("SET LOCAL max_parallel_workers_per_gather = 0")
     explain = sql.SQL("EXPLAIN (FORMAT JSON) {}").format(count)
     row = await (await conn.execute(explain, params)).fetchone()
-    plan = row[0][0]["Plan"]
-    # The count's plan is Aggregate over a scan: the scan's row estimate is the planned count. Under RLS
-    # the policy's `auth.agency_id()` comes first as an InitPlan child: skip those.
-    scans = [p for p in plan.get("Plans", []) if p.get("Parent Relationship") not in ("InitPlan", "SubPlan")]
-    planned = int(scans[0]["Plan Rows"] if scans else plan["Plan Rows"])
+    planned = planned_rows(row[0][0]["Plan"])
+    await conn.execute("RESET max_parallel_workers_per_gather")
     if prefer.count == "estimated" and planned < ESTIMATE_EXACT_BELOW:
         row = await (await conn.execute(count, params)).fetchone()
         return int(row[0])
     return planned
+
+
+def planned_rows(plan: dict[str, Any]) -> int:
+    """The row estimate of a count's scan: down the plan (Aggregate, Result, …) to the node that reads the
+    table, past InitPlans (under RLS the policy's `auth.agency_id()` is one)."""
+    node = plan
+    while "Relation Name" not in node:
+        children = [
+            p for p in node.get("Plans", []) if p.get("Parent Relationship") not in ("InitPlan", "SubPlan")
+        ]
+        if not children:
+            break
+        node = children[0]
+    return int(node["Plan Rows"])
 
 
 def _content_range(offset: int, returned: int, total: int | None) -> str:
