@@ -46,3 +46,9 @@ async def listen(
             log.warning("LISTEN %s: connection lost (%s); reconnecting in %.1f s", channel, exc, backoff)
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, MAX_BACKOFF_S)
+        except Exception:
+            # A handler failed, e.g. catching up through the pool while the database is still failing over:
+            # the listener must outlive it. Connecting again calls `on_reconnect` again.
+            log.exception("LISTEN %s: a handler failed; reconnecting in %.1f s", channel, backoff)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, MAX_BACKOFF_S)

@@ -34,6 +34,7 @@ SELECT (SELECT max(version) FROM gardenos.schema_migrations),
 """
 
 Conn = AsyncConnection[TupleRow]
+RECONNECT_TIMEOUT_S = 3.0
 
 
 class Database:
@@ -53,6 +54,10 @@ class Database:
             timeout=timeout,
             open=False,
             kwargs={"connect_timeout": max(1, int(timeout))},
+            # psycopg_pool retries a failed connection with a doubling backoff (1, 2, 4, 8 s…) for this
+            # long: after a 20 s failover that added ~10 s of 503s. Giving up early leaves reconnecting to
+            # the requests, which each try at once.
+            reconnect_timeout=RECONNECT_TIMEOUT_S,
             name="gardenos-api",
         )
 
