@@ -95,6 +95,9 @@ class Settings(BaseSettings):
     # A running task's lease: renewed by heartbeats every third of it; a worker silent for longer loses it.
     ai_lease_s: float = Field(default=30.0, gt=0)
     ai_poll_interval_s: float = Field(default=1.0, gt=0)
+    # Tasks an agent may hold (the one it runs and the next ones) in a pool whose tasks take under 50 ms:
+    # fewer claims for quick tasks; pools of slow tasks always hold one per agent.
+    ai_prefetch: int = Field(default=4, ge=1, le=100)
     # Failed attempts retry after base·2^(n-1) seconds (capped, with jitter), up to a task's max_retries.
     ai_retry_base_s: float = Field(default=2.0, ge=0)
     ai_retry_max_s: float = Field(default=300.0, ge=0)
@@ -149,6 +152,15 @@ class Settings(BaseSettings):
     # Base backups and the WAL archive (default: <cluster dir>/backups); encrypted when a key is set.
     backup_dir: Path | None = None
     backup_encryption_key: SecretStr | None = Field(default=None, min_length=32)
+    # S3-compatible storage (AWS S3, MinIO, Ceph RGW, Garage, …) for base backups and the WAL archive,
+    # used instead of the backup folder when a bucket is set. Objects go under `<prefix>/base/` and
+    # `<prefix>/wal/`. Keys unset: boto3's usual sources (AWS_* variables, an instance role).
+    backup_s3_bucket: str | None = Field(default=None, min_length=3, max_length=63)
+    backup_s3_prefix: str = "gardenos"
+    backup_s3_endpoint: str | None = Field(default=None, description="e.g. http://127.0.0.1:9000; unset: AWS")
+    backup_s3_region: str = "us-east-1"
+    backup_s3_access_key_id: str | None = None
+    backup_s3_secret_access_key: SecretStr | None = None
 
     @model_validator(mode="after")
     def _cluster_timings_are_legal(self) -> Settings:

@@ -1,43 +1,137 @@
 """One real cluster for the whole package: etcd, three Patroni nodes and HAProxy on loopback, under a
-temporary folder (as root, relocated to a runtime folder the service user can reach, with a Python
-of its own built for Patroni). Encrypted backups are on, so archiving and restores go through the
-encryption. The last test module (`test_down.py`) brings it down and checks nothing is left."""
+temporary folder (as root, relocated into a runtime folder the service user can reach). The runtime
+folder is kept between sessions (`<tmp>/gardenos-cluster-tests`): it caches the service user's Python
+built for Patroni, as a server's runtime folder does; each session's cluster folder in it is removed.
+Encrypted backups are on, so archiving and restores go through the encryption. The last test module
+(`test_down.py`) brings the cluster down and checks nothing is left.
+
+`gardenos(cluster, …)` runs a CLI command in this process (typer's runner) with the cluster's
+settings, as a shell would with the same GARDENOS_* variables.
+"""
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
+from typer.testing import CliRunner
 
+from gardenos.cli import console as cli_console
+from gardenos.cli.main import app
 from gardenos.cluster.cluster import Cluster
-from gardenos.settings import Settings
+from gardenos.errors import GardenError
+from gardenos.settings import Settings, get_settings
 
 BACKUP_KEY = "cluster-tests-backup-key-0123456789abcdef"
+RUNTIME = Path(tempfile.gettempdir()) / "gardenos-cluster-tests"
 
 
-def cluster_settings(base: Path, runtime: Path) -> Settings:
+def cluster_settings(base: Path) -> Settings:
+    RUNTIME.mkdir(exist_ok=True)
+    RUNTIME.chmod(0o711)
     return Settings(
         _env_file=None,  # type: ignore[call-arg]
         env="test",
         data_dir=base / "data",
-        runtime_dir=runtime,
+        runtime_dir=RUNTIME,
         cluster_rw_port=0,
         cluster_ro_port=0,
         backup_encryption_key=BACKUP_KEY,  # type: ignore[arg-type]
+        # Requests that find no database answer 503 sooner.
+        pool_timeout_s=2.0,
     )
 
 
 @pytest.fixture(scope="package")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    runtime = Path(tempfile.mkdtemp(prefix="gardenos-cluster-rt-"))
-    settings = cluster_settings(tmp_path_factory.mktemp("cluster"), runtime)
-    running = Cluster(settings)
+    running = Cluster(cluster_settings(tmp_path_factory.mktemp("cluster")))
     try:
         running.up(3)
         yield running
     finally:
         running.down()
-        shutil.rmtree(runtime, ignore_errors=True)
+        running.remove()
+
+
+@dataclass(frozen=True)
+class CliResult:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def gardenos(cluster: Cluster, *args: str, settings: Settings | None = None) -> CliResult:
+    """`gardenos ARGS` with the cluster's settings (as GARDENOS_* variables), in this process."""
+    chosen = settings or cluster.settings
+    env = {
+        "GARDENOS_DATA_DIR": str(chosen.data_dir),
+        "GARDENOS_RUNTIME_DIR": str(chosen.runtime_dir),
+        "GARDENOS_ENV": chosen.env,
+        "GARDENOS_BACKUP_ENCRYPTION_KEY": chosen.backup_encryption_key.get_secret_value()
+        if chosen.backup_encryption_key
+        else None,
+    }
+    for name in Settings.model_fields:
+        if name.startswith("backup_s3_") and (value := getattr(chosen, name)) is not None:
+            secret = getattr(value, "get_secret_value", None)
+            env[f"GARDENOS_{name.upper()}"] = secret() if secret else str(value)
+    widths = (cli_console.console.width, cli_console.err_console.width)
+    cli_console.console.width = cli_console.err_console.width = 200
+    get_settings.cache_clear()
+    try:
+        # The runner sets these variables for the call and restores the environment afterwards.
+        result = CliRunner().invoke(app, list(args), env=env, catch_exceptions=True)
+    finally:
+        get_settings.cache_clear()
+        cli_console.console.width, cli_console.err_console.width = widths
+    stderr = result.stderr
+    code = result.exit_code
+    if isinstance(result.exception, GardenError):
+        # What `gardenos` (cli.main.main) prints for these, and its exit status.
+        stderr += f"error: {result.exception.message}\n"
+        code = 1
+    elif result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return CliResult(code, result.stdout, stderr)
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[str]:
+    """A real S3-compatible server on loopback (moto's server mode) with a bucket; its endpoint."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id="test-key",
+        aws_secret_access_key="test-secret",
+        region_name="us-east-1",
+    ).create_bucket(Bucket=S3_BUCKET)
+    try:
+        yield endpoint
+    finally:
+        server.stop()
+
+
+S3_BUCKET = "gardenos-backups"
+
+
+def with_s3(settings: Settings, endpoint: str, prefix: str) -> Settings:
+    return settings.model_copy(
+        update={
+            "backup_s3_bucket": S3_BUCKET,
+            "backup_s3_prefix": prefix,
+            "backup_s3_endpoint": endpoint,
+            "backup_s3_access_key_id": "test-key",
+            "backup_s3_secret_access_key": SecretStr("test-secret"),
+        }
+    )

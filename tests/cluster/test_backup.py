@@ -1,14 +1,20 @@
-"""Backups: a base backup from a replica, more writes, and a restore to a time between them."""
+"""Backups: a base backup from a replica, more writes, and a restore to a time between them, with the
+backup folder and with S3-compatible storage (a real S3 server on loopback: moto's server mode)."""
 
 from __future__ import annotations
 
 import time
+import uuid
+from datetime import datetime
+from pathlib import Path
 
+import boto3
 import psycopg
 
+from gardenos.backup import walcrypt
 from gardenos.backup.backup import list_backups, restore, stop_restored, take_backup
 from gardenos.cluster.cluster import Cluster
-from tests.cluster.test_cluster import gardenos
+from tests.cluster.conftest import S3_BUCKET, gardenos, with_s3
 
 
 def _wait_archived(conn: psycopg.Connection) -> None:
@@ -23,6 +29,31 @@ def _wait_archived(conn: psycopg.Connection) -> None:
         time.sleep(0.1)
 
 
+def _write_around_a_target(cluster: Cluster, table: str) -> datetime:
+    """50 rows after the backup, the target time, 20 rows too late; returns the target."""
+    with psycopg.connect(cluster.url(), autocommit=True) as conn:
+        conn.execute(f"INSERT INTO {table} SELECT g, 'after backup' FROM generate_series(101, 150) g")
+        target = conn.execute("SELECT clock_timestamp()").fetchone()[0]  # type: ignore[index]
+        time.sleep(0.2)
+        conn.execute(f"INSERT INTO {table} SELECT g, 'too late' FROM generate_series(151, 170) g")
+        _wait_archived(conn)
+    assert isinstance(target, datetime)
+    return target
+
+
+def _assert_restored(cluster: Cluster, target: datetime, table: str) -> None:
+    restored = restore(cluster, target)
+    try:
+        with psycopg.connect(restored.url, autocommit=True) as conn:
+            rows = conn.execute(
+                f"SELECT phase, count(*), min(id), max(id) FROM {table} GROUP BY 1 ORDER BY 1"
+            ).fetchall()
+            assert rows == [("after backup", 50, 101, 150), ("before backup", 100, 1, 100)]
+            assert conn.execute("SELECT pg_is_in_recovery()").fetchone() == (False,)
+    finally:
+        assert stop_restored(cluster, restored.folder)
+
+
 def test_restore_to_a_time_brings_back_exactly_the_rows_before_it(cluster: Cluster) -> None:
     state = cluster.wait_healthy()
     with psycopg.connect(cluster.url(), autocommit=True) as conn:
@@ -33,25 +64,58 @@ def test_restore_to_a_time_brings_back_exactly_the_rows_before_it(cluster: Clust
     assert backup.encrypted
     assert backup.source in {m.name for m in state.replicas}
     assert backup.label in [b.label for b in list_backups(cluster)]
-    assert not list(backup.folder.glob("*.tar.gz")), "an encrypted backup keeps no plain tar"
+    assert not list(Path(backup.location).glob("*.tar.gz")), "an encrypted backup keeps no plain tar"
 
-    with psycopg.connect(cluster.url(), autocommit=True) as conn:
-        conn.execute("INSERT INTO pitr SELECT g, 'after backup' FROM generate_series(101, 150) g")
-        target = conn.execute("SELECT clock_timestamp()").fetchone()[0]  # type: ignore[index]
-        time.sleep(0.2)
-        conn.execute("INSERT INTO pitr SELECT g, 'too late' FROM generate_series(151, 170) g")
-        _wait_archived(conn)
+    target = _write_around_a_target(cluster, "pitr")
+    _assert_restored(cluster, target, "pitr")
 
-    restored = restore(cluster, target)
+
+def test_backups_and_wal_go_to_s3_compatible_storage_when_configured(
+    cluster: Cluster, s3_server: str
+) -> None:
+    prefix = f"tests/{uuid.uuid4().hex[:8]}"
+    on_s3 = Cluster(with_s3(cluster.settings, s3_server, prefix))
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=s3_server,
+        aws_access_key_id="test-key",
+        aws_secret_access_key="test-secret",
+        region_name="us-east-1",
+    )
     try:
-        with psycopg.connect(restored.url, autocommit=True) as conn:
-            rows = conn.execute(
-                "SELECT phase, count(*), min(id), max(id) FROM pitr GROUP BY 1 ORDER BY 1"
-            ).fetchall()
-            assert rows == [("after backup", 50, 101, 150), ("before backup", 100, 1, 100)]
-            assert conn.execute("SELECT pg_is_in_recovery()").fetchone() == (False,)
+        on_s3.up()  # rewrites the nodes' configuration; Patroni reloads the new archive_command
+        with psycopg.connect(cluster.url(), autocommit=True) as conn:
+            deadline = time.monotonic() + 30
+            while "--store" not in str(conn.execute("SHOW archive_command").fetchone()):
+                assert time.monotonic() < deadline, "the leader never took the new archive_command"
+                time.sleep(0.1)
+            conn.execute("CREATE TABLE pitr_s3 (id int PRIMARY KEY, phase text NOT NULL)")
+            conn.execute("INSERT INTO pitr_s3 SELECT g, 'before backup' FROM generate_series(1, 100) g")
+
+        backup = take_backup(on_s3)
+        assert backup.location == f"s3://{S3_BUCKET}/{prefix}/base/{backup.label}/"
+        target = _write_around_a_target(cluster, "pitr_s3")
+
+        objects = {
+            item["Key"]: item["Size"]
+            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=S3_BUCKET, Prefix=prefix)
+            for item in page.get("Contents", [])
+        }
+        base = f"{prefix}/base/{backup.label}/"
+        assert {f"{base}base.tar.gz.enc", f"{base}pg_wal.tar.gz.enc", f"{base}backup.json"} <= set(objects)
+        segments = [key for key in objects if key.startswith(f"{prefix}/wal/")]
+        assert segments, "no WAL segment was archived to S3"
+        first = s3.get_object(Bucket=S3_BUCKET, Key=segments[0])["Body"].read()
+        assert first.startswith(walcrypt.MAGIC), "WAL in S3 is encrypted when a key is set"
+
+        listed = gardenos(cluster, "backup", "list", "--json", settings=on_s3.settings)
+        assert listed.returncode == 0, listed.stderr
+        assert backup.label in listed.stdout
+        assert backup.label not in [b.label for b in list_backups(cluster)], "the folder has no S3 backup"
+
+        _assert_restored(on_s3, target, "pitr_s3")
     finally:
-        assert stop_restored(cluster, restored.folder)
+        cluster.up()  # back to the backup folder for the tests that follow
 
 
 def test_backup_commands(cluster: Cluster) -> None:

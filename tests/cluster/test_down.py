@@ -1,5 +1,5 @@
 """`gardenos cluster down` leaves no process and no listening port behind (runs last: the package's
-fixture brings the cluster up again if another test follows)."""
+fixture's teardown then finds nothing to stop)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import psutil
 
 from gardenos.cluster.cluster import Cluster
 from gardenos.embedded.postgres import port_is_free
-from tests.cluster.test_cluster import gardenos
+from tests.cluster.conftest import gardenos
 
 
 def test_down_leaves_nothing_running(cluster: Cluster) -> None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
 import pytest
 
 from gardenos.backup import walcrypt
+from tests.cluster.conftest import S3_BUCKET
 
 KEY = b"k" * 40
 
@@ -58,3 +60,46 @@ def test_damage_is_detected(tmp_path: Path, damage: str) -> None:
     with pytest.raises(walcrypt.DecryptionError):
         walcrypt.restore(archived, tmp_path / "out", key)
     assert not (tmp_path / "out").exists()
+
+
+def test_archive_and_restore_through_s3_compatible_storage(tmp_path: Path, s3_server: str) -> None:
+    store_file = tmp_path / "store.json"
+    store_file.write_text(
+        json.dumps(
+            {
+                "bucket": S3_BUCKET,
+                "prefix": f"unit/{tmp_path.name}",
+                "endpoint": s3_server,
+                "region": "us-east-1",
+                "access_key_id": "test-key",
+                "secret_access_key": "test-secret",
+            }
+        )
+    )
+    key_file = tmp_path / "key"
+    key_file.write_bytes(KEY)
+    source = tmp_path / "000000010000000000000007"
+    source.write_bytes(os.urandom(walcrypt.CHUNK + 3))
+    common = ["--key-file", str(key_file), "--store", str(store_file)]
+    assert walcrypt.main(["archive", str(source), "wal/000000010000000000000007", *common]) == 0
+    # The same content again is fine; other content under that name is refused.
+    assert walcrypt.main(["archive", str(source), "wal/000000010000000000000007", *common]) == 0
+    other = tmp_path / "other"
+    other.write_bytes(b"x" * 10)
+    assert walcrypt.main(["archive", str(other), "wal/000000010000000000000007", *common]) == 2
+
+    store = walcrypt.S3Store.from_file(store_file)
+    assert store.read("wal/000000010000000000000007").startswith(walcrypt.MAGIC)
+    restored = tmp_path / "restored"
+    assert walcrypt.main(["restore", "wal/000000010000000000000007", str(restored), *common]) == 0
+    assert restored.read_bytes() == source.read_bytes()
+    # The end of the archive, and storage that cannot be read (recovery must stop, not end).
+    assert walcrypt.main(["restore", "wal/000000010000000000000008", str(tmp_path / "x"), *common]) == 1
+    unreachable = tmp_path / "unreachable.json"
+    unreachable.write_text(
+        json.dumps({**json.loads(store_file.read_text()), "endpoint": "http://127.0.0.1:9"})
+    )
+    failed = walcrypt.main(
+        ["restore", "wal/000000010000000000000007", str(tmp_path / "y"), "--store", str(unreachable)]
+    )
+    assert failed == walcrypt.RESTORE_FAILED

@@ -3,6 +3,8 @@
 - A base backup is `pg_basebackup` from a streaming replica (the leader when there is none), as
   compressed tar files with the WAL it needs, encrypted when GARDENOS_BACKUP_ENCRYPTION_KEY is set.
 - Every node archives its WAL continuously (`archive_command`, see `walcrypt.py`) into `wal/`.
+- Both go to the backup folder, or to S3-compatible storage when GARDENOS_BACKUP_S3_BUCKET is set
+  (see `storage.py`).
 - A restore unpacks the newest base backup finished before the target time into a new data folder,
   replays the archived WAL up to that time (`recovery_target_time`) or to its end (`latest`), and
   starts the result as a standalone PostgreSQL: the seed for a new cluster.
@@ -22,10 +24,12 @@ import time
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import psycopg
 
 from gardenos.backup import walcrypt
+from gardenos.backup.storage import META, BackupStore, open_store, store_config
 from gardenos.cluster.cluster import Cluster
 from gardenos.cluster.config import restore_command
 from gardenos.cluster.layout import HOST, REPLICATION_USER
@@ -45,20 +49,16 @@ class BaseBackup:
     finished_at: datetime
     encrypted: bool
     size_bytes: int
-    folder: Path
+    # Where it is: a folder, or an s3:// URL.
+    location: str
 
     def to_dict(self) -> dict[str, object]:
         raw = asdict(self)
-        raw.update(
-            started_at=self.started_at.isoformat(),
-            finished_at=self.finished_at.isoformat(),
-            folder=str(self.folder),
-        )
+        raw.update(started_at=self.started_at.isoformat(), finished_at=self.finished_at.isoformat())
         return raw
 
     @classmethod
-    def load(cls, folder: Path) -> BaseBackup:
-        raw = json.loads((folder / "backup.json").read_text())
+    def from_meta(cls, raw: dict[str, Any], store: BackupStore) -> BaseBackup:
         return cls(
             label=raw["label"],
             source=raw["source"],
@@ -66,7 +66,7 @@ class BaseBackup:
             finished_at=datetime.fromisoformat(raw["finished_at"]),
             encrypted=bool(raw["encrypted"]),
             size_bytes=int(raw["size_bytes"]),
-            folder=folder,
+            location=store.location(raw["label"]),
         )
 
 
@@ -85,13 +85,13 @@ def take_backup(cluster: Cluster) -> BaseBackup:
     """A base backup from a streaming replica (or the leader when none streams)."""
     layout = cluster.layout
     layout.prepare_backup_dir()
+    store = backup_store(cluster)
     state = cluster.state()
     source = next(iter(state.replicas), None) or state.leader
     if source is None:
         raise ClusterError("no node is running: start the cluster with `gardenos cluster up`")
     started = datetime.now(UTC)
     label = started.strftime("%Y%m%dT%H%M%S%fZ")
-    folder = layout.base_backups / label
     staging = layout.owned_dir(layout.base_backups / f".{label}.partial")
     node = cluster.spec.node(source.name)
     env = {**os.environ, "PGPASSWORD": cluster.spec.replication_password}
@@ -121,22 +121,25 @@ def take_backup(cluster: Cluster) -> BaseBackup:
             plain.unlink()
     finished = datetime.now(UTC)
     size = sum(f.stat().st_size for f in staging.iterdir())
-    backup = BaseBackup(label, source.name, started, finished, key is not None, size, folder)
+    backup = BaseBackup(label, source.name, started, finished, key is not None, size, store.location(label))
     meta = backup.to_dict()
-    meta.pop("folder")
-    (staging / "backup.json").write_text(json.dumps(meta, indent=2))
-    staging.replace(folder)
+    meta.pop("location")
+    (staging / META).write_text(json.dumps(meta, indent=2))
+    try:
+        store.save(label, staging)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     return backup
 
 
+def backup_store(cluster: Cluster) -> BackupStore:
+    layout = cluster.layout
+    return open_store(cluster.settings, base=layout.base_backups, wal=layout.wal_archive)
+
+
 def list_backups(cluster: Cluster) -> list[BaseBackup]:
-    base = cluster.layout.base_backups
-    if not base.exists():
-        return []
-    return sorted(
-        (BaseBackup.load(f) for f in base.iterdir() if (f / "backup.json").exists()),
-        key=lambda b: b.finished_at,
-    )
+    store = backup_store(cluster)
+    return sorted((BaseBackup.from_meta(raw, store) for raw in store.metadata()), key=lambda b: b.finished_at)
 
 
 def parse_target(text: str) -> datetime | None:
@@ -173,13 +176,24 @@ def restore(cluster: Cluster, target: datetime | None, *, timeout: float = 300) 
     folder = layout.owned_dir(layout.restores_dir / stamp)
     pgdata = folder / "data"
     pgdata.mkdir(mode=0o700)
-    _unpack(backup, "base.tar.gz", pgdata, key)
-    _unpack(backup, "pg_wal.tar.gz", pgdata / "pg_wal", key)
+    store = backup_store(cluster)
+    files = store.fetch(backup.label, folder / "fetched")
+    _unpack(files, "base.tar.gz", pgdata, key)
+    _unpack(files, "pg_wal.tar.gz", pgdata / "pg_wal", key)
+    if files.is_relative_to(folder):
+        shutil.rmtree(files)
     for leftover in ("standby.signal", "postmaster.pid", "postmaster.opts"):
         (pgdata / leftover).unlink(missing_ok=True)
-    python = cluster.python
+    # The restore command's key and storage, next to the data folder (the cluster's may change).
+    key_file = folder / "backup.key" if key else None
+    if key_file is not None and key is not None:
+        layout.write_private(key_file, key.decode())
+    config = store_config(cluster.settings)
+    store_file = folder / "backup-store.json" if config else None
+    if store_file is not None and config is not None:
+        layout.write_private(store_file, config)
     command = restore_command(
-        python, layout.script_dir / "walcrypt.py", layout.wal_archive, layout.key_file if key else None
+        cluster.python, layout.script_dir / "walcrypt.py", layout.wal_archive, key_file, store_file
     )
     port = free_port()
     settings = [
@@ -232,15 +246,16 @@ def _key(cluster: Cluster) -> bytes | None:
     return secret.get_secret_value().encode() if secret is not None else None
 
 
-def _unpack(backup: BaseBackup, name: str, into: Path, key: bytes | None) -> None:
-    encrypted = backup.folder / f"{name}.enc"
+def _unpack(files: Path, name: str, into: Path, key: bytes | None) -> None:
+    encrypted = files / f"{name}.enc"
     if encrypted.exists():
-        assert key is not None
+        if key is None:
+            raise BadRequest("the backup is encrypted: set GARDENOS_BACKUP_ENCRYPTION_KEY")
         plain = into.parent / f".{name}.tmp"
         with encrypted.open("rb") as fin, plain.open("wb") as fout:
             walcrypt.decrypt_stream(fin, fout, key)
     else:
-        plain = backup.folder / name
+        plain = files / name
     into.mkdir(mode=0o700, exist_ok=True)
     try:
         with tarfile.open(plain, "r:gz") as tar:

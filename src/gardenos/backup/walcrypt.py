@@ -1,10 +1,16 @@
-"""Copy files into and out of the backup folder, encrypted when a key is given.
+"""Copy files into and out of the backup storage, encrypted when a key is given.
 
 PostgreSQL runs this file as its `archive_command` and `restore_command`, with the Python that runs
-Patroni: it imports nothing from GardenOS (only the standard library and, to encrypt, `cryptography`).
+Patroni: it imports nothing from GardenOS (only the standard library, `cryptography` to encrypt, and
+`boto3` for S3-compatible storage).
 
     python walcrypt.py archive SRC DEST [--key-file F]   # refuses to overwrite DEST with other content
-    python walcrypt.py restore SRC DEST [--key-file F]   # exit 1 when SRC does not exist
+    python walcrypt.py restore SRC DEST [--key-file F]   # exit 1 when SRC does not exist, 126 when
+                                                         # it cannot be read (recovery stops)
+
+With `--store FILE` (a JSON file: bucket, prefix, endpoint, region, keys) the archive's side is an
+object name under the store's prefix in an S3-compatible bucket (DEST for `archive`, SRC for
+`restore`) instead of a path.
 
 Encrypted files are AES-256-GCM in 1 MiB chunks (the STREAM construction): a header with a random salt
 and nonce prefix, then per chunk its length and ciphertext. Each chunk's nonce carries its index and
@@ -16,15 +22,18 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import os
 import secrets
 import struct
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 MAGIC = b"GARDENOS-ENC1\n"
+RESTORE_FAILED = 126
 CHUNK = 1 << 20
 _SALT = 16
 _PREFIX = 7
@@ -166,21 +175,145 @@ def restore(src: Path, dest: Path, key: bytes | None) -> None:
     _write_atomically(dest, src, key, decrypt=True)
 
 
+class StoreError(OSError):
+    """The S3-compatible storage refused or could not be reached."""
+
+
+class S3Store:
+    """Objects under a prefix of a bucket in S3-compatible storage (boto3's client)."""
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        import boto3
+        from botocore.config import Config
+
+        self.bucket = str(config["bucket"])
+        self.prefix = str(config.get("prefix") or "").strip("/")
+        endpoint = config.get("endpoint") or None
+        self.client = boto3.client(
+            "s3",
+            endpoint_url=endpoint,
+            region_name=config.get("region") or None,
+            aws_access_key_id=config.get("access_key_id") or None,
+            aws_secret_access_key=config.get("secret_access_key") or None,
+            config=Config(
+                # Path-style requests: what MinIO, Ceph and other S3-compatible servers expect.
+                s3={"addressing_style": "path" if endpoint else "auto"},
+                retries={"max_attempts": 4, "mode": "standard"},
+                connect_timeout=5,
+                read_timeout=60,
+            ),
+        )
+
+    @classmethod
+    def from_file(cls, path: Path) -> S3Store:
+        return cls(json.loads(path.read_text()))
+
+    def key(self, name: str) -> str:
+        return f"{self.prefix}/{name}" if self.prefix else name
+
+    def url(self, name: str = "") -> str:
+        return f"s3://{self.bucket}/{self.key(name)}"
+
+    def exists(self, name: str) -> bool:
+        from botocore.exceptions import ClientError
+
+        try:
+            self._call(self.client.head_object, Bucket=self.bucket, Key=self.key(name))
+        except StoreError as exc:
+            cause = exc.__cause__
+            if isinstance(cause, ClientError) and cause.response.get("Error", {}).get("Code") in (
+                "404",
+                "NoSuchKey",
+                "NotFound",
+            ):
+                return False
+            raise
+        return True
+
+    def upload(self, path: Path, name: str) -> None:
+        self._call(self.client.upload_file, str(path), self.bucket, self.key(name))
+
+    def download(self, name: str, path: Path) -> None:
+        self._call(self.client.download_file, self.bucket, self.key(name), str(path))
+
+    def read(self, name: str) -> bytes:
+        body = self._call(self.client.get_object, Bucket=self.bucket, Key=self.key(name))["Body"]
+        return bytes(body.read())
+
+    def names(self, under: str) -> list[str]:
+        """Every object name (relative to the prefix) that starts with `under`."""
+        start = self.key(under)
+        found: list[str] = []
+        pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=start)
+        for page in self._call(list, pages):
+            for item in page.get("Contents", []):
+                found.append(item["Key"][len(self.prefix) + 1 :] if self.prefix else item["Key"])
+        return found
+
+    def _call(self, function: Any, *args: Any, **kwargs: Any) -> Any:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            return function(*args, **kwargs)
+        except (BotoCoreError, ClientError) as exc:
+            raise StoreError(f"S3 ({self.url()}): {exc}") from exc
+
+
+def archive_to_store(src: Path, store: S3Store, name: str, key: bytes | None) -> None:
+    """`archive` into the store: the same rule (never replace an object with other content)."""
+    with tempfile.TemporaryDirectory(prefix="walcrypt-") as scratch:
+        if store.exists(name):
+            there = Path(scratch) / "archived"
+            store.download(name, there)
+            if plaintext_digest(there, key) == plaintext_digest(src, None):
+                return
+            raise FileExistsError(f"{store.url(name)} is already archived with different content")
+        if key is None:
+            store.upload(src, name)
+            return
+        sealed = Path(scratch) / "sealed"
+        with src.open("rb") as fin, sealed.open("wb") as fout:
+            encrypt_stream(fin, fout, key)
+        store.upload(sealed, name)
+
+
+def restore_from_store(store: S3Store, name: str, dest: Path, key: bytes | None) -> bool:
+    """`restore` from the store; False when there is no such object (the end of the archive)."""
+    if not store.exists(name):
+        return False
+    with tempfile.TemporaryDirectory(prefix="walcrypt-") as scratch:
+        fetched = Path(scratch) / "fetched"
+        store.download(name, fetched)
+        restore(fetched, dest, key)
+    return True
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="walcrypt", description=__doc__.split("\n\n")[0])
     parser.add_argument("action", choices=["archive", "restore"])
-    parser.add_argument("src", type=Path)
-    parser.add_argument("dest", type=Path)
+    parser.add_argument("src")
+    parser.add_argument("dest")
     parser.add_argument("--key-file", type=Path)
+    parser.add_argument("--store", type=Path, help="a JSON file describing S3-compatible storage")
     args = parser.parse_args(argv)
     key = read_key(args.key_file)
-    if args.action == "restore" and not args.src.exists():
-        return 1  # the end of the archive: recovery asks for files until one is missing
     try:
-        (archive if args.action == "archive" else restore)(args.src, args.dest, key)
+        if args.store is not None:
+            store = S3Store.from_file(args.store)
+            if args.action == "archive":
+                archive_to_store(Path(args.src), store, args.dest, key)
+            elif not restore_from_store(store, args.src, Path(args.dest), key):
+                return 1  # the end of the archive: recovery asks for files until one is missing
+            return 0
+        src, dest = Path(args.src), Path(args.dest)
+        if args.action == "restore" and not src.exists():
+            return 1
+        (archive if args.action == "archive" else restore)(src, dest, key)
     except (OSError, DecryptionError) as exc:
         print(f"walcrypt {args.action}: {exc}", file=sys.stderr)
-        return 2
+        # A restore that failed for another reason than a missing file must stop the recovery, not
+        # end it early as if the archive ended here: PostgreSQL aborts on an exit status above 125.
+        return RESTORE_FAILED if args.action == "restore" else 2
     return 0
 
 

@@ -8,7 +8,7 @@ import json
 import typer
 from rich.table import Table
 
-from gardenos.backup.backup import list_backups, parse_target, restore, take_backup
+from gardenos.backup.backup import backup_store, list_backups, parse_target, restore, take_backup
 from gardenos.cli.console import console
 from gardenos.cluster.cluster import Cluster
 from gardenos.settings import get_settings
@@ -21,7 +21,8 @@ def backup(
     ctx: typer.Context,
     as_json: bool = typer.Option(False, "--json", help="Print the backup as JSON."),
 ) -> None:
-    """Take a base backup (pg_basebackup from a replica); the WAL is archived continuously."""
+    """Take a base backup (pg_basebackup from a replica) into the backup folder, or S3-compatible
+    storage when GARDENOS_BACKUP_S3_BUCKET is set; the WAL is archived there continuously."""
     if ctx.invoked_subcommand is not None:
         return
     cluster = Cluster(get_settings())
@@ -33,7 +34,7 @@ def backup(
     seconds = (taken.finished_at - taken.started_at).total_seconds()
     console.print(
         f"backup [bold]{taken.label}[/] from {taken.source}: {taken.size_bytes / 1e6:.1f} MB "
-        f"in {seconds:.1f} s{' (encrypted)' if taken.encrypted else ''}; {taken.folder}"
+        f"in {seconds:.1f} s{' (encrypted)' if taken.encrypted else ''}; {taken.location}"
     )
 
 
@@ -55,7 +56,7 @@ def list_(as_json: bool = typer.Option(False, "--json", help="Print the backups 
             "yes" if b.encrypted else "no",
         )
     console.print(table)
-    console.print(f"WAL archive: {cluster.layout.wal_archive}")
+    console.print(f"WAL archive: {backup_store(cluster).wal_location}")
 
 
 def restore_command(

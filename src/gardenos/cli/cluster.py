@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from typing import Literal
@@ -11,8 +12,9 @@ from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElaps
 from rich.table import Table
 
 from gardenos.cli.console import console
+from gardenos.cluster.api_target import ApiTarget, serve_api
 from gardenos.cluster.cluster import Cluster
-from gardenos.cluster.failover import FAULTS, Fault, run_round
+from gardenos.cluster.failover import FAULTS, THROUGH, Fault, RoundReport, run_round
 from gardenos.cluster.state import ClusterState
 from gardenos.errors import BadRequest
 from gardenos.settings import get_settings
@@ -52,6 +54,8 @@ def up(
                     "rw_port": spec.rw_port,
                     "ro_port": spec.ro_port,
                     "seconds": round(elapsed, 1),
+                    # When each step was reached, in seconds from the start.
+                    "timeline": cluster.last_up,
                     **state.to_dict(),
                 }
             )
@@ -146,32 +150,42 @@ def logs(
 def failover_test(
     kill: str = typer.Option("leader", "--kill", help=f"What to fault: {', '.join(FAULTS)}."),
     rounds: int = typer.Option(1, "--rounds", min=1, max=50, help="How many rounds."),
+    through: str = typer.Option(
+        "sql",
+        "--through",
+        help="Write through HAProxy's read-write port (sql), or through the GardenOS API "
+        "(api: POST /api/v1/leads as an agency owner, the API served here against the cluster).",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object per round."),
 ) -> None:
-    """Write through the read-write port while faulting the leader; report unavailability, acknowledged
-    writes lost (must be 0), writes in doubt, and the old leader's rejoin time."""
+    """Write while faulting the leader; report unavailability, acknowledged writes lost (must be 0),
+    writes in doubt, the old leader's rejoin time, and when each step of the recovery happened."""
     if kill not in FAULTS:
         raise BadRequest(f"--kill {kill!r}: choose one of {', '.join(FAULTS)}")
+    if through not in THROUGH:
+        raise BadRequest(f"--through {through!r}: choose one of {', '.join(THROUGH)}")
     fault: Fault = kill
     cluster = _cluster()
-    reports = []
-    for number in range(1, rounds + 1):
-        if as_json:
-            report = run_round(cluster, fault, number)
-            print(json.dumps(report.to_dict()), flush=True)
-        else:
-            with _progress() as progress:
-                task = progress.add_task(f"round {number}…")
-
-                def say(message: str, task: TaskID = task, progress: Progress = progress) -> None:
-                    progress.update(task, description=message)
-
-                report = run_round(cluster, fault, number, progress=say)
-        reports.append(report)
+    cluster.wait_healthy(60)
+    with contextlib.ExitStack() as stack:
+        api = None
+        if through == "api":
+            with console.status("migrating the cluster's database and starting the API…"):
+                api = stack.enter_context(serve_api(cluster))
+        reports = _rounds(cluster, fault, rounds, api, as_json=as_json)
     if as_json:
         return
     table = Table(
-        "round", "fault", "old → new leader", "unavailability", "acknowledged", "lost", "in doubt", "rejoin"
+        "round",
+        "fault",
+        "old → new leader",
+        "unavailability",
+        "acknowledged",
+        "lost",
+        "in doubt",
+        "rejoin",
+        *(["503", "other 5xx"] if through == "api" else []),
+        title=f"failover through {'the API' if through == 'api' else 'the read-write port'}",
     )
     for r in reports:
         table.add_row(
@@ -183,8 +197,40 @@ def failover_test(
             f"[{'red' if r.acknowledged_lost else 'green'}]{r.acknowledged_lost}[/]",
             f"{r.in_doubt} ({r.in_doubt_committed} committed)",
             f"{r.rejoin_s:.1f} s",
+            *(
+                [
+                    str(r.responses.get("503", 0)),
+                    f"[{'red' if r.responses.get('other_5xx') else 'green'}]"
+                    f"{r.responses.get('other_5xx', 0)}[/]",
+                ]
+                if through == "api"
+                else []
+            ),
         )
     console.print(table)
+    for r in reports:
+        steps = ", ".join(f"{name} {at:.1f} s" for name, at in sorted(r.timeline.items(), key=lambda i: i[1]))
+        console.print(f"[dim]round {r.round}: {steps}[/]")
+
+
+def _rounds(
+    cluster: Cluster, fault: Fault, rounds: int, api: ApiTarget | None, *, as_json: bool
+) -> list[RoundReport]:
+    reports = []
+    for number in range(1, rounds + 1):
+        if as_json:
+            report = run_round(cluster, fault, number, api=api)
+            print(json.dumps(report.to_dict()), flush=True)
+        else:
+            with _progress() as progress:
+                task = progress.add_task(f"round {number}…")
+
+                def say(message: str, task: TaskID = task, progress: Progress = progress) -> None:
+                    progress.update(task, description=message)
+
+                report = run_round(cluster, fault, number, api=api, progress=say)
+        reports.append(report)
+    return reports
 
 
 def _print_state(state: ClusterState) -> None:

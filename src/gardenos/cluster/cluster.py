@@ -13,6 +13,7 @@ from pathlib import Path
 import psycopg
 from psycopg.conninfo import make_conninfo
 
+from gardenos.backup.storage import store_config
 from gardenos.cluster import config
 from gardenos.cluster.layout import DATABASE, HOST, SUPERUSER, ClusterLayout, ClusterSpec
 from gardenos.cluster.processes import (
@@ -31,6 +32,11 @@ from gardenos.errors import BadRequest, ConfigurationError
 from gardenos.settings import Settings
 
 Progress = Callable[[str], None]
+# How often waits look at the cluster again: a REST call and a stats-socket read, cheap enough to do
+# often, so that a wait ends within a tenth of a second of what it waits for.
+POLL_S = 0.1
+# Patroni's init (see patroni_init.py), copied next to walcrypt.py.
+LAUNCHER = "patroni_init.py"
 
 
 def _quiet(message: str) -> None:
@@ -46,6 +52,8 @@ class Cluster:
         self._spec: ClusterSpec | None = None
         self._python: Path | None = None
         self._controllers: dict[str, ProcessController] = {}
+        # When each step of the last `up` was reached, in seconds from its start.
+        self.last_up: dict[str, float] = {}
 
     # -- what it is made of -----------------------------------------------------------------------------
 
@@ -80,7 +88,12 @@ class Cluster:
         if not isinstance(found, PatroniProcess):
             spec = self.spec.node(name)
             found = PatroniProcess(
-                name, self.layout.run_as, self.layout.node_dir(name), self.python, spec.api_port
+                name,
+                self.layout.run_as,
+                self.layout.node_dir(name),
+                self.python,
+                self.layout.script_dir / LAUNCHER,
+                spec.api_port,
             )
             self._controllers[f"node:{name}"] = found
         return found
@@ -108,7 +121,13 @@ class Cluster:
     def up(
         self, nodes: int | None = None, *, progress: Progress = _quiet, timeout: float = 180
     ) -> ClusterState:
-        """Start whatever is not running and wait until the cluster is healthy (idempotent)."""
+        """Start whatever is not running and wait until the cluster is healthy (idempotent).
+
+        etcd and HAProxy start together; the Patroni nodes start together as soon as etcd answers
+        (the first to take the leader key bootstraps, the others clone it). `last_up` keeps when each
+        step was reached, in seconds from the start."""
+        clock = Milestones()
+        self.last_up = clock.seen
         self.layout.prepare()
         spec = ClusterSpec.load(self.layout.spec_file)
         wanted = nodes or self.settings.cluster_nodes
@@ -120,37 +139,60 @@ class Cluster:
                 f"the cluster in {self.layout.root} was created with {len(spec.nodes)} nodes; "
                 f"--nodes {nodes} does not match (remove the folder to create a new cluster)"
             )
+        if spec != self._spec:
+            self._controllers.clear()  # they hold the ports of the spec they were made for
         self._spec = spec
         progress("preparing the service user's Python and PostgreSQL binaries")
-        self._write_configs(postgres_bin_dir(self.layout))
+        changed = self._write_configs(postgres_bin_dir(self.layout))
         self._check_ports()
-        progress("starting etcd")
+        self._apply(changed)
+        clock.mark("configured")
+        progress("starting etcd and HAProxy")
         self.etcd().start()
+        self.haproxy().start()
         self.etcd().wait_ready(30)
+        clock.mark("etcd ready")
         progress(f"starting {len(spec.nodes)} Patroni nodes")
         for node in self.nodes():
             node.start()
-        progress("starting HAProxy")
-        self.haproxy().start()
         self.haproxy().wait_ready(15)
+        clock.mark("haproxy ready")
         progress("waiting for a leader and a streaming synchronous standby")
-        state = self.wait_healthy(timeout)
+        state = self.wait_healthy(timeout, observe=clock.observe)
         self._ensure_database()
+        clock.mark("database ready")
         return state
 
-    def _write_configs(self, bin_dir: Path) -> None:
+    def _write_configs(self, bin_dir: Path) -> set[str]:
+        """Write every configuration file; returns the processes whose file changed ('etcd',
+        'haproxy', node names)."""
         layout, spec = self.layout, self.spec
-        layout.write_private(layout.etcd_dir / "etcd.yml", config.render_etcd(spec, layout.etcd_dir / "data"))
+        changed: set[str] = set()
+        if layout.write_private(
+            layout.etcd_dir / "etcd.yml", config.render_etcd(spec, layout.etcd_dir / "data")
+        ):
+            changed.add("etcd")
         script = layout.script_dir / "walcrypt.py"
-        script.write_bytes(resources.files("gardenos.backup").joinpath("walcrypt.py").read_bytes())
-        script.chmod(0o644)
+        for package, name in (("gardenos.backup", "walcrypt.py"), ("gardenos.cluster", LAUNCHER)):
+            copy = layout.script_dir / name
+            copy.write_bytes(resources.files(package).joinpath(name).read_bytes())
+            copy.chmod(0o644)
         key = self.settings.backup_encryption_key
         if key is not None:
             layout.write_private(layout.key_file, key.get_secret_value())
         else:
             layout.key_file.unlink(missing_ok=True)
+        store = store_config(self.settings)
+        if store is not None:
+            layout.write_private(layout.store_file, store)
+        else:
+            layout.store_file.unlink(missing_ok=True)
         archive = config.archive_command(
-            self.python, script, layout.wal_archive, layout.key_file if key is not None else None
+            self.python,
+            script,
+            layout.wal_archive,
+            layout.key_file if key is not None else None,
+            layout.store_file if store is not None else None,
         )
         for node in spec.nodes:
             folder = layout.owned_dir(layout.node_dir(node.name))
@@ -162,10 +204,25 @@ class Cluster:
             text = config.render_patroni(
                 spec, node, self.settings, paths=paths, bin_dir=bin_dir, archive=archive
             )
-            layout.write_private(folder / "patroni.yml", text)
-        layout.write_private(
+            if layout.write_private(folder / "patroni.yml", text):
+                changed.add(node.name)
+        if layout.write_private(
             layout.haproxy_dir / "haproxy.cfg", config.render_haproxy(spec, self.haproxy().stats_socket)
-        )
+        ):
+            changed.add("haproxy")
+        return changed
+
+    def _apply(self, changed: set[str]) -> None:
+        """Make running processes follow their changed configuration files: Patroni reloads (and
+        reloads PostgreSQL's settings), HAProxy restarts (a fraction of a second without routing)."""
+        for node in self.nodes():
+            if node.name in changed and node.is_running():
+                status, body = http_post(f"{node.api_url}/reload", {}, timeout=10)
+                if status not in (200, 202):
+                    raise ClusterError(f"{node.name}'s Patroni refused to reload ({status}): {body}")
+        if "haproxy" in changed and self.haproxy().is_running():
+            self.haproxy().stop(10)
+            self.haproxy().start()
 
     def _check_ports(self) -> None:
         spec = self.spec
@@ -213,18 +270,38 @@ class Cluster:
     def is_running(self) -> bool:
         return self.layout.exists() and any(p.is_running() for p in self._all())
 
-    def wait_healthy(self, timeout: float = 120) -> ClusterState:
+    def wait_healthy(
+        self, timeout: float = 120, *, observe: Callable[[ClusterState], None] | None = None
+    ) -> ClusterState:
         deadline = time.monotonic() + timeout
         state = self.state()
-        while not state.is_healthy(len(self.spec.nodes)):
+        nudged = 0.0
+        while True:
+            if observe is not None:
+                observe(state)
+            if state.is_healthy(len(self.spec.nodes)):
+                return state
+            if state.leader and state.replicas and not state.sync_standbys and time.monotonic() > nudged + 1:
+                nudged = time.monotonic()
+                self._nudge(state.leader.name)
             if time.monotonic() > deadline:
                 raise ClusterError(
                     f"the cluster was not healthy within {timeout:.0f} s: {_describe(state)}; "
                     f"logs: {self.layout.server_root}/nodes/*/patroni.log"
                 )
-            time.sleep(0.25)
+            time.sleep(POLL_S)
             state = self.state()
-        return state
+
+    def _nudge(self, leader: str) -> None:
+        """Have the leader's Patroni run its HA loop now rather than within loop_wait: a streaming
+        replica is made the synchronous standby (and shown as one) a loop or two sooner.
+
+        Patroni wakes its loop on a PATCH of the dynamic configuration; this one sets loop_wait to the
+        value it has, so nothing changes."""
+        api = self.node(leader).api_url
+        status, current = http_get(f"{api}/config")
+        if status == 200 and isinstance(current, dict) and "loop_wait" in current:
+            http_post(f"{api}/config", {"loop_wait": current["loop_wait"]}, timeout=5, method="PATCH")
 
     def wait_member(self, name: str, timeout: float = 120) -> ClusterState:
         """Until `name` is a member again that is leader or streaming, and the cluster is healthy."""
@@ -240,7 +317,7 @@ class Cluster:
                 return state
             if time.monotonic() > deadline:
                 raise ClusterError(f"{name} did not rejoin within {timeout:.0f} s: {_describe(state)}")
-            time.sleep(0.2)
+            time.sleep(POLL_S)
 
     def log_file(self, name: str) -> Path:
         if name == "etcd":
@@ -272,7 +349,7 @@ class Cluster:
             state = self.wait_healthy(max(1.0, deadline - time.monotonic()))
             if state.leader is not None and state.leader.name != leader.name:
                 return leader.name, state.leader.name
-            time.sleep(0.2)
+            time.sleep(POLL_S)
 
     def stop_node(self, name: str, *, kill: bool = False) -> bool:
         """Stop a node's Patroni and PostgreSQL; `kill`: SIGKILL both at once (a crash)."""
@@ -326,9 +403,33 @@ class Cluster:
         if self.layout.root.is_symlink():
             self.layout.root.unlink()
         shutil.rmtree(target, ignore_errors=True)
+        self._spec = None
+        self._controllers.clear()
 
     def _all(self) -> list[ProcessController]:
         return [self.etcd(), *self.nodes(), self.haproxy()]
+
+
+class Milestones:
+    """The first moment each step of a start (or a failover) was seen, in seconds from the start."""
+
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+        self.seen: dict[str, float] = {}
+
+    def mark(self, name: str) -> None:
+        self.seen.setdefault(name, round(time.monotonic() - self.started, 2))
+
+    def observe(self, state: ClusterState) -> None:
+        leader = state.leader
+        if leader is not None:
+            self.mark("leader running")
+            if state.routed("primary") == (leader.name,):
+                self.mark("haproxy routes the leader")
+        if state.replicas:
+            self.mark("first replica streaming")
+        if state.sync_standbys:
+            self.mark("sync standby streaming")
 
 
 def _describe(state: ClusterState) -> str:

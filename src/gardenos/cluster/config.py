@@ -47,22 +47,30 @@ def render_etcd(spec: ClusterSpec, data_dir: Path) -> str:
     )
 
 
-def archive_command(python: Path, script: Path, wal_archive: Path, key_file: Path | None) -> str:
-    """PostgreSQL's archive_command: walcrypt.py copies (encrypts) a WAL file into the archive."""
-    command = (
-        f"{shlex.quote(str(python))} {shlex.quote(str(script))} archive %p {shlex.quote(str(wal_archive))}/%f"
-    )
-    if key_file is not None:
-        command += f" --key-file {shlex.quote(str(key_file))}"
-    return command
+def archive_command(
+    python: Path, script: Path, wal_archive: Path, key_file: Path | None, store_file: Path | None = None
+) -> str:
+    """PostgreSQL's archive_command: walcrypt.py copies (encrypts) a WAL file into the archive, the
+    backup folder's `wal/` or, with a store file, `<prefix>/wal/` in S3-compatible storage."""
+    dest = "wal/%f" if store_file is not None else f"{shlex.quote(str(wal_archive))}/%f"
+    return _walcrypt(python, script, f"archive %p {dest}", key_file, store_file)
 
 
-def restore_command(python: Path, script: Path, wal_archive: Path, key_file: Path | None) -> str:
-    command = (
-        f"{shlex.quote(str(python))} {shlex.quote(str(script))} restore {shlex.quote(str(wal_archive))}/%f %p"
-    )
+def restore_command(
+    python: Path, script: Path, wal_archive: Path, key_file: Path | None, store_file: Path | None = None
+) -> str:
+    src = "wal/%f" if store_file is not None else f"{shlex.quote(str(wal_archive))}/%f"
+    return _walcrypt(python, script, f"restore {src} %p", key_file, store_file)
+
+
+def _walcrypt(
+    python: Path, script: Path, arguments: str, key_file: Path | None, store_file: Path | None
+) -> str:
+    command = f"{shlex.quote(str(python))} {shlex.quote(str(script))} {arguments}"
     if key_file is not None:
         command += f" --key-file {shlex.quote(str(key_file))}"
+    if store_file is not None:
+        command += f" --store {shlex.quote(str(store_file))}"
     return command
 
 

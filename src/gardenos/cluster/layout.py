@@ -5,9 +5,12 @@
       etcd/                 etcd.yml, data/, etcd.log
       nodes/<name>/         patroni.yml, data/ (PGDATA), run/ (socket), patroni.log
       haproxy/              haproxy.cfg, haproxy.sock (stats), haproxy.log
-      python/               a Python the service user can run Patroni with (as root only)
       bin/walcrypt.py       the archive/restore command PostgreSQL runs
-      backups/              base/<label>/ and wal/ (unless GARDENOS_BACKUP_DIR says elsewhere)
+      bin/patroni_init.py   the small init each Patroni runs under (reaps the postmaster at once)
+      backups/              base/<label>/ and wal/ (unless GARDENOS_BACKUP_DIR says elsewhere; with
+                            S3-compatible storage, only the base backups being taken)
+      backup-store.json     the S3-compatible storage walcrypt.py archives to, when configured (0600)
+      backup.key            the backup encryption key, when set (0600)
 
 As root, when the service user cannot enter the data folder (a clone under a 0700 home folder), the
 cluster folder is created under GARDENOS_RUNTIME_DIR and `<data_dir>/cluster` is a symlink to it,
@@ -143,16 +146,17 @@ class ClusterLayout:
         return self.node_dir(name) / "data"
 
     @property
-    def python_dir(self) -> Path:
-        return self.server_root / "python"
-
-    @property
     def script_dir(self) -> Path:
         return self.server_root / "bin"
 
     @property
     def key_file(self) -> Path:
         return self.server_root / "backup.key"
+
+    @property
+    def store_file(self) -> Path:
+        """S3-compatible storage's bucket, prefix, endpoint and keys, for walcrypt.py (0600)."""
+        return self.server_root / "backup-store.json"
 
     @property
     def backup_dir(self) -> Path:
@@ -230,11 +234,18 @@ class ClusterLayout:
         self.run_as.chown(folder)
         return folder
 
-    def write_private(self, path: Path, text: str) -> None:
-        """A file only the service user (and root) can read: configurations carry passwords."""
+    def write_private(self, path: Path, text: str) -> bool:
+        """A file only the service user (and root) can read: configurations carry passwords. Returns
+        whether it changed (an unchanged file is left alone)."""
+        try:
+            if path.read_text() == text:
+                return False
+        except (FileNotFoundError, UnicodeDecodeError):
+            pass
         tmp = path.with_name(f".{path.name}.tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
             f.write(text)
         self.run_as.chown(tmp)
         tmp.replace(path)
+        return True

@@ -104,7 +104,7 @@ class ProcessController(ABC):
                 )
             if self.is_ready():
                 return
-            time.sleep(0.2)
+            time.sleep(0.05)
         raise ClusterError(
             f"{self.kind} {self.name} was not ready within {timeout:.0f} s; see {self.log_file}:\n"
             f"{self.log_tail()}"
@@ -119,6 +119,8 @@ class ProcessController(ABC):
         for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 10.0)):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, sig)
+                if sig == signal.SIGKILL and os.getpgid(pid) == pid:
+                    os.killpg(pid, sig)  # and what it started in its session (Patroni under its init)
             if self._wait_gone(pid, wait):
                 break
         self._forget()
@@ -202,15 +204,19 @@ class EtcdProcess(ProcessController):
 
 
 class PatroniProcess(ProcessController):
-    """Patroni, which runs (and detaches) the node's PostgreSQL."""
+    """Patroni, which runs (and detaches) the node's PostgreSQL, under `patroni_init.py` (a small
+    init that reaps the postmaster as soon as it dies; see that file)."""
 
     kind = "patroni"
 
-    def __init__(self, name: str, run_as: RunAs, folder: Path, python: Path, api_port: int) -> None:
+    def __init__(
+        self, name: str, run_as: RunAs, folder: Path, python: Path, launcher: Path, api_port: int
+    ) -> None:
         # Patroni must not pick up the caller's Python settings (a test runner's PYTHONPATH).
         env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
         super().__init__(name, run_as, folder, env=env)
         self.python = python
+        self.launcher = launcher
         self.api_port = api_port
 
     @property
@@ -222,7 +228,21 @@ class PatroniProcess(ProcessController):
         return self.folder / "data"
 
     def argv(self) -> list[str]:
-        return [str(self.python), "-m", "patroni", str(self.config_file)]
+        return [str(self.python), str(self.launcher), str(self.config_file)]
+
+    def kill(self) -> bool:
+        """SIGKILL Patroni and its init at once (their process group; PostgreSQL has a session of
+        its own and goes on running, as when Patroni alone crashes)."""
+        pid = self.pid()
+        if pid is None:
+            return False
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        self._wait_gone(pid, 10.0)
+        self._reap()
+        return True
 
     @property
     def api_url(self) -> str:
@@ -376,9 +396,11 @@ def http_get(url: str, timeout: float = 2.0) -> tuple[int | None, Any]:
         return None, None
 
 
-def http_post(url: str, payload: dict[str, Any], timeout: float = 60.0) -> tuple[int | None, Any]:
+def http_post(
+    url: str, payload: dict[str, Any], timeout: float = 60.0, *, method: str = "POST"
+) -> tuple[int | None, Any]:
     request = urllib.request.Request(  # noqa: S310 (loopback URLs we build)
-        url, data=json.dumps(payload).encode(), headers={"Content-Type": "application/json"}, method="POST"
+        url, data=json.dumps(payload).encode(), headers={"Content-Type": "application/json"}, method=method
     )
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310

@@ -10,11 +10,17 @@ cluster gets a virtualenv of its own, made from the system's Python of the same 
 needs (Patroni with its etcd3 requirements, psycopg, and cryptography for encrypted WAL archiving).
 Copying rather than `pip install` keeps the versions identical to the project's and works offline;
 the same minor version keeps the compiled wheels (psycopg-binary, PyYAML, cryptography) valid.
+
+That virtualenv is built once per set of versions under GARDENOS_RUNTIME_DIR (`python-<digest>`), next
+to the copied PostgreSQL binaries, and shared by every cluster made with that runtime folder: a new
+cluster starts without copying anything.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import os
 import re
 import shlex
 import shutil
@@ -33,6 +39,8 @@ ROOTS: dict[str, tuple[str, ...]] = {
     "patroni": ("etcd3",),
     "psycopg": ("binary",),
     "cryptography": (),
+    # S3-compatible backup storage (walcrypt.py uploads WAL and base backups with it).
+    "boto3": (),
 }
 IMPORT_CHECK = (
     "import patroni.__main__, patroni.dcs.etcd3, psycopg, cryptography.hazmat.primitives.ciphers.aead"
@@ -55,36 +63,57 @@ def postgres_bin_dir(layout: ClusterLayout) -> Path:
 def service_python(layout: ClusterLayout) -> Path:
     """A Python the service user can run Patroni (and the WAL archive command) with."""
     current = Path(sys.executable)
-    if layout.run_as.is_current_user or _works(layout.run_as, current):
+    if layout.run_as.is_current_user:
+        return current
+    cached = _venv_dir(layout) / "bin" / "python"
+    if _stamp_path(_venv_dir(layout)).is_file() and _stamp_path(_venv_dir(layout)).read_text() == _stamp():
+        return cached
+    if _works(layout.run_as, current):
         return current
     return build_service_venv(layout)
 
 
+def _venv_dir(layout: ClusterLayout) -> Path:
+    return layout.settings.runtime_dir / f"python-{_stamp()[:16]}"
+
+
+def _stamp_path(venv: Path) -> Path:
+    return venv / ".gardenos-stamp"
+
+
 def build_service_venv(layout: ClusterLayout) -> Path:
-    """The cluster's own virtualenv (see the module's docstring), built once per set of versions."""
+    """The service user's virtualenv (see the module's docstring), built once per set of versions.
+
+    Built in a staging folder of this process's own and renamed into place, so two commands building
+    it at once both end with a complete one."""
     run_as = layout.run_as
-    target = layout.python_dir
+    target = _venv_dir(layout)
     python = target / "bin" / "python"
-    stamp = target / ".gardenos-stamp"
     wanted = _stamp()
-    if stamp.exists() and stamp.read_text() == wanted and _works(run_as, python):
+    if _stamp_path(target).is_file() and _stamp_path(target).read_text() == wanted:
         return python
+    runtime = layout.settings.runtime_dir
+    runtime.mkdir(parents=True, exist_ok=True)
+    runtime.chmod(runtime.stat().st_mode | 0o011)  # the service user passes through, lists nothing
     base = _system_python(run_as)
-    staging = target.with_name(target.name + ".tmp")
+    staging = target.with_name(f"{target.name}.tmp{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
     subprocess.run([str(base), "-m", "venv", "--without-pip", str(staging)], check=True, capture_output=True)
     site = staging / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / "site-packages"
     for dist in _closure():
         _copy_distribution(dist, site)
-    (staging / ".gardenos-stamp").write_text(wanted)
     staging.chmod(0o755)
-    shutil.rmtree(target, ignore_errors=True)
-    staging.replace(target)
-    if not _works(run_as, python):
+    if not _works(run_as, staging / "bin" / "python"):
+        shutil.rmtree(staging, ignore_errors=True)
         raise ConfigurationError(
-            f"the Python made for the service user at {python} cannot import Patroni; "
-            "remove that folder and run `gardenos cluster up` again"
+            f"the Python made for the service user in {staging} cannot import Patroni",
+            hint=f"check that {run_as.name!r} can read {runtime}, or run GardenOS as an unprivileged user",
         )
+    _stamp_path(staging).write_text(wanted)
+    try:
+        staging.rename(target)
+    except OSError:  # another command finished first: keep its copy
+        shutil.rmtree(staging, ignore_errors=True)
     return python
 
 
@@ -149,6 +178,7 @@ def _copy_distribution(dist: metadata.Distribution, site: Path) -> None:
         shutil.copy2(source, destination)
 
 
+@functools.cache
 def _stamp() -> str:
     versions = ",".join(f"{d.metadata['Name']}=={d.version}" for d in _closure())
     return hashlib.sha256(f"{sys.version_info[:2]}:{versions}".encode()).hexdigest()

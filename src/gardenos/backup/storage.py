@@ -1,0 +1,135 @@
+"""Where base backups and the WAL archive are kept: the backup folder, or S3-compatible storage when
+GARDENOS_BACKUP_S3_BUCKET is set.
+
+    <backup folder>/base/<label>/   or   s3://<bucket>/<prefix>/base/<label>/
+        base.tar.gz[.enc], pg_wal.tar.gz[.enc], backup.json (written last: a backup without it is
+        unfinished and not listed)
+    <backup folder>/wal/<segment>   or   s3://<bucket>/<prefix>/wal/<segment>
+
+The WAL side is written by PostgreSQL's archive_command (`walcrypt.py`, with the store described in a
+0600 JSON file of the service user's); this module does the base backups' side.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any
+
+from gardenos.backup.walcrypt import S3Store
+from gardenos.settings import Settings
+
+META = "backup.json"
+
+
+def store_config(settings: Settings) -> str | None:
+    """The store file's content (JSON) when S3-compatible storage is configured, else None."""
+    if not settings.backup_s3_bucket:
+        return None
+    secret = settings.backup_s3_secret_access_key
+    return json.dumps(
+        {
+            "bucket": settings.backup_s3_bucket,
+            "prefix": settings.backup_s3_prefix.strip("/"),
+            "endpoint": settings.backup_s3_endpoint,
+            "region": settings.backup_s3_region,
+            "access_key_id": settings.backup_s3_access_key_id,
+            "secret_access_key": secret.get_secret_value() if secret is not None else None,
+        },
+        indent=2,
+    )
+
+
+class BackupStore(ABC):
+    """Base backups (folders of files) by label, and where the WAL archive is."""
+
+    @property
+    @abstractmethod
+    def wal_location(self) -> str:
+        """Where the WAL archive is, for people to read."""
+
+    @abstractmethod
+    def location(self, label: str) -> str:
+        """Where a base backup is, for people to read."""
+
+    @abstractmethod
+    def save(self, label: str, staging: Path) -> None:
+        """Store the files of a finished base backup (`backup.json` last); `staging` is consumed."""
+
+    @abstractmethod
+    def metadata(self) -> list[dict[str, Any]]:
+        """The `backup.json` of every finished base backup."""
+
+    @abstractmethod
+    def fetch(self, label: str, into: Path) -> Path:
+        """A local folder with the base backup's files (`into` is used when they must be fetched)."""
+
+
+class FolderStore(BackupStore):
+    def __init__(self, base: Path, wal: Path) -> None:
+        self.base = base
+        self.wal = wal
+
+    @property
+    def wal_location(self) -> str:
+        return str(self.wal)
+
+    def location(self, label: str) -> str:
+        return str(self.base / label)
+
+    def save(self, label: str, staging: Path) -> None:
+        # The metadata is written inside the staging folder, and the rename makes it appear whole.
+        staging.replace(self.base / label)
+
+    def metadata(self) -> list[dict[str, Any]]:
+        if not self.base.exists():
+            return []
+        return [
+            json.loads((folder / META).read_text())
+            for folder in self.base.iterdir()
+            if (folder / META).is_file()
+        ]
+
+    def fetch(self, label: str, into: Path) -> Path:
+        del into
+        return self.base / label
+
+
+class S3BackupStore(BackupStore):
+    def __init__(self, store: S3Store) -> None:
+        self.store = store
+
+    @property
+    def wal_location(self) -> str:
+        return self.store.url("wal/")
+
+    def location(self, label: str) -> str:
+        return self.store.url(f"base/{label}/")
+
+    def save(self, label: str, staging: Path) -> None:
+        files = sorted(f for f in staging.iterdir() if f.is_file() and f.name != META)
+        for file in [*files, staging / META]:
+            self.store.upload(file, f"base/{label}/{file.name}")
+        shutil.rmtree(staging, ignore_errors=True)
+
+    def metadata(self) -> list[dict[str, Any]]:
+        return [
+            json.loads(self.store.read(name))
+            for name in self.store.names("base/")
+            if name.endswith(f"/{META}")
+        ]
+
+    def fetch(self, label: str, into: Path) -> Path:
+        into.mkdir(mode=0o700, parents=True, exist_ok=True)
+        for name in self.store.names(f"base/{label}/"):
+            self.store.download(name, into / name.rsplit("/", 1)[-1])
+        return into
+
+
+def open_store(settings: Settings, *, base: Path, wal: Path) -> BackupStore:
+    text = store_config(settings)
+    if text is None:
+        return FolderStore(base, wal)
+    return S3BackupStore(S3Store(json.loads(text)))
