@@ -157,10 +157,17 @@ def _fast_phone(compact: str, default_region: str) -> str | None:
                 national = stripped
         if not national or national[0] == "0":
             return None
-    number = PhoneNumber(country_code=code, national_number=int(national))
-    if phonenumbers.is_possible_number_with_reason(number) != ValidationResult.IS_POSSIBLE:
+    if not _possible_length(code, len(national)):
         return None
     return f"+{code}{national}"
+
+
+@lru_cache(maxsize=4096)
+def _possible_length(country_code: int, length: int) -> bool:
+    """libphonenumber's "possible" check, which looks at nothing but the country code and the national
+    number's length: asked once per (code, length) instead of once per number (~6 µs)."""
+    number = PhoneNumber(country_code=country_code, national_number=int("1" + "0" * (length - 1)))
+    return phonenumbers.is_possible_number_with_reason(number) == ValidationResult.IS_POSSIBLE
 
 
 _PHONE_REASONS = {

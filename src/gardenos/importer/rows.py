@@ -36,6 +36,9 @@ NO_IDENTITY = "the row has no name, email, phone or company: nothing to identify
 # NUL (refused in values) and escaped for COPY in one pass, then NUL becomes the tab COPY splits on.
 NULL = ""
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+_NEEDS_ESCAPE = re.compile(r"[\\\t\n\r]")
+# One encoder for every row: json.dumps with options builds a new one per call.
+_JSON = json.JSONEncoder(ensure_ascii=False)
 _TAG_SPLIT = re.compile(r"[,;|]")
 _SURROGATES = re.compile("[\udc80-\udcff]")
 _SURNAME_PARTICLES = frozenset(("van", "von", "de", "der", "den", "da", "di", "del", "la", "le"))
@@ -68,8 +71,12 @@ class RowBuilder:
         self.columns = columns
         self.options = options
         self.width = len(columns.targets)
-        plan: list[tuple[int, str]] = [(i, t) for i, t in enumerate(columns.targets) if t != IGNORE]
-        self.plan = plan
+        # (column index, target, custom field name or None), for the mapped columns only.
+        self.plan: list[tuple[int, str, str | None]] = [
+            (i, t, t[len(CUSTOM_PREFIX) :] if t.startswith(CUSTOM_PREFIX) else None)
+            for i, t in enumerate(columns.targets)
+            if t != IGNORE
+        ]
         self.names = columns.names
 
     def build(self, line: int, cells: list[str]) -> str | None:
@@ -80,14 +87,29 @@ class RowBuilder:
                 f"the row has {len(cells)} fields but the header has {self.width}: "
                 "a value with the delimiter in it that is not in quotes?",
             )
+        whole = "".join(cells)
+        if "\x00" in whole or _SURROGATES.search(whole):
+            self._refuse_cell(cells)  # which cell, and why: raises
         values: dict[str, str] = {}
         custom: dict[str, str] = {}
-        for index, target in self.plan:
-            if index >= len(cells):
+        size = len(cells)
+        for index, target, field in self.plan:
+            if index >= size:
                 continue
             raw = cells[index].strip()
             if not raw:
                 continue
+            if field is not None:
+                custom[field] = raw
+            elif target not in values:
+                values[target] = raw
+        if not values and not custom:
+            return None
+        return self._row(line, values, custom)
+
+    def _refuse_cell(self, cells: list[str]) -> None:
+        for index, _target, _field in self.plan:
+            raw = cells[index] if index < len(cells) else ""
             if "\x00" in raw:
                 raise RowError(self.names[index], "the value contains NUL characters")
             if _SURROGATES.search(raw):
@@ -96,13 +118,6 @@ class RowBuilder:
                     f"the value has bytes that are not valid {self.options.encoding}: "
                     "re-save the file as UTF-8 (or fix that character)",
                 )
-            if target.startswith(CUSTOM_PREFIX):
-                custom[target[len(CUSTOM_PREFIX) :]] = raw
-            elif target not in values:
-                values[target] = raw
-        if not values and not custom:
-            return None
-        return self._row(line, values, custom)
 
     def _column(self, target: str) -> str | None:
         targets = self.columns.targets
@@ -153,7 +168,7 @@ class RowBuilder:
             tags = _array(self._tags(raw)) or NULL
         fields = NULL
         if custom:
-            fields = json.dumps(custom, ensure_ascii=False)
+            fields = _JSON.encode(custom)
         cells = (
             str(line),
             first or NULL,
@@ -174,7 +189,10 @@ class RowBuilder:
             fields,
             created,
         )
-        return "\x00".join(cells).translate(_COPY_ESCAPES).replace("\x00", "\t") + "\n"
+        text = "\x00".join(cells)
+        if _NEEDS_ESCAPE.search(text):  # rare: a translate is ~10 µs on a row
+            text = text.translate(_COPY_ESCAPES)
+        return text.replace("\x00", "\t") + "\n"
 
     def _opt(self, target: str, values: dict[str, str], limit: int = SHORT, *, collapse: bool = True) -> str:
         value = values.get(target)

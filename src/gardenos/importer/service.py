@@ -1,5 +1,6 @@
-"""Running an import: read and validate the file into a staging table with COPY, decide per row (new,
-duplicate, update), write the leads and their embedding jobs, all in one transaction.
+"""Running an import: read and validate the file a chunk at a time; each chunk is staged with COPY,
+matched (new, duplicate, update) and written with its embedding jobs by the writer thread while the next
+chunk is read (writer.py), all in one transaction.
 
 Isolation: every statement runs as `authenticated` with the importing member's claims (role and
 `request.jwt.claims` set transaction-locally, as for API requests), so row-level security confines the
@@ -37,13 +38,17 @@ from gardenos.errors import Conflict, GardenError, NotFound
 from gardenos.importer import sql
 from gardenos.importer.mapping import MappingFile, resolve
 from gardenos.importer.reader import CsvSource
-from gardenos.importer.rows import STAGE_COLUMNS, Options, RowBuilder, RowError
+from gardenos.importer.rows import Options, RowBuilder, RowError
+from gardenos.importer.writer import ChunkWriter
 
 OnDuplicate = Literal["skip", "update", "merge"]
 Phase = Literal["reading", "matching", "writing", "done"]
 ProgressCallback = Callable[[Phase, "Counts", int], None]
 
-BATCH_ROWS = 5000
+# Rows the server writes while the next ones are read and checked: large enough that a chunk's fixed
+# costs (a dozen statements) do not count, small enough that the last chunk, written alone, is short.
+CHUNK_ROWS = 50_000
+PROGRESS_ROWS = 5000
 PROGRESS_EVERY_S = 1.0
 # Day-first dates everywhere but where month-first is the custom.
 MONTH_FIRST_REGIONS = frozenset({"US", "CA", "PH", "FM", "MH", "PW", "BZ"})
@@ -254,31 +259,26 @@ class Importer:
         cur.execute(sql.AUDIT_OFF)
         cur.execute(sql.SUBSCRIPTIONS_OFF)
         cur.execute(sql.WORK_MEM)
+        cur.execute(sql.TEMP_BUFFERS)
         cur.execute(sql.STAGE)
         cur.execute(sql.STAGE_ERRORS)
         report = self._error_report(import_id) if self.errors_dir is not None else None
+        writer = ChunkWriter(cur, import_id, options.on_duplicate)
         with tempfile.TemporaryFile("w+", encoding="utf-8", newline="") as errors:
-            self._stage(cur, source, builder, counts, errors, report, import_id)
-            if report is not None:
-                report[1].close()
+            try:
+                self._stage(writer, source, builder, counts, errors, report, import_id)
+            finally:
+                writer.close()
+                if report is not None:
+                    report[1].close()
             errors.seek(0)
             with cur.copy(sql.COPY_ERRORS) as copy:
                 while chunk := errors.read(1 << 20):
                     copy.write(chunk)
         cur.execute(sql.SAVE_ERRORS, (import_id,))
-        self.on_progress("matching", counts, source.size)
-        cur.execute(sql.ANALYZE_STAGE)
-        cur.execute(sql.PLAN, {"policy": options.on_duplicate})
-        inserted, updated, duplicate = cur.execute(sql.COUNT_PLAN).fetchone() or (0, 0, 0)
-        counts.inserted, counts.updated, counts.duplicate = inserted, updated, duplicate
-        self.on_progress("writing", counts, source.size)
-        if updated:
-            # Changes to existing leads keep their row-by-row audit trail; new leads get one entry below.
-            cur.execute(sql.AUDIT_ON)
-            cur.execute(sql.UPDATE_LEADS if options.on_duplicate == "update" else sql.MERGE_LEADS)
-            cur.execute(sql.AUDIT_OFF)
-        cur.execute(sql.INSERT_LEADS, (import_id,))
-        cur.execute(sql.ENQUEUE_EMBEDDINGS, {"key": f"import:{import_id}:"})
+        counts.inserted = writer.written.inserted
+        counts.updated = writer.written.updated
+        counts.duplicate = writer.written.duplicate
         summary = asdict(counts) | {"import_id": str(import_id), "file": str(path.name)}
         cur.execute(sql.AUDIT, (import_id, Jsonb(summary)))
         cur.execute(
@@ -310,7 +310,7 @@ class Importer:
 
     def _stage(
         self,
-        cur: psycopg.Cursor,
+        writer: ChunkWriter,
         source: CsvSource,
         builder: RowBuilder,
         counts: Counts,
@@ -318,51 +318,51 @@ class Importer:
         report: tuple[Path, io.TextIOWrapper] | None,
         import_id: uuid.UUID,
     ) -> None:
-        """Stream the file through validation into the stage table; invalid rows go to `errors`."""
+        """Stream the file through validation to the writer, a chunk at a time; invalid rows go to
+        `errors`. The writer writes chunk N while this reads and checks chunk N+1."""
         report_writer = csv.writer(report[1]) if report is not None else None
         raw = io.StringIO()
         raw_writer = csv.writer(raw, delimiter=source.format.delimiter, lineterminator="")
         build = builder.build
         last_progress = time.monotonic()
-        batch: list[str] = []
-        # The plain writer blocks while the server catches up: a queued one would let a fast reader buffer
-        # the file in memory.
-        with cur.copy(sql.COPY_STAGE.format(columns=STAGE_COLUMNS)) as copy:
-            records = source.records()
-            if builder.columns.has_header:
-                next(records, None)
-            for line, cells in records:
-                try:
-                    staged = build(line, cells)
-                except RowError as exc:
-                    counts.total += 1
-                    counts.invalid += 1
-                    raw.seek(0)
-                    raw.truncate()
-                    raw_writer.writerow(cells)
-                    text = raw.getvalue().encode("utf-8", "replace").decode("utf-8")[:10000]
-                    column = exc.column or ""
-                    shown = column.translate(_COPY_ESCAPES) if column else "\\N"
-                    reason, row = exc.reason.translate(_COPY_ESCAPES), text.translate(_COPY_ESCAPES)
-                    errors.write(f"{line}\t{shown}\t{reason}\t{row}\n")
-                    if report_writer is not None:
-                        report_writer.writerow([line, column, exc.reason, text])
-                    continue
-                if staged is None:
-                    continue
+        chunk: list[str] = []
+        records = source.records()
+        if builder.columns.has_header:
+            next(records, None)
+        for line, cells in records:
+            try:
+                staged = build(line, cells)
+            except RowError as exc:
                 counts.total += 1
-                batch.append(staged)
-                if len(batch) >= BATCH_ROWS:
-                    copy.write("".join(batch))
-                    batch.clear()
-                    now = time.monotonic()
-                    self.on_progress("reading", counts, source.position())
-                    if now - last_progress >= PROGRESS_EVERY_S:
-                        last_progress = now
-                        self._publish(import_id, counts)
-            if batch:
-                copy.write("".join(batch))
-        self.on_progress("reading", counts, source.size)
+                counts.invalid += 1
+                raw.seek(0)
+                raw.truncate()
+                raw_writer.writerow(cells)
+                text = raw.getvalue().encode("utf-8", "replace").decode("utf-8")[:10000]
+                column = exc.column or ""
+                shown = column.translate(_COPY_ESCAPES) if column else "\\N"
+                reason, row = exc.reason.translate(_COPY_ESCAPES), text.translate(_COPY_ESCAPES)
+                errors.write(f"{line}\t{shown}\t{reason}\t{row}\n")
+                if report_writer is not None:
+                    report_writer.writerow([line, column, exc.reason, text])
+                continue
+            if staged is None:
+                continue
+            counts.total += 1
+            chunk.append(staged)
+            if len(chunk) % PROGRESS_ROWS == 0:
+                if len(chunk) >= CHUNK_ROWS:
+                    writer.submit("".join(chunk))
+                    chunk.clear()
+                self.on_progress("reading", counts, source.position())
+                now = time.monotonic()
+                if now - last_progress >= PROGRESS_EVERY_S:
+                    last_progress = now
+                    self._publish(import_id, counts)
+        if chunk:
+            writer.submit("".join(chunk))
+        self.on_progress("writing", counts, source.size)
+        writer.wait()
 
     def _publish(self, import_id: uuid.UUID, counts: Counts) -> None:
         if self.progress_conn is None:

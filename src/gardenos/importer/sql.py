@@ -76,79 +76,127 @@ INTERRUPTED = (
     "import the file again to resume"
 )
 
+# The file goes through in chunks: while the server matches and writes one, the importer reads and checks
+# the next. The stage holds one chunk at a time; what later chunks must know of earlier ones is kept in
+# the other tables: every key seen in the file (a row repeating one is a duplicate), and under
+# update/merge the leads already changed by the import, with the keys they had before (a later row
+# matching one of them is a duplicate, as it would be had the whole file been matched at once).
 STAGE = """
 CREATE TEMP TABLE import_stage (
     line bigint NOT NULL,
     first_name text, last_name text, email text, email_key text, phone text, phone_keys text[], company text,
     job_title text, website text, city text, country text, source text, status text, notes text, tags text[],
-    custom_fields jsonb, created_at timestamptz,
-    id uuid NOT NULL DEFAULT uuidv7()
-) ON COMMIT DROP
+    custom_fields jsonb, created_at timestamptz
+) ON COMMIT DROP;
+CREATE TEMP TABLE import_plan (line bigint PRIMARY KEY, lead_id uuid, action text NOT NULL) ON COMMIT DROP;
+CREATE TEMP TABLE import_keys (key text PRIMARY KEY) ON COMMIT DROP;
+CREATE TEMP TABLE import_updated (lead_id uuid PRIMARY KEY) ON COMMIT DROP;
+CREATE TEMP TABLE import_claimed (kind "char" NOT NULL, key text NOT NULL, lead_id uuid NOT NULL)
+    ON COMMIT DROP;
+CREATE INDEX ON import_claimed (kind, key)
 """
+# Local buffers for the temp tables above (the keys of a million-row file are ~100 MB): settable only
+# before the session's first temporary table.
+TEMP_BUFFERS = "SELECT set_config('temp_buffers', '128MB', true) WHERE pg_my_temp_schema() = 0"
 STAGE_ERRORS = """
 CREATE TEMP TABLE import_stage_errors (line bigint NOT NULL, column_name text, reason text NOT NULL,
     raw_row text) ON COMMIT DROP
 """
+NEXT_CHUNK = "TRUNCATE import_stage, import_plan"
 COPY_STAGE = "COPY import_stage ({columns}) FROM STDIN WITH (NULL '')"
 COPY_ERRORS = "COPY import_stage_errors (line, column_name, reason, raw_row) FROM STDIN"
 SAVE_ERRORS = """
 INSERT INTO public.import_errors (import_id, line_number, column_name, reason, raw_row)
 SELECT %s, e.line, e.column_name, e.reason, e.raw_row FROM import_stage_errors e ORDER BY e.line
 """
-ANALYZE_STAGE = "ANALYZE import_stage"
+ANALYZE_PLAN = "ANALYZE import_plan"
 
-# What becomes of each staged row. A row repeats an earlier one of the file when it shares its email or
-# its phone (the earlier one wins). Otherwise it matches an existing lead, then an existing client, by
-# email first, then by phone in any of the forms it may be stored in. Under update/merge, the first row
-# matching a lead changes that lead; clients are never changed by a lead import.
-PLAN = """
-CREATE TEMP TABLE import_plan ON COMMIT DROP AS
+# What becomes of each row of the chunk. A row repeats an earlier one of the file when it shares its
+# email or its phone (the earlier one wins): an earlier row of the chunk, a row of an earlier chunk that
+# became a lead (the probes below find it, by its import id) or one that did not (its keys are kept in
+# import_keys). Otherwise it matches an existing lead, then an existing client, by email first, then by
+# phone in any of the forms it may be stored in; among several leads, the first by id. Under
+# update/merge, the first row matching a lead changes that lead; clients are never changed by a lead
+# import. Each lookup is one probe of an (agency_id, key) index, made only for the rows that need it.
+_PLAN = """
+INSERT INTO import_plan (line, lead_id, action)
 WITH firsts AS (
-    SELECT s.line,
-        CASE WHEN s.email_key IS NOT NULL THEN min(s.line) OVER (PARTITION BY s.email_key) END AS by_email,
-        CASE WHEN s.phone IS NOT NULL THEN min(s.line) OVER (PARTITION BY s.phone) END AS by_phone
+    SELECT s.line, s.email_key, s.phone_keys,
+        (s.email_key IS NOT NULL AND (min(s.line) OVER (PARTITION BY s.email_key) < s.line
+            OR EXISTS (SELECT FROM import_keys k WHERE k.key = 'e' || s.email_key)))
+        OR (s.phone IS NOT NULL AND (min(s.line) OVER (PARTITION BY s.phone) < s.line
+            OR EXISTS (SELECT FROM import_keys k WHERE k.key = 'p' || s.phone))) AS repeated
     FROM import_stage s
 ),
-phones AS (
-    SELECT s.line, k.key FROM import_stage s CROSS JOIN LATERAL unnest(s.phone_keys) AS k (key)
-),
-matches AS (
-    SELECT DISTINCT ON (m.line) m.line, m.lead_id, m.client_id
-    FROM (
-        SELECT s.line, l.id AS lead_id, NULL::uuid AS client_id, 1 AS rank
-        FROM import_stage s JOIN public.leads l ON l.email_normalized = s.email_key
-        UNION ALL
-        SELECT p.line, l.id, NULL, 2 FROM phones p JOIN public.leads l ON l.phone_normalized = p.key
-        UNION ALL
-        SELECT s.line, NULL, c.id, 3
-        FROM import_stage s JOIN public.clients c ON c.email_normalized = s.email_key
-        UNION ALL
-        SELECT p.line, NULL, c.id, 4 FROM phones p JOIN public.clients c ON c.phone_normalized = p.key
-    ) m
-    ORDER BY m.line, m.rank, m.lead_id, m.client_id
+probed AS (
+    SELECT f.line, f.email_key, f.phone_keys,
+        f.repeated OR coalesce(e.ours, false) OR coalesce(p.ours, false) AS repeated,
+        coalesce({email_lead}, {phone_lead}) AS lead_id
+    FROM firsts f
+    LEFT JOIN LATERAL (
+        SELECT l.id, l.import_id IS NOT DISTINCT FROM %(import_id)s AS ours FROM public.leads l
+        WHERE NOT f.repeated AND l.email_normalized = f.email_key
+        ORDER BY 2 DESC, 1 LIMIT 1
+    ) e ON true
+    LEFT JOIN LATERAL (
+        SELECT l.id, l.import_id IS NOT DISTINCT FROM %(import_id)s AS ours FROM public.leads l
+        WHERE NOT f.repeated AND NOT coalesce(e.ours, false) AND l.phone_normalized = ANY (f.phone_keys)
+        ORDER BY 2 DESC, 1 LIMIT 1
+    ) p ON true
 ),
 decided AS (
-    SELECT f.line, m.lead_id,
-        CASE
-            WHEN least(f.by_email, f.by_phone) < f.line THEN 'duplicate'
-            WHEN m.lead_id IS NULL AND m.client_id IS NULL THEN 'insert'
-            ELSE 'match'
-        END AS action
-    FROM firsts f LEFT JOIN matches m USING (line)
+    SELECT d.line, d.lead_id, d.repeated,
+        NOT d.repeated AND (d.lead_id IS NOT NULL
+            OR EXISTS (SELECT FROM public.clients c WHERE c.email_normalized = d.email_key)
+            OR EXISTS (SELECT FROM public.clients c WHERE c.phone_normalized = ANY (d.phone_keys))) AS matched
+    FROM probed d
 )
 SELECT d.line, d.lead_id,
     CASE
-        WHEN d.action <> 'match' THEN d.action
+        WHEN d.repeated THEN 'duplicate'
+        WHEN NOT d.matched THEN 'insert'
         WHEN %(policy)s <> 'skip' AND d.lead_id IS NOT NULL
-            AND d.line = min(d.line) OVER (PARTITION BY d.action, d.lead_id) THEN 'update'
+            AND d.line = min(d.line) OVER (PARTITION BY d.repeated, d.lead_id)
+            AND NOT EXISTS (SELECT FROM import_updated u WHERE u.lead_id = d.lead_id) THEN 'update'
         ELSE 'duplicate'
-    END AS action
+    END
 FROM decided d
+"""
+PLAN = _PLAN.format(email_lead="e.id", phone_lead="p.id")
+# Under update/merge, a lead an earlier chunk changed is matched by the keys it had before, too.
+PLAN_CLAIMED = _PLAN.format(
+    email_lead="least(e.id, (SELECT c.lead_id FROM import_claimed c WHERE c.kind = 'e' "
+    "AND c.key = f.email_key ORDER BY c.lead_id LIMIT 1))",
+    phone_lead="least(p.id, (SELECT c.lead_id FROM import_claimed c WHERE c.kind = 'p' "
+    "AND c.key = ANY (f.phone_keys) ORDER BY c.lead_id LIMIT 1))",
+)
+# The keys of the chunk's rows that did not become leads, for the chunks after it.
+REMEMBER_KEYS = """
+INSERT INTO import_keys (key)
+SELECT 'e' || s.email_key FROM import_stage s JOIN import_plan p USING (line)
+WHERE p.action <> 'insert' AND s.email_key IS NOT NULL
+UNION
+SELECT 'p' || s.phone FROM import_stage s JOIN import_plan p USING (line)
+WHERE p.action <> 'insert' AND s.phone IS NOT NULL
+ON CONFLICT DO NOTHING
 """
 COUNT_PLAN = """
 SELECT count(*) FILTER (WHERE action = 'insert'), count(*) FILTER (WHERE action = 'update'),
     count(*) FILTER (WHERE action = 'duplicate')
 FROM import_plan
+"""
+# Before the chunk changes them: the leads it updates, with the keys they have now.
+CLAIM_UPDATED = """
+WITH updated AS (
+    INSERT INTO import_updated (lead_id) SELECT p.lead_id FROM import_plan p WHERE p.action = 'update'
+    RETURNING lead_id
+)
+INSERT INTO import_claimed (kind, key, lead_id)
+SELECT k.kind, k.key, l.id
+FROM updated u JOIN public.leads l ON l.id = u.lead_id
+CROSS JOIN LATERAL (VALUES ('e'::"char", l.email_normalized), ('p'::"char", l.phone_normalized))
+    AS k (kind, key)
+WHERE k.key IS NOT NULL
 """
 
 # Update: the file's values win where it has one. Merge: the lead's values win, the file fills the gaps.
@@ -179,31 +227,37 @@ MERGE_LEADS = _APPLY.format(
     status="l.status",
     fields="coalesce(s.custom_fields, '{}') || l.custom_fields",
 )
+# The chunk's new leads, with ids drawn as they are written (the primary key grows at its right edge),
+# and their embedding jobs, at most 1000 ids a job, with the ids of the leads the chunk updated. The
+# agency is given once rather than left to the column's default, which would read the JWT claims again
+# for every row.
 INSERT_LEADS = """
-INSERT INTO public.leads (id, first_name, last_name, email, phone, company, job_title, website, city, country,
-    source, status, notes, tags, custom_fields, created_at, import_id)
-SELECT s.id, s.first_name, s.last_name, s.email, s.phone, s.company, s.job_title, s.website, s.city,
-    s.country, s.source, coalesce(s.status, 'new'), s.notes, coalesce(s.tags, '{}'),
-    coalesce(s.custom_fields, '{}'), coalesce(s.created_at, now()), %s
-FROM import_stage s JOIN import_plan p USING (line)
-WHERE p.action = 'insert'
-"""
-# The AI layer's embedding jobs, in the same transaction as the leads: at most 1000 ids a job.
-ENQUEUE_EMBEDDINGS = """
-INSERT INTO public.agent_tasks (agent_type, priority, payload, idempotency_key, created_by)
-SELECT 'embed', 2, jsonb_build_object('subject', 'lead', 'ids', jsonb_agg(b.id ORDER BY b.id)),
-    %(key)s || b.batch, auth.uid()
-FROM (
+WITH inserted AS (
+    INSERT INTO public.leads (id, agency_id, first_name, last_name, email, phone, company, job_title, website,
+        city, country, source, status, notes, tags, custom_fields, created_at, import_id)
+    SELECT uuidv7(), %(agency)s, s.first_name, s.last_name, s.email, s.phone, s.company, s.job_title,
+        s.website, s.city, s.country, s.source, coalesce(s.status, 'new'), s.notes, coalesce(s.tags, '{}'),
+        coalesce(s.custom_fields, '{}'), coalesce(s.created_at, now()), %(import_id)s
+    FROM import_stage s JOIN import_plan p USING (line)
+    WHERE p.action = 'insert'
+    RETURNING id
+),
+embed AS (
     SELECT a.id, (row_number() OVER (ORDER BY a.id) - 1) / 1000 AS batch
     FROM (
-        SELECT s.id FROM import_stage s JOIN import_plan p USING (line) WHERE p.action = 'insert'
-        UNION
+        SELECT i.id FROM inserted i
+        UNION ALL
         SELECT p.lead_id FROM import_plan p WHERE p.action = 'update'
     ) a
-) b
-GROUP BY b.batch
+)
+INSERT INTO public.agent_tasks (agent_type, priority, payload, idempotency_key, created_by)
+SELECT 'embed', 2, jsonb_build_object('subject', 'lead', 'ids', jsonb_agg(e.id ORDER BY e.id)),
+    %(key)s || e.batch, auth.uid()
+FROM embed e
+GROUP BY e.batch
 ON CONFLICT (agency_id, idempotency_key) DO NOTHING
 """
+AGENCY = "SELECT auth.agency_id()"
 AUDIT = """
 INSERT INTO public.audit_log (actor_id, actor_role, action, table_name, record_id, context)
 VALUES (auth.uid(), auth.role(), 'import', 'leads', %s, %s)

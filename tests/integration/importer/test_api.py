@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 
 from tests.live import Api, Mailbox, Member, agency_owner, serve
@@ -122,3 +123,25 @@ def test_an_upload_over_the_limit_is_refused_while_streaming(small_api: Api) -> 
         )
     assert response.status_code == 413
     assert "GARDENOS_IMPORT_MAX_BYTES" in response.text
+
+
+@pytest.mark.parametrize("setting", ["gardenos.audit", "gardenos.subscriptions"])
+def test_an_api_caller_cannot_turn_the_bulk_switches_off(api: Api, member: Member, setting: str) -> None:
+    """The importer turns row-by-row auditing and subscriptions off in its own transaction (SET LOCAL);
+    an API caller runs no SQL of its own: /rest/v1/rpc reaches only `public`'s functions, not set_config,
+    and a lead written through the API is audited."""
+    with api.http(member.access_token) as http:
+        for name in ("set_config", "pg_catalog.set_config"):
+            args = {"setting_name": setting, "new_value": "off", "is_local": False}
+            response = http.post(f"/rest/v1/rpc/{name}", json=args)
+            assert response.status_code == 404, response.text
+        created = http.post(
+            "/rest/v1/leads", json={"first_name": "Audited"}, headers={"Prefer": "return=representation"}
+        )
+        assert created.status_code == 201, created.text
+        lead_id = created.json()[0]["id"]
+    with psycopg.connect(api.owner_url) as conn:
+        audited = conn.execute(
+            "SELECT count(*) FROM audit_log WHERE record_id = %s AND action = 'insert'", (lead_id,)
+        ).fetchone()
+    assert audited == (1,)
