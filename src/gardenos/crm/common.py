@@ -101,12 +101,17 @@ SELECT upper(a.settings ->> 'phone_region') AS region FROM public.agencies a WHE
 """
 
 
+async def agency_phone_region(conn: Conn) -> str | None:
+    """The caller's agency's `phone_region` setting, if it has one."""
+    row = await fetch_one(conn, AGENCY_PHONE_REGION)
+    return str(row["region"]) if row is not None and row["region"] else None
+
+
 async def normalized_phone(conn: Conn, phone: str | None, default_region: str) -> str | None:
     """`phone` in E.164, or an InvalidField saying why it is not a phone number."""
     if phone is None:
         return None
-    row = await fetch_one(conn, AGENCY_PHONE_REGION)
-    region = row["region"] if row is not None and row["region"] else default_region
+    region = await agency_phone_region(conn) or default_region
     try:
         return normalize_phone(phone, region)
     except InvalidValue as exc:

@@ -16,7 +16,14 @@ from psycopg.types.json import Jsonb
 
 from gardenos.api.deps import DatabaseDep
 from gardenos.auth.principal import Principal, PrincipalDep
-from gardenos.crm.common import ADMIN_ROLES, agency_role, agency_transaction, fetch_one, require_agency
+from gardenos.crm.common import (
+    ADMIN_ROLES,
+    agency_phone_region,
+    agency_role,
+    agency_transaction,
+    fetch_one,
+    require_agency,
+)
 from gardenos.crm.normalize import valid_region
 from gardenos.db.connect import connect
 from gardenos.db.pool import Conn, Database
@@ -52,9 +59,8 @@ async def create_import(
     runs in the background: poll `GET /api/v1/imports/{id}` until `status` is succeeded or failed."""
     require_agency(principal)
     settings: Settings = request.app.state.settings
-    chosen = (region or settings.default_phone_region).upper()
-    if not valid_region(chosen):
-        raise BadRequest(f"region {chosen!r} is not a country code (DE, US, …)")
+    if region is not None and not valid_region(region.upper()):
+        raise BadRequest(f"region {region!r} is not a country code (DE, US, …)")
     path = _import_dir(settings) / f"{uuid.uuid4()}.upload"
     upload = await receive(
         request.headers.get("content-type"),
@@ -64,12 +70,11 @@ async def create_import(
         settings.import_max_bytes,
     )
     try:
-        options = ImportOptions(
-            on_duplicate=on_duplicate,
-            mapping=parse_mapping(upload.mapping) if upload.mapping else None,
-            default_region=chosen,
-        )
+        mapping = parse_mapping(upload.mapping) if upload.mapping else None
         async with agency_transaction(database, principal) as conn:
+            # The request's region, else the agency's own (its settings' phone_region), else the server's.
+            chosen = region or await agency_phone_region(conn) or settings.default_phone_region
+            options = ImportOptions(on_duplicate=on_duplicate, mapping=mapping, default_region=chosen.upper())
             row = await fetch_one(conn, sql.CREATE_IMPORT, _create_params(upload, options, path))
     except BaseException:
         path.unlink(missing_ok=True)

@@ -145,3 +145,20 @@ def test_an_api_caller_cannot_turn_the_bulk_switches_off(api: Api, member: Membe
             "SELECT count(*) FROM audit_log WHERE record_id = %s AND action = 'insert'", (lead_id,)
         ).fetchone()
     assert audited == (1,)
+
+
+def test_phones_without_a_country_code_are_read_in_the_agencys_region(api: Api) -> None:
+    german = agency_owner(api, "Berliner Agentur")
+    with psycopg.connect(api.owner_url, autocommit=True) as owner:
+        owner.execute(
+            'UPDATE agencies SET settings = settings || \'{"phone_region": "DE"}\' WHERE id = %s',
+            (german.agency_id,),
+        )
+    body = "Vorname;Nachname;Telefon\nZoë;Müller;030 1234567\n".encode()
+    with api.http(german.access_token) as http:
+        created = http.post("/api/v1/imports", files={"file": ("de.csv", body, "text/csv")})
+        assert created.status_code == 202, created.text
+        done = _wait(http, created.json()["id"])
+        assert done["options"]["default_region"] == "DE"
+        phones = http.get("/rest/v1/leads?select=phone&last_name=eq.Müller").json()
+    assert phones == [{"phone": "+49301234567"}]
