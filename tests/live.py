@@ -57,9 +57,16 @@ class Mailbox:
                 raise AssertionError(f"no mail to {address}")
             time.sleep(0.05)
 
-    def count_to(self, address: str) -> int:
-        with self.lock:
-            return sum(address.lower() in str(m["To"]).lower() for m in self.messages)
+    def count_to(self, address: str, at_least: int = 0, wait_s: float = 10.0) -> int:
+        """Mails to `address`; with `at_least`, waiting a little for that many (some are sent after the
+        answer), then counting what came."""
+        deadline = time.monotonic() + wait_s
+        while True:
+            with self.lock:
+                count = sum(address.lower() in str(m["To"]).lower() for m in self.messages)
+            if count >= at_least or time.monotonic() > deadline:
+                return count
+            time.sleep(0.05)
 
     def link_to(self, address: str) -> str:
         body = self.last_to(address).get_body(preferencelist=("plain",))

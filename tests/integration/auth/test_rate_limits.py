@@ -65,4 +65,5 @@ def test_mails_to_one_address_are_limited(strict_api: Api) -> None:
     with strict_api.http() as http:
         statuses = [http.post("/auth/v1/recover", json={"email": address}).status_code for _ in range(3)]
     assert statuses == [200, 200, 429]
-    assert strict_api.mailbox.count_to(address) == 2
+    # Recovery mails leave after the answer: wait for the two, then no third may have come.
+    assert strict_api.mailbox.count_to(address, at_least=2) == 2
