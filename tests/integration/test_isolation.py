@@ -152,6 +152,8 @@ ENDPOINTS: list[tuple[str, str, dict[str, Any] | None]] = [
     ("GET", "/ai/leads/{b_lead}/analyses", None),
     ("POST", "/ai/leads/{b_lead}/follow-up", {"context": "pricing"}),
     ("POST", "/ai/clients/{b_client}/follow-up", None),
+    ("POST", "/ai/leads/{b_lead}/support", {"question": "What did we agree?"}),
+    ("POST", "/ai/clients/{b_client}/support", {"question": "What did we agree?"}),
     ("POST", "/ai/tasks", {"agent_type": "lead_analysis", "payload": {"lead_id": "{b_lead}"}}),
     ("GET", "/ai/tasks?agent_type=lead_analysis", None),
     ("GET", "/ai/tasks/{b_activity}", None),

@@ -28,7 +28,7 @@ from typing import Any, Protocol
 import numpy as np
 import openai
 
-from gardenos.errors import ConfigurationError
+from gardenos.errors import ConfigurationError, GardenError
 from gardenos.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -38,6 +38,21 @@ ONNX_MODEL_ID = "all-MiniLM-L6-v2-onnx-int8"
 HASHING_MODEL_ID = "gardenos-hashing-384-v1"
 MAX_TOKENS = 256
 _WORD = re.compile(r"\w+", re.UNICODE)
+
+
+class EmbeddingError(GardenError):
+    """The embeddings endpoint gave no vectors. Retryable ones (timeouts, 429, 5xx, no connection, after
+    the client's own retries) answer 503 to an API caller and are retried by agents."""
+
+    status_code = 502
+    code = "GARDEN_EMBEDDING"
+
+    def __init__(
+        self, message: str, *, retryable: bool, timeout: bool = False, hint: str | None = None
+    ) -> None:
+        super().__init__(message, status_code=503 if retryable else 502, hint=hint)
+        self.retryable = retryable
+        self.timeout = timeout
 
 
 class Embedder(Protocol):
@@ -190,7 +205,36 @@ class OpenAIEmbedder:
     async def embed(self, texts: list[str]) -> list[list[float]]:
         if not texts:
             return []
-        response = await self.client.embeddings.create(model=self.model, input=texts)
+        where = self.client.base_url
+        try:
+            response = await self.client.embeddings.create(model=self.model, input=texts)
+        except openai.APITimeoutError as exc:
+            raise EmbeddingError(
+                f"the embeddings endpoint at {where} did not answer in time (after retries)",
+                retryable=True,
+                timeout=True,
+                hint="raise GARDENOS_AI_LLM_TIMEOUT_S, or check the provider's status",
+            ) from exc
+        except openai.APIConnectionError as exc:
+            raise EmbeddingError(
+                f"cannot reach the embeddings endpoint at {where}: {exc}",
+                retryable=True,
+                hint="check GARDENOS_AI_EMBEDDING_BASE_URL and the network",
+            ) from exc
+        except openai.APIStatusError as exc:
+            retryable = exc.status_code == 429 or exc.status_code >= 500
+            raise EmbeddingError(
+                f"the embeddings endpoint answered {exc.status_code}: {exc.message[:500]}",
+                retryable=retryable,
+                hint=None
+                if retryable
+                else "check GARDENOS_AI_EMBEDDING_API_KEY and GARDENOS_AI_EMBEDDING_MODEL",
+            ) from exc
+        if len(response.data) != len(texts):
+            raise EmbeddingError(
+                f"the embeddings endpoint answered {len(response.data)} vectors for {len(texts)} texts",
+                retryable=False,
+            )
         vectors = [item.embedding for item in sorted(response.data, key=lambda d: d.index)]
         for vector in vectors:
             if len(vector) != DIMENSIONS:

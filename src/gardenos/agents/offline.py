@@ -15,7 +15,15 @@ from typing import Any
 from pydantic import BaseModel
 
 from gardenos.agents.llm import Generation, GenerationRequest, LLMError, T
-from gardenos.agents.outputs import FollowUp, InsightText, LeadAnalysis, ProposalDraft, ProposalLine, Reason
+from gardenos.agents.outputs import (
+    FollowUp,
+    InsightText,
+    LeadAnalysis,
+    ProposalDraft,
+    ProposalLine,
+    Reason,
+    SupportAnswer,
+)
 
 MODEL = "gardenos-offline-1"
 
@@ -75,6 +83,7 @@ class OfflineProvider:
             "follow_up": draft_follow_up,
             "insight": explain_insight,
             "design": draft_proposal,
+            "support": answer_question,
         }
 
     @property
@@ -435,3 +444,92 @@ def _quantity(tokens: list[str], mentions: list[int]) -> float:
                 if best is None or distance < best[0]:
                     best = (distance, float(tokens[i].replace(",", ".")))
     return max(best[1], 0.01) if best else 1.0
+
+
+# --- support ------------------------------------------------------------------------------------------
+
+_WORD = re.compile(r"[a-zà-ÿ0-9]+")
+_STOPWORDS = frozenset(
+    """a about after all also am an and any are as at be been before but by can could did do does for from
+    get got had has have how i if in into is it its just know let like me more my no not now of on or our
+    please so some than that the their them then there these they this to up us want was we were what when
+    where which who why will with would you your yours""".split()  # noqa: SIM905 - a word list, readable
+)
+LEAD_INS = {
+    "friendly": "Here is what I can tell you:",
+    "formal": "Please find the relevant details below:",
+    "concise": "In short:",
+}
+NOT_ANSWERED = {
+    "friendly": "I don't have the full answer at hand, so I'm checking with the team and will get back to "
+    "you shortly.",
+    "formal": "I do not have a complete answer at hand; I am checking with my colleagues and will revert "
+    "to you shortly.",
+    "concise": "I'm checking this with the team and will get back to you shortly.",
+}
+OFFERS = {
+    "friendly": "Let me know if anything is unclear or if you'd like to talk it through.",
+    "formal": "Please do not hesitate to contact me should you have any further questions.",
+    "concise": "",
+}
+
+
+def _terms(text: str) -> set[str]:
+    """Content words, crudely stemmed (both sides alike): "opening hours" and "open hour" meet."""
+    terms = set()
+    for word in _WORD.findall(text.lower()):
+        if word in _STOPWORDS or len(word) < 3:
+            continue
+        for suffix in ("ing", "ed", "s"):
+            if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+                word = word[: -len(suffix)]
+                break
+        terms.add(word.rstrip("ey") if len(word) > 4 else word)
+    return terms
+
+
+def answer_question(context: Mapping[str, Any]) -> SupportAnswer:
+    """The facts that share the most content words with the question (memories that are very close to
+    it in meaning count too), at most three, quoted in the reply; none: a holding reply."""
+    question = str(context.get("question") or "").strip()
+    facts: list[Mapping[str, Any]] = list(context.get("facts") or [])
+    tone = str(context.get("tone") or "friendly")
+    if tone not in GREETINGS:
+        tone = "friendly"
+    agency = str(context.get("agency_name") or "our team")
+    sender = str(context.get("sender_name") or agency)
+    name = str(context.get("name") or "there")
+    wanted = _terms(question)
+    ranked = []
+    for order, fact in enumerate(facts):
+        shared = wanted & _terms(str(fact.get("text") or ""))
+        similarity = float(fact.get("similarity") or 0)
+        if shared or similarity >= 0.75:
+            ranked.append((-len(shared), -similarity, order, fact))
+    chosen = [fact for *_, fact in sorted(ranked, key=lambda r: r[:3])[:3]]
+
+    one_line = " ".join(question.split())
+    about = f': "{one_line}"' if len(one_line) <= 120 else ""
+    parts = [GREETINGS[tone].format(name=name), f"Thank you for your question{about}."]
+    if chosen:
+        points = "\n".join(f"- {_sentence(str(f['text']))}" for f in chosen)
+        parts.append(f"{LEAD_INS[tone]}\n{points}")
+        if OFFERS[tone]:
+            parts.append(OFFERS[tone])
+    else:
+        parts.append(NOT_ANSWERED[tone])
+    parts.append(f"{CLOSINGS[tone]}\n{sender}")
+    body = "\n\n".join(parts)
+    subject = ("Re: " + (one_line[:60] + "…" if len(one_line) > 60 else one_line))[:200]
+    return SupportAnswer(
+        subject=subject,
+        body=body,
+        full_message=f"Subject: {subject}\n\n{body}",
+        answered=bool(chosen),
+        facts_used=[str(f["id"]) for f in chosen],
+    )
+
+
+def _sentence(text: str) -> str:
+    text = " ".join(text.split())
+    return text if text.endswith((".", "!", "?")) else text + "."

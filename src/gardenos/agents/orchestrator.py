@@ -145,34 +145,56 @@ class Completer:
     """Completes results that have no writes of their own, many per statement: while one batch is being
     written, the next one gathers, so batching adds no wait when the queue is quiet."""
 
-    def __init__(self, database: Database) -> None:
-        self.database = database
+    BATCH = 1000
+
+    def __init__(self, service: queue.ServiceConnections) -> None:
+        self.service = service
         self.pending: list[tuple[AgentTask, Mapping[str, Any], asyncio.Future[bool]]] = []
         self.ready = asyncio.Event()
+        self.idle = asyncio.Event()
+        self.idle.set()
 
-    async def complete(self, task: AgentTask, output: Mapping[str, Any]) -> bool:
+    def submit(self, task: AgentTask, output: Mapping[str, Any]) -> asyncio.Future[bool]:
+        """The future says whether the attempt still held the task (True: stored, exactly once)."""
         future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self.pending.append((task, output, future))
+        self.idle.clear()
         self.ready.set()
-        return await future
+        return future
+
+    async def flush(self) -> None:
+        """Until everything submitted so far was written (or failed to be)."""
+        await self.idle.wait()
 
     async def run(self) -> None:
-        while True:
-            await self.ready.wait()
-            self.ready.clear()
-            while self.pending:
-                batch, self.pending = self.pending[:1000], self.pending[1000:]
-                try:
-                    async with self.database.transaction("service_role") as conn:
-                        held = await queue.complete_many(conn, [(t, o) for t, o, _ in batch])
-                except (GardenError, psycopg.Error) as exc:
-                    for _, _, future in batch:
-                        if not future.done():
-                            future.set_exception(exc)
-                    continue
-                for task, _, future in batch:
-                    if not future.done():
-                        future.set_result(task.id in held)
+        try:
+            while True:
+                await self.ready.wait()
+                self.ready.clear()
+                while self.pending:
+                    batch, self.pending = self.pending[: self.BATCH], self.pending[self.BATCH :]
+                    await self._write(batch)
+                self.idle.set()
+        finally:
+            for _, _, future in self.pending:
+                future.cancel()
+
+    async def _write(self, batch: list[tuple[AgentTask, Mapping[str, Any], asyncio.Future[bool]]]) -> None:
+        try:
+            async with self.service.connection() as conn:
+                held = await queue.complete_many(conn, [(t, o) for t, o, _ in batch])
+        except (GardenError, psycopg.Error) as exc:
+            for _, _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        except BaseException:
+            for _, _, future in batch:
+                future.cancel()
+            raise
+        for task, _, future in batch:
+            if not future.done():
+                future.set_result(task.id in held)
 
 
 class AIOrchestrator:
@@ -205,7 +227,14 @@ class AIOrchestrator:
         self.background = background
         self.worker_name = f"{socket.gethostname()}:{os.getpid()}"
         self.pools: dict[str, AgentPool] = {}
-        self.completer = Completer(database)
+        # The machinery's statements (claims, completions, heartbeats): a few service_role connections
+        # of its own, one round trip per statement.
+        conninfo = database.pool.conninfo
+        assert isinstance(conninfo, str), "the API's pool is built from a connection string"
+        self.service = queue.ServiceConnections(
+            conninfo, size=len(self.agent_classes) + 3, timeout_s=database.timeout
+        )
+        self.completer = Completer(self.service)
         self.closing = False
         self.started = False
         self._loops: list[asyncio.Task[None]] = []
@@ -219,6 +248,7 @@ class AIOrchestrator:
         if self.started:
             return
         self.started = True
+        await self.service.open()
         self._loops.append(asyncio.create_task(self.completer.run(), name="agents-completer"))
         for agent_type, cls in self.agent_classes.items():
             pool = AgentPool(self, cls)
@@ -234,7 +264,7 @@ class AIOrchestrator:
         if self.listen_url is not None:
             self._loops.append(
                 asyncio.create_task(
-                    listen(self.listen_url, queue.CHANNEL, self._on_task, on_reconnect=self._wake_all),
+                    listen(self.listen_url, queue.CHANNEL, self._on_task, on_reconnect=self._reconnected),
                     name="agents-listen-tasks",
                 )
             )
@@ -259,10 +289,14 @@ class AIOrchestrator:
             if pool.dispatcher is not None:
                 with contextlib.suppress(asyncio.CancelledError):
                     await pool.dispatcher
+        # Results handed to the completer are stored before it stops (else they would run again).
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.completer.flush(), timeout=max(drain_timeout_s, 1.0))
         for loop in self._loops:
             loop.cancel()
         await asyncio.gather(*self._loops, return_exceptions=True)
         await self._flush_stopped()
+        await self.service.close()
         close = getattr(self.runtime.llm, "close", None)
         if self._owns_llm and close is not None:
             await close()
@@ -374,13 +408,13 @@ class AIOrchestrator:
 
     async def register_agent(self, agent_type: str) -> uuid.UUID:
         agent_id = uuid.uuid4()
-        async with self.database.transaction("service_role") as conn:
+        async with self.service.connection() as conn:
             await conn.execute(REGISTER, (agent_id, agent_type, self.worker_name, os.getpid()))
         return agent_id
 
     async def agent_status(self, agent_ids: list[uuid.UUID], status: str) -> None:
         with contextlib.suppress(GardenError, psycopg.Error):
-            async with self.database.transaction("service_role") as conn:
+            async with self.service.connection() as conn:
                 await conn.execute(AGENT_STATUS, (status, agent_ids))
 
     def agent_stopped(self, agent_id: uuid.UUID) -> None:
@@ -395,6 +429,12 @@ class AIOrchestrator:
         pool = self.pools.get(agent_type)
         if pool is not None:
             pool.wake.set()
+
+    async def _reconnected(self) -> None:
+        """The LISTEN connection is back (after a restart or a failover): notifications sent meanwhile
+        were lost, so every pool looks at the queue."""
+        log.info("agents: listening for tasks again")
+        await self._wake_all()
 
     async def _wake_all(self) -> None:
         for pool in self.pools.values():
@@ -413,9 +453,9 @@ class AIOrchestrator:
         while True:
             await asyncio.sleep(lease / 3)
             workers = [w for pool in self.pools.values() for w in pool.workers.values()]
-            running = [(w, w.current) for w in workers if w.current is not None]
+            running = [(w, t) for w in workers for t in w.held]
             try:
-                async with self.database.transaction("service_role") as conn:
+                async with self.service.connection() as conn:
                     held = await queue.heartbeat(conn, [t for _, t in running if t is not None], lease)
                     await conn.execute(
                         AGENTS_HEARTBEAT,
@@ -440,7 +480,7 @@ class AIOrchestrator:
             return
         stopped, self._stopped_agents = self._stopped_agents, []
         try:
-            async with self.database.transaction("service_role") as conn:
+            async with self.service.connection() as conn:
                 await conn.execute(AGENT_STOPPED, (stopped,))
         except (GardenError, psycopg.Error):
             self._stopped_agents.extend(stopped)
@@ -456,7 +496,7 @@ class AIOrchestrator:
 
     async def maintain(self) -> None:
         """One round: reclaim expired leases, wake pools (delayed retries), fire subscriptions, sweep."""
-        async with self.database.transaction("service_role") as conn:
+        async with self.service.connection() as conn:
             reclaimed = await queue.reclaim_expired(conn)
             await conn.execute(AGENTS_GONE, (self.settings.ai_lease_s * 3,))
         for task_id, agent_type, status in reclaimed:
@@ -465,19 +505,19 @@ class AIOrchestrator:
         now = time.monotonic()
         if now - self._last_stale >= STALE_EVERY_S:
             self._last_stale = now
-            async with self.database.transaction("service_role") as conn:
+            async with self.service.connection() as conn:
                 await conn.execute(FIRE_STALE)
         sweep = self.settings.ai_embed_sweep_s
         if sweep and "embed" in self.pools and now - self._last_sweep >= sweep:
             self._last_sweep = now
-            async with self.database.transaction("service_role") as conn:
+            async with self.service.connection() as conn:
                 await conn.execute(EMBED_SWEEP, {"model": self.runtime.embedder.model_id})
 
     async def _autoscaler(self) -> None:
         while True:
             await asyncio.sleep(AUTOSCALE_EVERY_S)
             try:
-                async with self.database.transaction("service_role") as conn:
+                async with self.service.connection() as conn:
                     cur = await conn.execute(DEPTHS, (list(self.pools),))
                     depths = {row[0]: (int(row[1]), float(row[2])) for row in await cur.fetchall()}
             except (GardenError, psycopg.Error) as exc:

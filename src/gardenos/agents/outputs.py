@@ -48,3 +48,13 @@ class ProposalDraft(_Output):
     introduction: str = Field(min_length=1, max_length=5000)
     lines: list[ProposalLine] = Field(min_length=1, max_length=50)
     closing: str = Field(default="", max_length=2000)
+
+
+class SupportAnswer(_Output):
+    """A reply to a lead's or client's question, built only from the facts given (by their ids)."""
+
+    subject: str = Field(min_length=1, max_length=200)
+    body: str = Field(min_length=1, max_length=10_000)
+    full_message: str = Field(min_length=1, max_length=12_000)
+    answered: bool = Field(description="false when the facts on file do not answer the question")
+    facts_used: list[str] = Field(default_factory=list, max_length=20)

@@ -7,9 +7,13 @@ transaction, and a task whose worker died must come back when its lease runs out
 whole semantics, and they fit in the statements below.
 
 - Enqueue: an INSERT in the caller's transaction; a statement trigger NOTIFYs `gardenos_agent_tasks` at
-  commit. An idempotency key makes a second enqueue return the first task.
-- Claim: `FOR UPDATE SKIP LOCKED`, highest priority first (9 … 0), then oldest `run_after`; each claimed
-  task is handed to one agent and leased to it.
+  commit (one notification per statement and agent type, however many rows). An idempotency key makes a
+  second enqueue return the first task.
+- Claim: `FOR UPDATE SKIP LOCKED`, highest priority first (9 … 0), then oldest `run_after`; one statement
+  leases a task to each idle agent of a pool.
+- The machinery's own statements (claim, batched completion, heartbeat, release, failure) run on
+  `ServiceConnections`: a few connections set to service_role once, in autocommit, so that each is one
+  round trip, prepared by psycopg after its first few runs.
 - An attempt is fenced by (id, locked_by, attempts): completing or failing it changes nothing once its
   lease was taken over (the agent's writes roll back with it), so a task completes exactly once.
 - Failure: retried after an exponential backoff with jitter until `max_retries` retries, then `dead`;
@@ -18,18 +22,23 @@ whole semantics, and they fit in the statements below.
 
 from __future__ import annotations
 
+import asyncio
 import random
 import uuid
-from collections.abc import Mapping, Sequence
+import weakref
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
+from psycopg_pool import PoolTimeout
 
-from gardenos.db.pool import Conn
-from gardenos.errors import BadRequest, Conflict, NotFound
+from gardenos.db.pool import Conn, Database
+from gardenos.errors import BadRequest, Conflict, DatabaseUnavailable, NotFound
 
 CHANNEL = "gardenos_agent_tasks"
 STATUSES = ("queued", "running", "succeeded", "failed", "dead", "cancelled")
@@ -214,6 +223,55 @@ class AgentTask:
         return max(0.0, (self.started_at - max(self.created_at, self.run_after)).total_seconds())
 
 
+class ServiceConnections:
+    """The queue machinery's connections: a pool of its own (never handed to anything else: requests and
+    agents' work use `Database.transaction` with the caller's claims), each connection set once to
+    service_role (it serves every agency) and autocommit, so that each of its statements is one round
+    trip; psycopg prepares each after a few runs.
+
+    A connection lost with the server is dropped when returned; the statement's caller sees a
+    `DatabaseUnavailable` and tries again later (the dispatcher after its poll interval, or when woken).
+    """
+
+    def __init__(self, conninfo: str, *, size: int = 3, timeout_s: float = 5.0) -> None:
+        self.timeout_s = timeout_s
+        self.database = Database(conninfo, min_size=1, max_size=size, timeout=timeout_s)
+        self._ready: weakref.WeakSet[Conn] = weakref.WeakSet()  # connections set up already
+        self._check: asyncio.Task[None] | None = None
+
+    async def open(self) -> None:
+        await self.database.open()
+
+    async def close(self) -> None:
+        if self._check is not None and not self._check.done():
+            self._check.cancel()
+            await asyncio.gather(self._check, return_exceptions=True)
+        await self.database.close()
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[Conn]:
+        try:
+            async with self.database.pool.connection(timeout=self.timeout_s) as conn:
+                if conn not in self._ready:
+                    await conn.set_autocommit(True)
+                    await conn.execute("SET ROLE service_role")
+                    self._ready.add(conn)
+                yield conn
+        except PoolTimeout as exc:
+            raise DatabaseUnavailable("the agents cannot reach the database", details=str(exc)) from exc
+        except psycopg.OperationalError as exc:
+            self._check_soon()
+            raise DatabaseUnavailable("the agents lost the database connection", details=str(exc)) from exc
+
+    def _check_soon(self) -> None:
+        """After a restart or a failover, drop the other dead idle connections in the background, so that
+        the next statements do not each find one."""
+        if self._check is None or self._check.done():
+            self._check = asyncio.get_running_loop().create_task(
+                self.database.pool.check(), name="agents-pool-check"
+            )
+
+
 def backoff_s(attempt: int, *, base_s: float, max_s: float, rng: random.Random | None = None) -> float:
     """The delay before retrying after failed attempt `attempt` (1-based): exponential, capped, with
     "equal jitter" (half fixed, half random) so that tasks failing together do not retry together."""
@@ -262,13 +320,28 @@ async def enqueue(
 
 
 async def claim(conn: Conn, agent_type: str, agents: Sequence[uuid.UUID], lease_s: float) -> list[AgentTask]:
-    """Lease up to one task per agent in `agents` (as service_role)."""
+    """Lease up to one task per agent in `agents` (as service_role), in claim order."""
     if not agents:
         return []
-    async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(CLAIM, {"agent_type": agent_type, "agents": list(agents), "lease_s": lease_s})
-        rows = await cur.fetchall()
-    return [AgentTask.from_row(row) for row in rows]
+    cur = await conn.execute(CLAIM, {"agent_type": agent_type, "agents": list(agents), "lease_s": lease_s})
+    # Positional rows (RETURNING's order): no dict per task on the hot path.
+    return [
+        AgentTask(
+            id=r[0],
+            agency_id=r[1],
+            agent_type=r[2],
+            priority=r[3],
+            payload=r[4],
+            attempt=r[5],
+            max_retries=r[6],
+            agent_id=r[7],
+            created_by=r[8],
+            created_at=r[9],
+            run_after=r[10],
+            started_at=r[11],
+        )
+        for r in sorted(await cur.fetchall(), key=lambda r: (-r[3], r[10], r[0]))
+    ]
 
 
 async def heartbeat(conn: Conn, tasks: Sequence[AgentTask], lease_s: float) -> set[uuid.UUID]:

@@ -28,6 +28,7 @@ from gardenos.agents.schemas import (
     SearchAnswer,
     SearchFilters,
     SearchResult,
+    SupportBody,
     Task,
     TaskFilters,
 )
@@ -241,6 +242,54 @@ async def client_follow_up(
     return await _follow_up("client", client_id, body, request, response, database, principal, wait)
 
 
+async def _support(
+    kind: str,
+    record_id: uuid.UUID,
+    body: SupportBody,
+    request: Request,
+    response: Response,
+    database: Database,
+    principal: Principal,
+    wait: bool,
+) -> Task:
+    payload = {f"{kind}_id": str(record_id), "question": body.question}
+
+    async def work(conn: Conn) -> dict[str, Any]:
+        await service.check_subject(conn, kind, record_id)
+        return await queue.enqueue(conn, "support", payload, priority=7)
+
+    return await _enqueue_and_answer(request, response, database, principal, work, wait)
+
+
+@router.post("/leads/{lead_id}/support", status_code=202)
+async def lead_support(
+    lead_id: uuid.UUID,
+    body: SupportBody,
+    request: Request,
+    response: Response,
+    database: DatabaseDep,
+    principal: PrincipalDep,
+    wait: WaitQuery = False,
+) -> Task:
+    """Answer the lead's question from the agency's memory and the lead's timeline: the reply (with the
+    facts it rests on) is saved as a draft email that `POST /ai/follow-ups/{activity_id}/approve` sends."""
+    return await _support("lead", lead_id, body, request, response, database, principal, wait)
+
+
+@router.post("/clients/{client_id}/support", status_code=202)
+async def client_support(
+    client_id: uuid.UUID,
+    body: SupportBody,
+    request: Request,
+    response: Response,
+    database: DatabaseDep,
+    principal: PrincipalDep,
+    wait: WaitQuery = False,
+) -> Task:
+    """As for a lead, for a client."""
+    return await _support("client", client_id, body, request, response, database, principal, wait)
+
+
 @router.post("/tasks", status_code=202)
 async def create_task(
     body: NewTask,
@@ -324,7 +373,8 @@ async def approve_follow_up(
     principal: PrincipalDep,
     body: ApproveBody | None = None,
 ) -> Activity:
-    """Send a drafted follow-up (optionally edited) by the configured mailer; it becomes a done email."""
+    """Send a drafted follow-up or support reply (optionally edited) by the configured mailer; it becomes
+    a done email."""
     user_id = principal.require_user()
     async with agency_transaction(database, principal) as conn:
         return await service.approve_follow_up(

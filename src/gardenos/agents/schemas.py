@@ -36,7 +36,9 @@ class Task(BaseModel):
 class NewTask(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    agent_type: AgentType = Field(description="lead_analysis, follow_up, insight, design, embed or echo")
+    agent_type: AgentType = Field(
+        description="lead_analysis, follow_up, support, insight, design, embed or echo"
+    )
     payload: dict[str, Any] = Field(default_factory=dict)
     priority: int = Field(default=5, ge=0, le=9, description="9 runs first, 0 last")
     max_retries: int = Field(default=3, ge=0, le=20)
@@ -67,6 +69,14 @@ class FollowUpBody(BaseModel):
 
     context: Annotated[str, StringConstraints(max_length=2000)] | None = Field(
         default=None, description="What the message should be about, in a few words"
+    )
+
+
+class SupportBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    question: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)] = Field(
+        description="The lead's or client's question, as they asked it"
     )
 
 

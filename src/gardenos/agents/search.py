@@ -19,7 +19,9 @@ from gardenos.db.pool import Conn
 
 Kind = Literal["lead", "client", "memory"]
 RRF_K = 60
-EF_SEARCH = 100
+# Measured over 1,000,000 × 384 vectors under RLS (the agency holding 80% of them): recall@10 0.96
+# (100: 0.94, 150: 0.975); `python -m bench --only agents` measures it again.
+EF_SEARCH = 120
 
 TUNE = """
 SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true), set_config('hnsw.ef_search', %s, true)
@@ -75,11 +77,19 @@ FROM public.agent_memory m WHERE m.id = ANY (%(memory)s::uuid[])
 
 
 async def nearest_records(
-    conn: Conn, vector: str, model: str, k: int, *, leads: bool = True, clients: bool = True
+    conn: Conn,
+    vector: str,
+    model: str,
+    k: int,
+    *,
+    leads: bool = True,
+    clients: bool = True,
+    ef_search: int = EF_SEARCH,
 ) -> list[dict[str, Any]]:
     """The k records nearest to `vector` among the caller's agency's (approximate: HNSW)."""
-    await conn.execute(TUNE, (str(max(EF_SEARCH, k)),))
-    async with conn.cursor(row_factory=dict_row) as cur:
+    async with conn.pipeline(), conn.cursor(row_factory=dict_row) as cur:
+        # The scan's settings and the query in one round trip.
+        await conn.execute(TUNE, (str(max(ef_search, k)),))
         await cur.execute(
             SEMANTIC_RECORDS, {"q": vector, "model": model, "k": k, "leads": leads, "clients": clients}
         )

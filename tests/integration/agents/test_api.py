@@ -191,3 +191,65 @@ def test_search_finds_leads_by_words_and_by_vectors(ai_api: Api, member: Member,
         assert items[0]["semantic_rank"] == 1
         assert http.get("/api/v1/search", params={"q": ""}).status_code in (400, 422)
         assert http.get("/api/v1/search", params={"q": "x", "types": "planets"}).status_code in (400, 422)
+
+
+def test_support_answers_from_memory_and_timeline_as_a_draft_sent_only_on_approval(
+    ai_api: Api, member: Member, lead_id: str
+) -> None:
+    box = ai_api.mailbox
+    mailed = box.count_to("ada@lovelace-gardens.example")
+    with ai_api.http(member.access_token) as http:
+        http.post(
+            "/ai/memory",
+            json={"subject_type": "agency", "content": "Opening hours: Monday to Friday, 8:00 to 17:00"},
+        ).raise_for_status()
+        answer = http.post(
+            f"/ai/leads/{lead_id}/support",
+            params={"wait": "true"},
+            json={"question": "What are your opening hours on Fridays?"},
+        )
+        assert answer.status_code == 200, answer.text
+        task = answer.json()
+        result = task["result"]
+        assert result["answered"] is True
+        assert result["model"] == "gardenos-offline-1"
+        assert "Monday to Friday, 8:00 to 17:00" in result["body"]
+        assert [f["source"] for f in result["facts"]] == ["agency memory"]
+        assert result["facts"][0]["text"] == "Opening hours: Monday to Friday, 8:00 to 17:00"
+        assert result["facts_used"] == [f["id"] for f in result["facts"]]
+        draft = http.get(f"/api/v1/activities/{result['activity_id']}").json()
+        assert (draft["status"], draft["kind"], draft["subject"]) == ("draft", "email", result["subject"])
+        assert draft["metadata"]["question"] == "What are your opening hours on Fridays?"
+        assert box.count_to("ada@lovelace-gardens.example") == mailed  # a draft: nothing sent
+
+        # From the timeline: the site visit logged on the lead.
+        visit = http.post(
+            f"/ai/leads/{lead_id}/support", params={"wait": "true"}, json={"question": "When was the visit?"}
+        ).json()["result"]
+        assert any(
+            f["id"].startswith("activity:") and f["text"].startswith("Site visit") for f in visit["facts"]
+        ), visit["facts"]
+        # Nothing on file: a holding reply, still a draft for a person.
+        unknown = http.post(
+            f"/ai/leads/{lead_id}/support", params={"wait": "true"}, json={"question": "Do you take bitcoin?"}
+        ).json()["result"]
+        assert unknown["answered"] is False
+        assert unknown["facts"] == []
+
+        sent = http.post(f"/ai/follow-ups/{result['activity_id']}/approve")
+        assert sent.status_code == 200, sent.text
+        assert sent.json()["status"] == "done"
+
+        for bad in ({}, {"question": ""}, {"question": "x" * 2001}, {"question": "ok", "extra": 1}):
+            response = http.post(f"/ai/leads/{lead_id}/support", json=bad)
+            assert response.status_code in (400, 422), response.text
+        missing = http.post(f"/ai/clients/{uuid.uuid4()}/support", json={"question": "Hello?"})
+        assert missing.status_code == 404
+    assert box.count_to("ada@lovelace-gardens.example") == mailed + 1
+    mail = box.last_to("ada@lovelace-gardens.example")
+    assert mail["Subject"] == result["subject"]
+    with psycopg.connect(ai_api.owner_url) as conn:
+        row = conn.execute(
+            "SELECT model, outcome FROM ai_interactions WHERE task_id = %s", (task["id"],)
+        ).fetchone()
+    assert row == ("gardenos-offline-1", "ok")

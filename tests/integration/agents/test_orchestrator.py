@@ -167,6 +167,9 @@ async def test_scaling_up_and_down_under_load_loses_nothing_and_runs_nothing_twi
         cur = await conn.execute("SELECT content, count(*) FROM agent_memory GROUP BY content")
         notes = dict(await cur.fetchall())
     assert notes == {f"n{i}": 1 for i in range(0, 400, 10)}
+    await orchestrator.completer.flush()  # the last batch's acknowledgements reach the metrics
+    # Quick tasks: its agents held several at once (prefetch), handed back unstarted when they stopped.
+    assert orchestrator.pools[echo.agent_type].depth == orchestrator.settings.ai_prefetch > 1
     assert orchestrator.pools[echo.agent_type].size == 5
     assert orchestrator.pools[echo.agent_type].metrics().done == 400
 

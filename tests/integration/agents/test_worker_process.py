@@ -158,7 +158,11 @@ def test_sigterm_drains_the_running_task_before_exiting(
 
 
 def test_ai_commands(database: SessionDatabase, agency: uuid.UUID, owner_conn: psycopg.Connection) -> None:
-    for command in (
+    from typer.testing import CliRunner
+
+    from gardenos.cli.main import app
+
+    for command in (  # in-process: the commands below run as an operator runs them
         ["ai"],
         ["ai", "status"],
         ["ai", "scale"],
@@ -166,23 +170,36 @@ def test_ai_commands(database: SessionDatabase, agency: uuid.UUID, owner_conn: p
         ["ai", "reembed"],
         ["worker"],
     ):
-        result = _gardenos(database, *command, "--help")
-        assert result.returncode == 0, (command, result.stderr)
-
-    result = _gardenos(database, "ai", "status")
-    assert result.returncode == 0, result.stderr
-    assert "tasks" in result.stdout
-
-    result = _gardenos(database, "ai", "scale", "nope", "2")
-    assert result.returncode == 1
-    assert "unknown agent type" in result.stderr
+        help_text = CliRunner().invoke(app, [*command, "--help"])
+        assert help_text.exit_code == 0, (command, help_text.output)
 
     owner_conn.execute(
         "INSERT INTO leads (agency_id, first_name, company) VALUES (%s, 'Reembed', 'Vector Co')", (agency,)
     )
     slug = owner_conn.execute("SELECT slug FROM agencies WHERE id = %s", (agency,)).fetchone()
     assert slug is not None
-    result = _gardenos(database, "ai", "reembed", "--agency", slug[0])
+    # Independent commands, run side by side (each process spends seconds importing).
+    from concurrent.futures import ThreadPoolExecutor
+
+    commands = {
+        "status": ["ai", "status"],
+        "scale": ["ai", "scale", "nope", "2"],
+        "reembed": ["ai", "reembed", "--agency", slug[0]],
+        "tasks": ["ai", "tasks", "--agency", slug[0], "--status", "dead", "--requeue"],
+    }
+    with ThreadPoolExecutor(len(commands)) as pool:
+        runs = {name: pool.submit(_gardenos, database, *argv) for name, argv in commands.items()}
+        results = {name: run.result() for name, run in runs.items()}
+
+    result = results["status"]
+    assert result.returncode == 0, result.stderr
+    assert "tasks" in result.stdout
+
+    result = results["scale"]
+    assert result.returncode == 1
+    assert "unknown agent type" in result.stderr
+
+    result = results["reembed"]
     assert result.returncode == 0, result.stderr
     assert "embedding 1 records" in result.stdout
     vectors = owner_conn.execute(
@@ -192,6 +209,6 @@ def test_ai_commands(database: SessionDatabase, agency: uuid.UUID, owner_conn: p
     ).fetchone()
     assert vectors == (1,)
 
-    result = _gardenos(database, "ai", "tasks", "--agency", slug[0], "--status", "dead", "--requeue")
+    result = results["tasks"]
     assert result.returncode == 0, result.stderr
     assert "requeued 0 task(s)" in result.stdout

@@ -81,7 +81,7 @@ def server() -> Iterator[tuple[str, Script]]:
     while not server.started:
         time.sleep(0.02)
     yield f"http://127.0.0.1:{port}/v1", script
-    server.should_exit = True
+    server.should_exit = server.force_exit = True  # not waiting for a scripted slow reply
     thread.join(timeout=10)
 
 

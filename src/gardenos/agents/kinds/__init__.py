@@ -9,8 +9,17 @@ from gardenos.agents.kinds.embed import EmbedAgent
 from gardenos.agents.kinds.follow_up import FollowUpAgent
 from gardenos.agents.kinds.insight import InsightAgent
 from gardenos.agents.kinds.lead_analysis import LeadAnalysisAgent
+from gardenos.agents.kinds.support import SupportAgent
 
 AGENTS: dict[str, type[BaseAIAgent]] = {
     cls.agent_type: cls
-    for cls in (LeadAnalysisAgent, FollowUpAgent, InsightAgent, DesignAgent, EmbedAgent, EchoAgent)
+    for cls in (
+        LeadAnalysisAgent,
+        FollowUpAgent,
+        SupportAgent,
+        InsightAgent,
+        DesignAgent,
+        EmbedAgent,
+        EchoAgent,
+    )
 }
