@@ -28,6 +28,7 @@ import itertools
 import threading
 import time
 import uuid
+from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -70,7 +71,7 @@ class RoundReport:
         return asdict(self)
 
 
-class Writer:
+class Writer(ABC):
     """Writes one thing at a time until stopped; keeps when each acknowledged write was acknowledged."""
 
     def __init__(self) -> None:
@@ -104,12 +105,12 @@ class Writer:
             time.sleep(0.02)
         return found
 
-    def _run(self) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def _run(self) -> None: ...
 
+    @abstractmethod
     def check(self, cluster: Cluster) -> tuple[int, int]:
         """(acknowledged writes missing on the leader, writes in doubt that were committed)."""
-        raise NotImplementedError
 
 
 class SqlWriter(Writer):

@@ -8,6 +8,7 @@ from dataclasses import replace
 from functools import partial
 from typing import Any, Literal
 
+import postgrest
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -379,7 +380,6 @@ def test_client_queries_parse(pairs: list[tuple[str, str]], expected: ReadReques
     ("call", "pairs"), [(c[1], c[2]) for c in CLIENT_CASES], ids=[c[0] for c in CLIENT_CASES]
 )
 def test_client_really_sends_these_pairs(call: ClientCall, pairs: list[tuple[str, str]]) -> None:
-    postgrest = pytest.importorskip("postgrest")
     client = postgrest.SyncPostgrestClient("http://localhost/rest/v1")
     sent = call(client.from_("t")).request.params.multi_items()
     assert sorted(sent) == sorted(_pairs(pairs))
