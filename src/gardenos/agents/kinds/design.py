@@ -10,14 +10,13 @@ import uuid
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from psycopg.types.json import Jsonb
-
 from gardenos.agents import repository as repo
 from gardenos.agents.base import AgentResult, BaseAIAgent, PermanentTaskError, TaskContext, require
 from gardenos.agents.kinds.lead_analysis import _jsonable
 from gardenos.agents.llm import GenerationRequest
 from gardenos.agents.outputs import ProposalDraft
 from gardenos.agents.queue import AgentTask
+from gardenos.agents.subjects import SubjectType, save_draft
 from gardenos.crm.common import fetch_all, fetch_one
 from gardenos.db.pool import Conn
 
@@ -34,7 +33,7 @@ class DesignAgent(BaseAIAgent):
 
     async def run(self, task: AgentTask, ctx: TaskContext) -> AgentResult:
         payload = task.payload
-        subject_type = "client" if "client_id" in payload else "lead"
+        subject_type: SubjectType = "client" if "client_id" in payload else "lead"
         record_id = require(payload, f"{subject_type}_id", uuid.UUID)
         needs = require(payload, "needs", str).strip()
         if not needs:
@@ -100,17 +99,15 @@ class DesignAgent(BaseAIAgent):
         )
 
         async def write(conn: Conn) -> None:
-            await conn.execute(
-                repo.DRAFT_ACTIVITY,
-                {
-                    "id": activity_id,
-                    "lead_id": record_id if subject_type == "lead" else None,
-                    "client_id": record_id if subject_type == "client" else None,
-                    "kind": "note",
-                    "subject": draft.title,
-                    "body": body,
-                    "metadata": Jsonb({"ai": "design", "task_id": str(task.id), "proposal": proposal}),
-                },
+            await save_draft(
+                conn,
+                activity_id=activity_id,
+                subject_type=subject_type,
+                record_id=record_id,
+                kind="note",
+                subject=draft.title,
+                body=body,
+                metadata={"ai": "design", "task_id": str(task.id), "proposal": proposal},
             )
 
         return AgentResult(

@@ -12,8 +12,6 @@ import json
 import uuid
 from typing import Any, Literal
 
-from psycopg.types.json import Jsonb
-
 from gardenos.agents import memory
 from gardenos.agents import repository as repo
 from gardenos.agents.base import AgentResult, BaseAIAgent, PermanentTaskError, TaskContext, dump, require
@@ -21,7 +19,8 @@ from gardenos.agents.kinds.lead_analysis import _jsonable
 from gardenos.agents.llm import GenerationRequest
 from gardenos.agents.outputs import FollowUp
 from gardenos.agents.queue import AgentTask
-from gardenos.crm.common import fetch_all, fetch_one
+from gardenos.agents.subjects import load_subject, save_draft
+from gardenos.crm.common import fetch_one
 from gardenos.db.pool import Conn
 
 TONES = ("friendly", "formal", "concise")
@@ -51,18 +50,7 @@ class FollowUpAgent(BaseAIAgent):
                 memories: list[dict[str, Any]] = []
             else:
                 record_id = require(payload, f"{subject_type}_id", uuid.UUID)
-                found = await fetch_one(
-                    conn, repo.LEAD if subject_type == "lead" else repo.CLIENT, (record_id,)
-                )
-                if found is None:
-                    raise PermanentTaskError(f"{subject_type} {record_id} not found (or not in this agency)")
-                record = dict(found)
-                ids = (
-                    {"lead_id": record_id, "client_id": None}
-                    if subject_type == "lead"
-                    else {"lead_id": None, "client_id": record_id}
-                )
-                timeline = await fetch_all(conn, repo.ACTIVITIES, ids | {"limit": 15})
+                record, timeline = await load_subject(conn, subject_type, record_id, timeline=15)
                 memories = await memory.recall(
                     conn,
                     subject_type=subject_type,
@@ -102,23 +90,19 @@ class FollowUpAgent(BaseAIAgent):
         vector = await memory.embed_one(ctx.runtime.embedder, note)
 
         async def write(conn: Conn) -> None:
-            await conn.execute(
-                repo.DRAFT_ACTIVITY,
-                {
-                    "id": activity_id,
-                    "lead_id": record_id if subject_type == "lead" else None,
-                    "client_id": record_id if subject_type == "client" else None,
-                    "kind": "email",
-                    "subject": draft.subject,
-                    "body": draft.body,
-                    "metadata": Jsonb(
-                        {
-                            "ai": "follow_up",
-                            "task_id": str(task.id),
-                            "model": generation.model,
-                            "to": record.get("email"),
-                        }
-                    ),
+            await save_draft(
+                conn,
+                activity_id=activity_id,
+                subject_type=subject_type,
+                record_id=record_id,
+                kind="email",
+                subject=draft.subject,
+                body=draft.body,
+                metadata={
+                    "ai": "follow_up",
+                    "task_id": str(task.id),
+                    "model": generation.model,
+                    "to": record.get("email"),
                 },
             )
             await memory.write(

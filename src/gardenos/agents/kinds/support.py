@@ -16,8 +16,6 @@ import json
 import uuid
 from typing import Any, Literal
 
-from psycopg.types.json import Jsonb
-
 from gardenos.agents import memory
 from gardenos.agents import repository as repo
 from gardenos.agents.base import AgentResult, BaseAIAgent, PermanentTaskError, TaskContext, dump, require
@@ -26,7 +24,8 @@ from gardenos.agents.kinds.lead_analysis import _jsonable
 from gardenos.agents.llm import GenerationRequest
 from gardenos.agents.outputs import SupportAnswer
 from gardenos.agents.queue import AgentTask
-from gardenos.crm.common import fetch_all, fetch_one
+from gardenos.agents.subjects import load_subject, save_draft
+from gardenos.crm.common import fetch_one
 from gardenos.db.pool import Conn
 
 MAX_QUESTION = 2000
@@ -63,16 +62,7 @@ class SupportAgent(BaseAIAgent):
         query = await memory.embed_one(ctx.runtime.embedder, question)
         async with ctx.tenant() as conn:
             agency = await fetch_one(conn, repo.AGENCY)
-            found = await fetch_one(conn, repo.LEAD if subject_type == "lead" else repo.CLIENT, (record_id,))
-            if found is None:
-                raise PermanentTaskError(f"{subject_type} {record_id} not found (or not in this agency)")
-            record = dict(found)
-            ids = (
-                {"lead_id": record_id, "client_id": None}
-                if subject_type == "lead"
-                else {"lead_id": None, "client_id": record_id}
-            )
-            timeline = await fetch_all(conn, repo.ACTIVITIES, ids | {"limit": 30})
+            record, timeline = await load_subject(conn, subject_type, record_id, timeline=30)
             memories = await memory.recall(
                 conn,
                 subject_type=subject_type,
@@ -118,26 +108,22 @@ class SupportAgent(BaseAIAgent):
         }
 
         async def write(conn: Conn) -> None:
-            await conn.execute(
-                repo.DRAFT_ACTIVITY,
-                {
-                    "id": activity_id,
-                    "lead_id": record_id if subject_type == "lead" else None,
-                    "client_id": record_id if subject_type == "client" else None,
-                    "kind": "email",
-                    "subject": reply.subject,
-                    "body": reply.body,
-                    "metadata": Jsonb(
-                        {
-                            "ai": "support",
-                            "task_id": str(task.id),
-                            "model": generation.model,
-                            "to": record.get("email"),
-                            "question": question,
-                            "answered": reply.answered,
-                            "facts": [f["id"] for f in used],
-                        }
-                    ),
+            await save_draft(
+                conn,
+                activity_id=activity_id,
+                subject_type=subject_type,
+                record_id=record_id,
+                kind="email",
+                subject=reply.subject,
+                body=reply.body,
+                metadata={
+                    "ai": "support",
+                    "task_id": str(task.id),
+                    "model": generation.model,
+                    "to": record.get("email"),
+                    "question": question,
+                    "answered": reply.answered,
+                    "facts": [f["id"] for f in used],
                 },
             )
             await memory.write(
