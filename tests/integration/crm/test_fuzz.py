@@ -14,26 +14,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.integration.rest.test_fuzz import HOSTILE as REST_HOSTILE
 from tests.live import Api, Member, agency_owner
 
-HOSTILE = [
-    "'",
-    '"',
-    "\\",
-    ";DROP TABLE leads;--",
-    "%",
-    "*",
-    "null",
-    "NaN",
-    "1e999",
-    "\u0000",
-    "🌱",
-    "x" * 300,
-    "-1",
-    "2026-13-45",
-    "00000000-0000-0000-0000-000000000000",
-    "not-a-uuid",
-]
+# The /rest/v1 fuzzer's hostile values, and a string that is almost an id.
+HOSTILE = [*REST_HOSTILE, "not-a-uuid"]
 # What only agency B's rows hold: none may ever reach agency A.
 B_SECRETS = ("Beeblebrox", "zaphod-7f3a@b.example", "B's private note 7f3a")
 scalars = st.one_of(
