@@ -18,6 +18,7 @@ import psycopg
 from psycopg import AsyncConnection
 from psycopg.rows import TupleRow
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
+from psycopg_pool.base import AttemptWithBackoff
 
 from gardenos.errors import DatabaseUnavailable, GardenError
 
@@ -34,7 +35,17 @@ SELECT (SELECT max(version) FROM gardenos.schema_migrations),
 """
 
 Conn = AsyncConnection[TupleRow]
-RECONNECT_TIMEOUT_S = 3.0
+# How long psycopg_pool keeps retrying one lost connection before it gives up; a request that is
+# waiting then starts a new attempt (see `_begin`), so an outage of any length is retried.
+RECONNECT_TIMEOUT_S = 1.0
+WAIT_SLICE_S = 0.25
+
+# psycopg_pool retries a failed connection after 1 s, then 2 s, 4 s…; its only knobs for that are these
+# class attributes. With them the API came back 1.0-2.0 s after HAProxy routed a new leader. Retrying
+# after 0.1 s, growing by half each time (0.1, 0.25, 0.5, 0.8 s, then give up at 1 s) costs a refused
+# loopback connection per attempt while the database is away.
+AttemptWithBackoff.INITIAL_DELAY = 0.1
+AttemptWithBackoff.DELAY_BACKOFF = 1.5
 
 
 class Database:
@@ -54,9 +65,8 @@ class Database:
             timeout=timeout,
             open=False,
             kwargs={"connect_timeout": max(1, int(timeout))},
-            # psycopg_pool retries a failed connection with a doubling backoff (1, 2, 4, 8 s…) for this
-            # long: after a 20 s failover that added ~10 s of 503s. Giving up early leaves reconnecting to
-            # the requests, which each try at once.
+            # psycopg_pool retries a failed connection for this long; left at its default (10 min, with
+            # a doubling backoff) a 20 s failover added ~10 s of 503s.
             reconnect_timeout=RECONNECT_TIMEOUT_S,
             name="gardenos-api",
         )
@@ -118,8 +128,14 @@ class Database:
             attempt += 1
             remaining = deadline - time.monotonic()
             try:
-                conn = await self.pool.getconn(timeout=max(remaining, 0.05))
+                # In slices: each new wait lets the pool start connecting again once its last attempt
+                # gave up (RECONNECT_TIMEOUT_S), so a request waiting out a failover is served as soon
+                # as the database is back rather than when the next request happens to arrive.
+                conn = await self.pool.getconn(timeout=max(min(remaining, WAIT_SLICE_S), 0.05))
             except PoolTimeout as exc:
+                if time.monotonic() < deadline:
+                    attempt -= 1
+                    continue
                 raise self._pool_exhausted(exc) from exc
             except psycopg.OperationalError as exc:
                 raise DatabaseUnavailable(
