@@ -5,29 +5,57 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import psycopg
 
 from gardenos.cluster.cluster import Cluster
 from gardenos.cluster.failover import run_round
-from tests.cluster.conftest import gardenos
+from tests.cluster.conftest import cluster_settings, gardenos
 
 
-def test_status_shows_leader_sync_standby_and_replica(cluster: Cluster) -> None:
+def test_status_shows_leader_and_quorum_standbys(cluster: Cluster) -> None:
+    """Quorum mode (the default): a commit waits for either standby, so both are in the quorum."""
     cluster.wait_healthy()
     result = gardenos(cluster, "cluster", "status", "--json")
     assert result.returncode == 0, result.stderr
     status = json.loads(result.stdout)
     roles = sorted((m["role"], m["state"]) for m in status["members"])
-    assert roles == [("leader", "running"), ("replica", "streaming"), ("sync_standby", "streaming")]
+    assert roles == [("leader", "running"), ("quorum_standby", "streaming"), ("quorum_standby", "streaming")]
+    standbys = sorted(m["name"] for m in status["members"] if m["role"] != "leader")
+    assert sorted(status["sync_standbys"]) == standbys
     primary = [b["server"] for b in status["haproxy"] if b["proxy"] == "primary" and b["status"] == "UP"]
     assert primary == [status["leader"]]
+    with psycopg.connect(cluster.url(), autocommit=True) as conn:
+        names = conn.execute("SHOW synchronous_standby_names").fetchone()
+    assert names is not None
+    assert names[0].startswith("ANY 1 (")
 
     table = gardenos(cluster, "cluster", "status")
     assert table.returncode == 0, table.stderr
-    for word in ("leader", "sync_standby", "replica", "read-write", "read-only"):
+    for word in ("leader", "quorum_standby", "read-write", "read-only"):
         assert word in table.stdout
     assert cluster.spec.superuser_password not in table.stdout + result.stdout
+
+
+def test_priority_mode_shows_leader_sync_standby_and_replica(tmp_path: Path) -> None:
+    """GARDENOS_CLUSTER_SYNC_MODE=priority: one named synchronous standby, the other node asynchronous."""
+    settings = cluster_settings(tmp_path).model_copy(update={"cluster_sync_mode": "priority"})
+    other = Cluster(settings)
+    try:
+        other.up(3)
+        result = gardenos(other, "cluster", "status", "--json", settings=settings)
+        assert result.returncode == 0, result.stderr
+        status = json.loads(result.stdout)
+        roles = sorted((m["role"], m["state"]) for m in status["members"])
+        assert roles == [("leader", "running"), ("replica", "streaming"), ("sync_standby", "streaming")]
+        with psycopg.connect(other.url(), autocommit=True) as conn:
+            names = conn.execute("SHOW synchronous_standby_names").fetchone()
+        assert names is not None
+        assert names[0] == status["sync_standbys"][0]
+    finally:
+        other.down()
+        other.remove()
 
 
 def test_writes_land_on_the_leader_and_reads_come_from_a_replica(cluster: Cluster) -> None:

@@ -42,9 +42,22 @@ def test_patroni_yaml_keeps_awkward_values_whole() -> None:
     assert "--key-file /k" in archive
     dcs = parsed["bootstrap"]["dcs"]
     assert (dcs["ttl"], dcs["loop_wait"], dcs["retry_timeout"]) == (20, 2, 4)
-    assert dcs["synchronous_mode"] is True
+    assert dcs["synchronous_mode"] == "quorum"
     assert dcs["synchronous_mode_strict"] is True
     assert dcs["postgresql"]["use_pg_rewind"] is True
+
+
+def test_priority_mode_renders_patronis_plain_synchronous_mode() -> None:
+    settings = Settings(_env_file=None, cluster_sync_mode="priority")  # type: ignore[call-arg]
+    text = config.render_patroni(
+        SPEC,
+        SPEC.nodes[0],
+        settings,
+        paths=config.NodePaths(Path("/d"), Path("/r"), Path("/p")),
+        bin_dir=Path("/b"),
+        archive="true",
+    )
+    assert yaml.safe_load(text)["bootstrap"]["dcs"]["synchronous_mode"] is True
 
 
 def test_patroni_settings_that_shorten_recovery() -> None:

@@ -270,6 +270,11 @@ class Cluster:
     def is_running(self) -> bool:
         return self.layout.exists() and any(p.is_running() for p in self._all())
 
+    @property
+    def sync_wanted(self) -> int:
+        """Synchronous standbys of a healthy cluster: every standby in quorum mode, one in priority mode."""
+        return len(self.spec.nodes) - 1 if self.settings.cluster_sync_mode == "quorum" else 1
+
     def wait_healthy(
         self, timeout: float = 120, *, observe: Callable[[ClusterState], None] | None = None
     ) -> ClusterState:
@@ -279,9 +284,10 @@ class Cluster:
         while True:
             if observe is not None:
                 observe(state)
-            if state.is_healthy(len(self.spec.nodes)):
+            if state.is_healthy(len(self.spec.nodes), sync_wanted=self.sync_wanted):
                 return state
-            if state.leader and state.replicas and not state.sync_standbys and time.monotonic() > nudged + 1:
+            lacking = len(state.sync_standbys) < min(self.sync_wanted, len(state.replicas))
+            if state.leader and state.replicas and lacking and time.monotonic() > nudged + 1:
                 nudged = time.monotonic()
                 self._nudge(state.leader.name)
             if time.monotonic() > deadline:
@@ -312,7 +318,7 @@ class Cluster:
             if (
                 member
                 and (member.is_leader or member.is_streaming)
-                and state.is_healthy(len(self.spec.nodes))
+                and state.is_healthy(len(self.spec.nodes), sync_wanted=self.sync_wanted)
             ):
                 return state
             if time.monotonic() > deadline:

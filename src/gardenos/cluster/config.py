@@ -93,6 +93,7 @@ def render_patroni(
         ttl=settings.cluster_ttl_s,
         loop_wait=settings.cluster_loop_wait_s,
         retry_timeout=settings.cluster_retry_timeout_s,
+        sync_mode="quorum" if settings.cluster_sync_mode == "quorum" else "true",
         sync_strict=json.dumps(settings.cluster_sync_strict),
         data_dir=_yaml(paths.data_dir),
         socket_dir=_yaml(paths.socket_dir),

@@ -9,6 +9,9 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+# Patroni's role for a synchronous standby: `sync_standby` in priority mode, `quorum_standby` in quorum mode.
+SYNC_ROLES = frozenset({"sync_standby", "quorum_standby"})
+
 
 @dataclass(frozen=True)
 class MemberState:
@@ -65,7 +68,7 @@ class ClusterState:
 
     @property
     def sync_standbys(self) -> tuple[MemberState, ...]:
-        return tuple(m for m in self.members if m.role == "sync_standby" and m.is_streaming)
+        return tuple(m for m in self.members if m.role in SYNC_ROLES and m.is_streaming)
 
     @property
     def replicas(self) -> tuple[MemberState, ...]:
@@ -78,12 +81,14 @@ class ClusterState:
         """The servers HAProxy sends this proxy's connections to."""
         return tuple(b.server for b in self.backends if b.proxy == proxy and b.status.startswith("UP"))
 
-    def is_healthy(self, nodes: int) -> bool:
-        """A leader that HAProxy routes writes to, every other node streaming, one of them synchronous."""
+    def is_healthy(self, nodes: int, *, sync_wanted: int = 1) -> bool:
+        """A leader that HAProxy routes writes to, every other node streaming, `sync_wanted` of them
+        synchronous (in quorum mode every standby should be in the quorum: one that is merely streaming
+        is not yet one the next leader counts on)."""
         leader = self.leader
         if leader is None or self.routed("primary") != (leader.name,):
             return False
-        if nodes > 1 and not self.sync_standbys:
+        if len(self.sync_standbys) < min(sync_wanted, nodes - 1):
             return False
         return len(self.replicas) == nodes - 1
 
