@@ -119,13 +119,9 @@ def _apply_range(request: Request, read: ReadRequest) -> ReadRequest:
     )
 
 
-async def _count(conn: Any, built: BuiltRead, prefer: Prefer) -> int | None:
-    if prefer.count is None:
-        return None
+async def _count(conn: Any, built: BuiltRead, prefer: Prefer) -> int:
+    """count=planned|estimated (an exact count goes with the read, see `read`)."""
     count, params = built.count()
-    if prefer.count == "exact":
-        row = await (await conn.execute(count, params)).fetchone()
-        return int(row[0])
     # Planned from the caller's own agency's statistics (see build._agency_condition); exact when small.
     # A parallel plan's scan estimates one worker's share: plan it serially.
     await conn.execute("SET LOCAL max_parallel_workers_per_gather = 0")
@@ -251,9 +247,18 @@ async def read(
         else None
     )
     built = build_read(await holder.for_table(table), table, parsed, agency)
-    async with db.transaction(principal.role, principal.raw_claims) as conn:
-        body, returned = await (await conn.execute(built.body, built.params)).fetchone()  # type: ignore[misc]
-        total = await _count(conn, built, prefer)
+    if prefer.count in (None, "exact"):
+        # Nothing to decide between statements: one round trip.
+        statements = [(built.body, built.params)]
+        if prefer.count == "exact":
+            statements.append(built.count())
+        rows = await db.read(principal.role, principal.raw_claims, statements)
+        body, returned = rows[0]  # type: ignore[misc]
+        total = int(rows[1][0]) if len(rows) > 1 else None  # type: ignore[index]
+    else:
+        async with db.transaction(principal.role, principal.raw_claims) as conn:
+            body, returned = await (await conn.execute(built.body, built.params)).fetchone()  # type: ignore[misc]
+            total = await _count(conn, built, prefer)
     response = _body(request, body, returned)
     response.headers["Content-Range"] = _content_range(parsed.offset, returned, total)
     if prefer.applied:

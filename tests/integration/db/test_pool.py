@@ -82,3 +82,39 @@ async def test_a_full_pool_answers_busy_with_a_retry_hint(pool: Database) -> Non
     assert caught.value.retry_after_s == 1
     assert caught.value.hint is not None
     assert "GARDENOS_POOL_MAX_SIZE" in caught.value.hint
+
+
+async def test_a_read_runs_scoped_in_one_transaction_and_returns_each_first_row(pool: Database) -> None:
+    claims = {"role": "authenticated", "sub": str(uuid.uuid4())}
+    rows = await pool.read(
+        "authenticated",
+        claims,
+        [
+            ("SELECT current_user, auth.uid()::text", None),
+            ("SELECT txid_current_if_assigned() IS NULL, %s::int + 1", (41,)),
+        ],
+    )
+    assert rows == [("authenticated", claims["sub"]), (True, 42)]
+    # Committed and returned: the connection is idle, with no role or claims left behind.
+    async with pool.transaction("anon") as conn:
+        row = await (
+            await conn.execute("SELECT current_user, current_setting('request.jwt.claims')")
+        ).fetchone()
+    assert row == ("anon", "{}")
+
+
+async def test_a_refused_read_raises_and_leaves_the_pool_clean(pool: Database) -> None:
+    with pytest.raises(psycopg.errors.InvalidTextRepresentation):
+        await pool.read("anon", None, [("SELECT 'not a uuid'::uuid", None), ("SELECT 1", None)])
+    stats = pool.pool.get_stats()
+    # Both connections are back, usable, and the aborted transaction was rolled back (not left to the pool).
+    assert stats.get("returns_bad", 0) == 0
+    for _ in range(2):
+        assert await pool.read("anon", None, [("SELECT 1", None)]) == [(1,)]
+
+
+async def test_a_read_on_a_connection_that_died_while_idle_is_retried_unnoticed(
+    database: SessionDatabase, pool: Database
+) -> None:
+    _terminate(database, await _backend_pids(pool))
+    assert await pool.read("service_role", None, [("SELECT 1", None)]) == [(1,)]
