@@ -345,7 +345,8 @@ def _search(
             conn.execute("SET max_parallel_maintenance_workers = 2")
             conn.execute(
                 "CREATE INDEX record_embeddings_embedding_idx ON public.record_embeddings "
-                "USING hnsw (embedding extensions.vector_cosine_ops) WITH (m = 16, ef_construction = 64)"
+                "USING hnsw ((embedding::extensions.halfvec(384)) extensions.halfvec_cosine_ops) "
+                "WITH (m = 16, ef_construction = 64)"
             )
             conn.commit()
             build_s = time.perf_counter() - started

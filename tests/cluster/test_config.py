@@ -24,10 +24,8 @@ SPEC = ClusterSpec(
 )
 
 
-def test_patroni_yaml_keeps_awkward_values_whole() -> None:
-    settings = Settings(_env_file=None)  # type: ignore[call-arg]
-    archive = config.archive_command(Path("/py thon"), Path("/bin/w.py"), Path("/wal"), Path("/k"))
-    text = config.render_patroni(
+def _render(settings: Settings, archive: str = "true") -> str:
+    return config.render_patroni(
         SPEC,
         SPEC.nodes[0],
         settings,
@@ -35,6 +33,12 @@ def test_patroni_yaml_keeps_awkward_values_whole() -> None:
         bin_dir=Path("/b"),
         archive=archive,
     )
+
+
+def test_patroni_yaml_keeps_awkward_values_whole() -> None:
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    archive = config.archive_command(Path("/py thon"), Path("/bin/w.py"), Path("/wal"), Path("/k"))
+    text = _render(settings, archive)
     parsed = yaml.safe_load(text)
     assert parsed["postgresql"]["authentication"]["superuser"]["password"] == "p:w #'\"x"
     assert parsed["postgresql"]["parameters"]["archive_command"] == archive
@@ -49,27 +53,13 @@ def test_patroni_yaml_keeps_awkward_values_whole() -> None:
 
 def test_priority_mode_renders_patronis_plain_synchronous_mode() -> None:
     settings = Settings(_env_file=None, cluster_sync_mode="priority")  # type: ignore[call-arg]
-    text = config.render_patroni(
-        SPEC,
-        SPEC.nodes[0],
-        settings,
-        paths=config.NodePaths(Path("/d"), Path("/r"), Path("/p")),
-        bin_dir=Path("/b"),
-        archive="true",
-    )
+    text = _render(settings, "true")
     assert yaml.safe_load(text)["bootstrap"]["dcs"]["synchronous_mode"] is True
 
 
 def test_patroni_settings_that_shorten_recovery() -> None:
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
-    text = config.render_patroni(
-        SPEC,
-        SPEC.nodes[0],
-        settings,
-        paths=config.NodePaths(Path("/d"), Path("/r"), Path("/p")),
-        bin_dir=Path("/b"),
-        archive="true",
-    )
+    text = _render(settings, "true")
     parsed = yaml.safe_load(text)
     parameters = parsed["postgresql"]["parameters"]
     # A standby reconnects to a restarted or new leader within 250 ms (default 5 s) ...

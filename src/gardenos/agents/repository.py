@@ -41,7 +41,7 @@ JOIN public.record_embeddings n ON n.embedding_model = e.embedding_model AND n.l
     AND n.lead_id <> e.lead_id
 JOIN public.leads l ON l.id = n.lead_id AND l.status IN ('converted', 'lost')
 WHERE e.lead_id = %(lead_id)s
-ORDER BY n.embedding OPERATOR(extensions.<=>) e.embedding
+ORDER BY n.embedding::extensions.halfvec(384) OPERATOR(extensions.<=>) e.embedding::extensions.halfvec(384)
 LIMIT %(limit)s
 """
 

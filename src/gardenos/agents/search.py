@@ -26,13 +26,15 @@ EF_SEARCH = 120
 TUNE = """
 SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true), set_config('hnsw.ef_search', %s, true)
 """
+# The index orders by half-precision copies of the vectors (migration 0013); the candidates are re-ranked
+# by the full-precision distance.
 SEMANTIC_RECORDS = """
 WITH nearest AS MATERIALIZED (
     SELECT e.lead_id, e.client_id, e.embedding OPERATOR(extensions.<=>) %(q)s::extensions.vector AS distance
     FROM public.record_embeddings e
     WHERE e.embedding_model = %(model)s
       AND (%(leads)s OR e.lead_id IS NULL) AND (%(clients)s OR e.client_id IS NULL)
-    ORDER BY e.embedding OPERATOR(extensions.<=>) %(q)s::extensions.vector
+    ORDER BY e.embedding::extensions.halfvec(384) OPERATOR(extensions.<=>) %(q)s::extensions.halfvec(384)
     LIMIT %(k)s
 )
 SELECT coalesce(n.lead_id, n.client_id) AS id,

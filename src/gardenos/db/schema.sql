@@ -1464,7 +1464,7 @@ CREATE INDEX record_embeddings_agency_model_idx ON public.record_embeddings USIN
 -- Name: record_embeddings_embedding_idx; Type: INDEX; Schema: public; Owner: -
 --
 
-CREATE INDEX record_embeddings_embedding_idx ON public.record_embeddings USING hnsw (embedding extensions.vector_cosine_ops) WITH (m='16', ef_construction='64');
+CREATE INDEX record_embeddings_embedding_idx ON public.record_embeddings USING hnsw (((embedding)::extensions.halfvec(384)) extensions.halfvec_cosine_ops) WITH (m='16', ef_construction='64');
 
 --
 -- Name: objects_name_prefix_idx; Type: INDEX; Schema: storage; Owner: -

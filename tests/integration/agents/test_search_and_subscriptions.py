@@ -64,10 +64,17 @@ async def test_semantic_search_recall_at_10_against_exact_search(
         exact = {my_ids[i] for i in np.argsort(-(mine @ query))[:10]}
         async with db.transaction("authenticated", tenant_claims(agency)) as conn:
             found = await search.nearest_records(conn, vector_literal(query.tolist()), MODEL, 10)
+            # The search's own statement, planned as the API's role: an HNSW index scan.
             plan = await (
                 await conn.execute(
-                    "EXPLAIN SELECT 1 FROM record_embeddings e ORDER BY e.embedding <=> %s::vector LIMIT 10",
-                    (vector_literal(query.tolist()),),
+                    "EXPLAIN " + search.SEMANTIC_RECORDS,
+                    {
+                        "q": vector_literal(query.tolist()),
+                        "model": MODEL,
+                        "k": 10,
+                        "leads": True,
+                        "clients": True,
+                    },
                 )
             ).fetchall()
         ids = {row["id"] for row in found}
