@@ -182,7 +182,9 @@ def reembed(
     settings = get_settings()
     embedder = build_embedder(settings)
     target = DatabaseTarget(settings)
-    with target.running(), target.connect() as conn:
+    # Autocommit: each batch below is its own transaction (committed as it goes, so an interrupted
+    # backfill keeps what it did), not a savepoint of one transaction the first statement opened.
+    with target.running(), target.connect(autocommit=True) as conn:
         agencies = conn.execute(AGENCIES, {"slug": agency}).fetchall()
         if agency is not None and not agencies:
             raise NotFound(f"no agency with the slug {agency!r}")
@@ -191,7 +193,9 @@ def reembed(
             for subject in ("lead", "client"):
                 with conn.transaction():
                     _scope(conn, agency_id)
-                    row = conn.execute(COUNT_MISSING[subject], {"model": embedder.model_id}).fetchone()
+                    row = conn.execute(
+                        COUNT_MISSING[subject], {"model": embedder.model_id, "after": repo.NIL_UUID}
+                    ).fetchone()
                 totals[(agency_id, subject)] = row[0] if row else 0
         total = sum(totals.values())
         console.print(f"embedding {total:,} records with {escape(embedder.model_id)}")
@@ -227,17 +231,20 @@ async def _reembed(
 
     started, done = time.perf_counter(), 0
     for (agency_id, subject), missing in totals.items():
+        after = repo.NIL_UUID
         while missing > 0:
             with conn.transaction():
                 _scope(conn, agency_id)
                 ids = [
                     r[0]
                     for r in conn.execute(
-                        repo.MISSING_EMBEDDINGS[subject], {"model": embedder.model_id, "limit": batch}
+                        repo.MISSING_EMBEDDINGS[subject],
+                        {"model": embedder.model_id, "limit": batch, "after": after},
                     )
                 ]
                 if not ids:
                     break
+                after = ids[-1]
                 with conn.cursor(row_factory=dict_row) as cur:
                     sources = cur.execute(repo.EMBED_SOURCE[subject], {"ids": ids}).fetchall()
                 texts = [row["text"] or "" for row in sources]

@@ -174,7 +174,9 @@ def test_ai_commands(database: SessionDatabase, agency: uuid.UUID, owner_conn: p
         assert help_text.exit_code == 0, (command, help_text.output)
 
     owner_conn.execute(
-        "INSERT INTO leads (agency_id, first_name, company) VALUES (%s, 'Reembed', 'Vector Co')", (agency,)
+        "INSERT INTO leads (agency_id, first_name, company) "
+        "SELECT %s, 'Reembed ' || n, 'Vector Co' FROM generate_series(1, 3) n",
+        (agency,),
     )
     slug = owner_conn.execute("SELECT slug FROM agencies WHERE id = %s", (agency,)).fetchone()
     assert slug is not None
@@ -184,7 +186,8 @@ def test_ai_commands(database: SessionDatabase, agency: uuid.UUID, owner_conn: p
     commands = {
         "status": ["ai", "status"],
         "scale": ["ai", "scale", "nope", "2"],
-        "reembed": ["ai", "reembed", "--agency", slug[0]],
+        # One record a batch: each batch starts after the last one's id, in a transaction of its own.
+        "reembed": ["ai", "reembed", "--agency", slug[0], "--batch", "1"],
         "tasks": ["ai", "tasks", "--agency", slug[0], "--status", "dead", "--requeue"],
     }
     with ThreadPoolExecutor(len(commands)) as pool:
@@ -201,13 +204,13 @@ def test_ai_commands(database: SessionDatabase, agency: uuid.UUID, owner_conn: p
 
     result = results["reembed"]
     assert result.returncode == 0, result.stderr
-    assert "embedding 1 records" in result.stdout
+    assert "embedding 3 records" in result.stdout
     vectors = owner_conn.execute(
         "SELECT count(*) FROM record_embeddings "
         "WHERE agency_id = %s AND embedding_model = 'gardenos-hashing-384-v1'",
         (agency,),
     ).fetchone()
-    assert vectors == (1,)
+    assert vectors == (3,)
 
     result = results["tasks"]
     assert result.returncode == 0, result.stderr

@@ -44,7 +44,9 @@ class EmbedAgent(BaseAIAgent):
                 if not isinstance(limit, int) or not 1 <= limit <= MAX_IDS:
                     raise PermanentTaskError(f"payload.limit must be 1 to {MAX_IDS}")
                 rows = await fetch_all(
-                    conn, repo.MISSING_EMBEDDINGS[subject], {"model": model, "limit": limit}
+                    conn,
+                    repo.MISSING_EMBEDDINGS[subject],
+                    {"model": model, "limit": limit, "after": repo.NIL_UUID},
                 )
                 ids = [row["id"] for row in rows]
             else:
