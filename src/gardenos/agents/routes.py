@@ -8,6 +8,7 @@ sizes; resizing them takes the service_role key.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
@@ -164,6 +165,27 @@ async def scale_pool(
 # --- tasks ------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _SubjectTask:
+    """A task about one lead or client: enqueued (in the request's transaction) once the caller can see
+    that record, then answered as `_enqueue_and_answer` does."""
+
+    agent_type: str
+    kind: str
+    record_id: uuid.UUID
+    payload: dict[str, Any]
+    priority: int
+
+    async def answer(
+        self, request: Request, response: Response, database: Database, principal: Principal, wait: bool
+    ) -> Task:
+        async def work(conn: Conn) -> dict[str, Any]:
+            await service.check_subject(conn, self.kind, self.record_id)
+            return await queue.enqueue(conn, self.agent_type, self.payload, priority=self.priority)
+
+        return await _enqueue_and_answer(request, response, database, principal, work, wait)
+
+
 @router.post("/leads/{lead_id}/analyze", status_code=202)
 async def analyze_lead(
     lead_id: uuid.UUID,
@@ -176,11 +198,8 @@ async def analyze_lead(
     """Score the lead (0–100) with reasons, conversion probability and next actions; the result is
     stored on the lead. Returns the task (202), or with `?wait=true` the finished task (200)."""
 
-    async def work(conn: Conn) -> dict[str, Any]:
-        await service.check_subject(conn, "lead", lead_id)
-        return await queue.enqueue(conn, "lead_analysis", {"lead_id": str(lead_id)}, priority=7)
-
-    return await _enqueue_and_answer(request, response, database, principal, work, wait)
+    task = _SubjectTask("lead_analysis", "lead", lead_id, {"lead_id": str(lead_id)}, priority=7)
+    return await task.answer(request, response, database, principal, wait)
 
 
 @router.get("/leads/{lead_id}/analyses")
@@ -192,25 +211,11 @@ async def lead_analyses(
         return await service.analyses(conn, lead_id)
 
 
-async def _follow_up(
-    kind: str,
-    record_id: uuid.UUID,
-    body: FollowUpBody | None,
-    request: Request,
-    response: Response,
-    database: Database,
-    principal: Principal,
-    wait: bool,
-) -> Task:
+def _follow_up_payload(kind: str, record_id: uuid.UUID, body: FollowUpBody | None) -> dict[str, Any]:
     payload: dict[str, Any] = {f"{kind}_id": str(record_id)}
     if body is not None and body.context:
         payload["context"] = body.context
-
-    async def work(conn: Conn) -> dict[str, Any]:
-        await service.check_subject(conn, kind, record_id)
-        return await queue.enqueue(conn, "follow_up", payload, priority=6)
-
-    return await _enqueue_and_answer(request, response, database, principal, work, wait)
+    return payload
 
 
 @router.post("/leads/{lead_id}/follow-up", status_code=202)
@@ -225,7 +230,8 @@ async def lead_follow_up(
 ) -> Task:
     """Draft a follow-up email (subject, body, full_message) from the lead's timeline and memory, saved
     as a draft activity: `POST /ai/follow-ups/{activity_id}/approve` sends it."""
-    return await _follow_up("lead", lead_id, body, request, response, database, principal, wait)
+    task = _SubjectTask("follow_up", "lead", lead_id, _follow_up_payload("lead", lead_id, body), priority=6)
+    return await task.answer(request, response, database, principal, wait)
 
 
 @router.post("/clients/{client_id}/follow-up", status_code=202)
@@ -239,26 +245,10 @@ async def client_follow_up(
     wait: WaitQuery = False,
 ) -> Task:
     """As for a lead, for a client."""
-    return await _follow_up("client", client_id, body, request, response, database, principal, wait)
-
-
-async def _support(
-    kind: str,
-    record_id: uuid.UUID,
-    body: SupportBody,
-    request: Request,
-    response: Response,
-    database: Database,
-    principal: Principal,
-    wait: bool,
-) -> Task:
-    payload = {f"{kind}_id": str(record_id), "question": body.question}
-
-    async def work(conn: Conn) -> dict[str, Any]:
-        await service.check_subject(conn, kind, record_id)
-        return await queue.enqueue(conn, "support", payload, priority=7)
-
-    return await _enqueue_and_answer(request, response, database, principal, work, wait)
+    task = _SubjectTask(
+        "follow_up", "client", client_id, _follow_up_payload("client", client_id, body), priority=6
+    )
+    return await task.answer(request, response, database, principal, wait)
 
 
 @router.post("/leads/{lead_id}/support", status_code=202)
@@ -273,7 +263,9 @@ async def lead_support(
 ) -> Task:
     """Answer the lead's question from the agency's memory and the lead's timeline: the reply (with the
     facts it rests on) is saved as a draft email that `POST /ai/follow-ups/{activity_id}/approve` sends."""
-    return await _support("lead", lead_id, body, request, response, database, principal, wait)
+    payload = {"lead_id": str(lead_id), "question": body.question}
+    task = _SubjectTask("support", "lead", lead_id, payload, priority=7)
+    return await task.answer(request, response, database, principal, wait)
 
 
 @router.post("/clients/{client_id}/support", status_code=202)
@@ -287,7 +279,9 @@ async def client_support(
     wait: WaitQuery = False,
 ) -> Task:
     """As for a lead, for a client."""
-    return await _support("client", client_id, body, request, response, database, principal, wait)
+    payload = {"client_id": str(client_id), "question": body.question}
+    task = _SubjectTask("support", "client", client_id, payload, priority=7)
+    return await task.answer(request, response, database, principal, wait)
 
 
 @router.post("/tasks", status_code=202)
