@@ -1,61 +1,100 @@
-# The two commands: `make up` runs GardenOS, `make test` runs the whole suite. Both install what they need.
+# The two commands: `make up` runs GardenOS, `make test` runs the whole suite. Both install what they need,
+# and every Python package comes from the committed lock file (uv.lock, with hashes), never from open ranges.
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-RUNTIME_STAMP := $(VENV)/.installed-runtime
-DEV_STAMP := $(VENV)/.installed-dev
-APT_PACKAGES := etcd-server haproxy
 
-.PHONY: up test lint format bench schema system-deps clean
+# uv itself is pinned by hash in requirements/uv.txt and installed with pip beside the project (.uv/), not
+# into the system's Python.
+UV_DIR := .uv
+UV := $(UV_DIR)/bin/uv
+# The system's Python, never one uv would download (only the package registries are reachable).
+export UV_PYTHON := $(PYTHON)
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+# Cache and venv may sit on different file systems (CI's clone, /tmp): copy instead of warning about it.
+export UV_LINK_MODE := copy
 
-up: $(RUNTIME_STAMP)
+.PHONY: up test install install-runtime lint format bench schema lock lock-upgrade system-deps \
+	dev-up dev-down logs test-failover backup clean
+
+up: install-runtime
 	$(BIN)/gardenos up
 
-test: $(DEV_STAMP) system-deps lint
+test: install system-deps lint
 	$(BIN)/pytest
 
-lint: $(DEV_STAMP)
+# The runtime alone for `make up` (dev tools already in the venv are left where they are); everything
+# for `make test`. `--locked` fails when uv.lock and pyproject.toml disagree, rather than re-resolving.
+install-runtime: $(UV)
+	@$(UV) sync --quiet --locked --no-dev --inexact
+
+install: $(UV)
+	@$(UV) sync --quiet --locked
+
+lint: install
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 
-format: $(DEV_STAMP)
+format: install
 	$(BIN)/ruff check --fix src tests bench
 	$(BIN)/ruff format src tests bench
 
+# Re-resolve after editing pyproject.toml's dependencies (keeps every other pin); `lock-upgrade` moves every
+# pin to the newest release the ranges allow. Commit uv.lock with the change.
+lock: $(UV)
+	$(UV) lock
+
+lock-upgrade: $(UV)
+	$(UV) lock --upgrade
+
 # wrk (the api benchmark's load generator) comes from Debian; installed only when missing.
-bench: $(DEV_STAMP)
+bench: install
 	@command -v wrk >/dev/null 2>&1 || { echo "installing from Debian: wrk"; $(call apt_install,wrk); }
 	$(BIN)/python -m bench
 
 # Rewrite src/gardenos/db/schema.sql from the migrations (commit it with the migration that changed it).
-schema: $(DEV_STAMP)
+schema: install
 	GARDENOS_UPDATE_SCHEMA=1 $(BIN)/pytest -q tests/integration/db/test_migrations.py -k snapshot
 
-$(BIN)/python:
-	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { \
-		echo "python3 -m venv failed: installing Debian's python3-venv"; \
-		$(call apt_install,python3-venv) && $(PYTHON) -m venv $(VENV); }
-	$(BIN)/python -m pip install --quiet --upgrade pip
-
-$(RUNTIME_STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e .
+$(UV): requirements/uv.txt
+	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.11 or newer"; exit 1; }
+	@$(PYTHON) -m pip --version >/dev/null 2>&1 || { \
+		echo "$(PYTHON) has no pip: installing Debian's python3-pip"; $(call apt_install,python3-pip); }
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check --no-deps --require-hashes \
+		--upgrade --target $(UV_DIR) -r requirements/uv.txt
 	@touch $@
 
-$(DEV_STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[dev]'
-	@touch $@ $(RUNTIME_STAMP)
-
-# etcd and HAProxy come from Debian for the cluster tests; installed only when missing.
+# etcd and HAProxy come from Debian for the cluster (tests and dev-up); installed only when missing.
 system-deps:
 	@missing=""; \
 	command -v etcd >/dev/null 2>&1 || missing="$$missing etcd-server"; \
 	command -v haproxy >/dev/null 2>&1 || missing="$$missing haproxy"; \
 	if [ -n "$$missing" ]; then echo "installing from Debian:$$missing"; $(call apt_install,$$missing); fi
 
+# The development cluster: etcd, three Patroni nodes and HAProxy on loopback, with GardenOS served through
+# HAProxy's read-write port (Ctrl-C stops GardenOS; the cluster runs on until `make dev-down`).
+dev-up: install-runtime system-deps
+	$(BIN)/gardenos up --cluster
+
+dev-down: install-runtime
+	$(BIN)/gardenos cluster down
+
+# The cluster's logs, every node (`gardenos cluster logs NODE` for one).
+logs: install-runtime
+	@$(BIN)/gardenos cluster logs --all
+
+test-failover: install-runtime system-deps
+	$(BIN)/gardenos cluster failover-test --rounds 3
+
+backup: install-runtime
+	$(BIN)/gardenos backup
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	-@[ -x $(BIN)/gardenos ] && $(BIN)/gardenos cluster down >/dev/null 2>&1; true
+	rm -rf $(VENV) $(UV_DIR) .pytest_cache .mypy_cache .ruff_cache
 
 # apt-get as root, through sudo otherwise; `apt-get update` first, as a fresh machine has no package lists.
 define apt_install
