@@ -63,7 +63,7 @@ $(UV): requirements/uv.txt
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.11 or newer"; exit 1; }
 	@$(PYTHON) -m pip --version >/dev/null 2>&1 || { \
 		echo "$(PYTHON) has no pip: installing Debian's python3-pip"; $(call apt_install,python3-pip); }
-	$(PYTHON) -m pip install --quiet --disable-pip-version-check --no-deps --require-hashes \
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --no-deps --require-hashes \
 		--upgrade --target $(UV_DIR) -r requirements/uv.txt
 	@touch $@
 
