@@ -16,7 +16,8 @@ ROOT = Path(__file__).parents[2]
 
 IMPORT_EVERY_MODULE = """
 import importlib, pkgutil, gardenos
-names = [m.name for m in pkgutil.walk_packages(gardenos.__path__, "gardenos.") if m.name != "gardenos.__main__"]
+modules = pkgutil.walk_packages(gardenos.__path__, "gardenos.")
+names = [m.name for m in modules if m.name != "gardenos.__main__"]  # __main__ would run the command
 for name in names:
     importlib.import_module(name)
 print(len(names))
