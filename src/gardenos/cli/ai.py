@@ -21,7 +21,7 @@ from gardenos.agents.embeddings import build_embedder, vector_literal
 from gardenos.agents.kinds import AGENTS
 from gardenos.agents.kinds.embed import content_hash
 from gardenos.agents.orchestrator import CONTROL_CHANNEL
-from gardenos.cli.console import console
+from gardenos.cli.console import console, err_console, print_json
 from gardenos.db.target import DatabaseTarget
 from gardenos.errors import BadRequest, NotFound
 from gardenos.settings import get_settings
@@ -62,12 +62,34 @@ def _target() -> DatabaseTarget:
 
 
 @app.command()
-def status() -> None:
+def status(as_json: bool = typer.Option(False, "--json", help="Print the pools and queues as JSON.")) -> None:
     """Agents per type (every worker process), and queue depth per type and status."""
     target = _target()
     with target.running(), target.connect() as conn, conn.cursor(row_factory=dict_row) as cur:
         pools = cur.execute(POOLS).fetchall()
         queues = cur.execute(QUEUES).fetchall()
+    statuses = ("queued", "running", "succeeded", "failed", "dead", "cancelled")
+    depth: dict[str, dict[str, int]] = {}
+    for row in queues:
+        depth.setdefault(row["agent_type"], {})[row["status"]] = row["tasks"]
+    if as_json:
+        print_json(
+            {
+                "agents": [
+                    {
+                        "type": pool["agent_type"],
+                        "agents": pool["agents"],
+                        "busy": pool["busy"],
+                        "processes": pool["processes"],
+                        "tasks_done": pool["done"],
+                    }
+                    for pool in pools
+                ],
+                # Open tasks, and those finished in the last hour: type -> status -> count.
+                "tasks": {t: {s: depth[t].get(s, 0) for s in statuses} for t in sorted(depth)},
+            }
+        )
+        return
     table = Table(title="agents (running)")
     for column in ("type", "agents", "busy", "processes", "tasks done"):
         table.add_column(column, justify="left" if column == "type" else "right")
@@ -82,10 +104,6 @@ def status() -> None:
     console.print(
         table if pools else "[yellow]no agents are running[/]: start `gardenos up` or `gardenos worker`"
     )
-    statuses = ("queued", "running", "succeeded", "failed", "dead", "cancelled")
-    depth: dict[str, dict[str, int]] = {}
-    for row in queues:
-        depth.setdefault(row["agent_type"], {})[row["status"]] = row["tasks"]
     queue_table = Table(title="tasks (open, and finished in the last hour)")
     queue_table.add_column("type")
     for name in statuses:
@@ -126,6 +144,7 @@ def tasks(
     agency: str | None = typer.Option(None, "--agency", help="Only this agency (its slug)."),
     limit: int = typer.Option(20, "--limit", "-n", min=1, max=1000, help="How many of the newest."),
     requeue: bool = typer.Option(False, "--requeue", help="Requeue the dead or failed tasks listed."),
+    as_json: bool = typer.Option(False, "--json", help="Print the tasks as JSON (as listed)."),
 ) -> None:
     """The newest tasks (of every agency); with --requeue, put the dead and failed ones back."""
     if status is not None and status not in queue.STATUSES:
@@ -143,6 +162,11 @@ def tasks(
                     cur.execute(queue.NOTIFY, (queue.CHANNEL, row["agent_type"]))
                     requeued += 1
         conn.commit()
+    if as_json:
+        print_json([_task_json(row) for row in rows])
+        if requeue:
+            err_console.print(f"requeued {requeued} task(s)")
+        return
     table = Table()
     for column in ("created", "agency", "type", "prio", "status", "tries", "error / result", "id"):
         table.add_column(column, overflow="fold" if column.startswith("error") else "ellipsis")
@@ -205,7 +229,7 @@ def reembed(
             MofNCompleteColumn(),
             TextColumn("{task.fields[rate]}"),
             TimeElapsedColumn(),
-            console=console,
+            console=err_console,
         ) as progress:
             bar = progress.add_task("records", total=total, rate="")
             asyncio.run(_reembed(conn, embedder, totals, batch, progress, bar))
@@ -213,6 +237,14 @@ def reembed(
             with conn.transaction():
                 dropped = conn.execute(DROP_OTHER_MODELS, (embedder.model_id,)).rowcount
             console.print(f"deleted {dropped:,} vectors of other models")
+
+
+def _task_json(row: dict[str, Any]) -> dict[str, Any]:
+    fields = (
+        "id", "agent_type", "priority", "status", "attempts", "max_retries", "payload", "result",
+        "last_error", "created_at", "started_at", "finished_at",
+    )  # fmt: skip
+    return {"agency": row["slug"], **{name: row[name] for name in fields}}
 
 
 def _scope(conn: psycopg.Connection, agency_id: uuid.UUID) -> None:

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from gardenos.backup.backup import backup_store, list_backups, parse_target, restore, take_backup
-from gardenos.cli.console import console
+from gardenos.cli.console import console, err_console
 from gardenos.cluster.cluster import Cluster
 from gardenos.settings import get_settings
 
@@ -26,7 +26,7 @@ def backup(
     if ctx.invoked_subcommand is not None:
         return
     cluster = Cluster(get_settings())
-    with console.status("taking a base backup…"):
+    with err_console.status("taking a base backup…"):
         taken = take_backup(cluster)
     if as_json:
         print(json.dumps(taken.to_dict()))
@@ -69,7 +69,7 @@ def restore_command(
     TIME, and start it on a free port: the seed for a new cluster."""
     target = parse_target(to)
     cluster = Cluster(get_settings())
-    with console.status("restoring (unpacking the base backup, replaying WAL)…"):
+    with err_console.status("restoring (unpacking the base backup, replaying WAL)…"):
         restored = restore(cluster, target)
     if as_json:
         print(

@@ -11,7 +11,7 @@ import typer
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from gardenos.cli.console import console
+from gardenos.cli.console import console, err_console
 from gardenos.cluster.api_target import ApiTarget, serve_api
 from gardenos.cluster.cluster import Cluster
 from gardenos.cluster.failover import FAULTS, THROUGH, Fault, RoundReport, run_round
@@ -29,7 +29,9 @@ def _cluster() -> Cluster:
 
 
 def _progress() -> Progress:
-    return Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console)
+    return Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err_console
+    )
 
 
 @app.command()
@@ -170,7 +172,7 @@ def failover_test(
     with contextlib.ExitStack() as stack:
         api = None
         if through == "api":
-            with console.status("migrating the cluster's database and starting the API…"):
+            with err_console.status("migrating the cluster's database and starting the API…"):
                 api = stack.enter_context(serve_api(cluster))
         reports = _rounds(cluster, fault, rounds, api, as_json=as_json)
     if as_json:

@@ -9,7 +9,7 @@ import typer
 from psycopg.conninfo import conninfo_to_dict
 from rich.table import Table
 
-from gardenos.cli.console import console
+from gardenos.cli.console import console, print_json
 from gardenos.db import migrate as migrations
 from gardenos.db.target import DatabaseTarget
 from gardenos.embedded.postgres import wheel_bin_dir
@@ -37,12 +37,39 @@ def migrate() -> None:
 
 
 @app.command()
-def status() -> None:
+def status(as_json: bool = typer.Option(False, "--json", help="Print the state as JSON.")) -> None:
     """Where the database is, whether it runs, and which migrations are applied."""
     target = _target()
-    if target.embedded is not None:
-        pg = target.embedded
-        pid = pg.running_pid() if pg.is_initialized else None
+    pg = target.embedded
+    initialized = pg is None or pg.is_initialized
+    rows = []
+    if initialized:
+        with target.running():
+            rows = migrations.status(target.owner_url)
+    # After `running()`: it stops again a server it had to start, so this is the state we found.
+    pid = pg.running_pid() if pg is not None and pg.is_initialized else None
+    if as_json:
+        print_json(
+            {
+                "embedded": None
+                if pg is None
+                else {
+                    "folder": pg.data_dir,
+                    "created": pg.is_initialized,
+                    "running": pid is not None,
+                    "pid": pid,
+                    "data": pg.pgdata,
+                    "log": pg.log_file,
+                },
+                "url": target.describe(),
+                "migrations": [
+                    {"version": r.migration.version, "name": r.migration.name, "applied_at": r.applied_at}
+                    for r in rows
+                ],
+            }
+        )
+        return
+    if pg is not None:
         console.print(f"embedded PostgreSQL in [bold]{pg.data_dir}[/]")
         if not pg.is_initialized:
             console.print("not created yet: `gardenos up` or `gardenos db start` creates it")
@@ -51,8 +78,6 @@ def status() -> None:
         console.print(f"  data:   {pg.pgdata}")
         console.print(f"  log:    {pg.log_file}")
     console.print(f"  url:    {target.describe()}")
-    with target.running():
-        rows = migrations.status(target.owner_url)
     table = Table("version", "name", "applied at")
     for row in rows:
         applied = row.applied_at.isoformat(timespec="seconds") if row.applied_at else "[yellow]pending[/]"

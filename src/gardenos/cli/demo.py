@@ -7,7 +7,7 @@ import time
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from gardenos.cli.console import console
+from gardenos.cli.console import console, err_console
 from gardenos.db.target import DatabaseTarget
 from gardenos.demo.agency import DEMO_SLUG, demo_login, ensure_agency, validate_slug
 from gardenos.demo.generator import DemoCounts, load_demo_data
@@ -48,7 +48,7 @@ def load_into_agency(
             MofNCompleteColumn(),
             TextColumn("{task.fields[rate]}"),
             TimeElapsedColumn(),
-            console=console,
+            console=err_console,
             transient=False,
         ) as progress:
             tasks = {

@@ -12,7 +12,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from gardenos.cli.console import console
+from gardenos.cli.console import console, err_console, print_json
 from gardenos.crm.normalize import valid_region
 from gardenos.db.target import DatabaseTarget
 from gardenos.errors import BadRequest
@@ -51,6 +51,7 @@ def leads(
         None, "--region", help="Phone numbers without +country are this country's (default: settings)."
     ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Check and count everything; keep nothing."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON (for scripts)."),
 ) -> None:
     """Import leads from a CSV file: validated, normalised, deduplicated, in one transaction."""
     if on_duplicate not in ("skip", "update", "merge"):
@@ -69,7 +70,10 @@ def leads(
     with target.running():
         target.prepare()
         outcome = run_import(settings, target, file, agency=agency, options=options)
-    _summary(outcome)
+    if as_json:
+        print_json(_report(outcome, file.name))
+    else:
+        _summary(outcome, file.name)
 
 
 def _policy(value: str) -> OnDuplicate:
@@ -112,7 +116,7 @@ def run_import(
                        "[yellow]{task.fields[duplicate]}[/] duplicate"),
             TimeElapsedColumn(),
             TimeRemainingColumn(),
-            console=console,
+            console=err_console,
         ) as progress,
     ):  # fmt: skip
         claims = claims_for(conn, agency)
@@ -147,11 +151,38 @@ def run_import(
         )
 
 
-def _summary(outcome: Outcome) -> None:
+def _revert_route(outcome: Outcome) -> str:
+    return f"/api/v1/imports/{outcome.import_id}/revert"
+
+
+def _report(outcome: Outcome, filename: str) -> dict[str, Any]:
+    """The report for scripts, in the field names of GET /api/v1/imports/{id}."""
     counts = outcome.counts
-    table = Table(
-        title=f"import {outcome.import_id}" + (" (dry run: nothing was kept)" if outcome.dry_run else "")
+    return {
+        "id": outcome.import_id,
+        "status": outcome.status,
+        "filename": filename,
+        "dry_run": outcome.dry_run,
+        "rows_total": counts.total,
+        "rows_imported": counts.inserted,
+        "rows_updated": counts.updated,
+        "rows_invalid": counts.invalid,
+        "rows_duplicate": counts.duplicate,
+        "detected": outcome.detected,
+        "errors_file": outcome.errors_file,
+        "revert": None if outcome.dry_run else _revert_route(outcome),
+    }
+
+
+def _summary(outcome: Outcome, filename: str) -> None:
+    counts = outcome.counts
+    # The id on a line of its own, not in the table's title: a title wraps to the table's width.
+    console.print(
+        f"import [bold]{outcome.import_id}[/]" + (" (dry run: nothing was kept)" if outcome.dry_run else "")
     )
+    detected = ", ".join(f"{k}: {v}" for k, v in outcome.detected.items())
+    console.print(f"file   {escape(filename)} ({escape(detected)})")
+    table = Table()
     table.add_column("rows")
     table.add_column("count", justify="right")
     table.add_row("read", f"{counts.total:,}")
@@ -160,11 +191,9 @@ def _summary(outcome: Outcome) -> None:
     table.add_row("duplicates skipped", f"{counts.duplicate:,}")
     table.add_row("invalid", f"{counts.invalid:,}")
     console.print(table)
-    detected = ", ".join(f"{k}: {v}" for k, v in outcome.detected.items())
-    console.print(f"file: {escape(detected)}")
     if outcome.errors_file is not None:
         console.print(
             f"error report (line, column, reason, row): [bold]{escape(str(outcome.errors_file))}[/]"
         )
     if not outcome.dry_run:
-        console.print(f"revert with: POST /api/v1/imports/{outcome.import_id}/revert")
+        console.print(f"revert with: POST {_revert_route(outcome)}")

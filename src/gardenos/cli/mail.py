@@ -10,7 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from gardenos.cli.console import console, err_console
+from gardenos.cli.console import console, err_console, print_json
 from gardenos.db import outbox
 from gardenos.db.target import DatabaseTarget
 from gardenos.errors import BadRequest, NotFound
@@ -36,6 +36,7 @@ def _note_smtp(settings: Settings) -> None:
 def list_mail(
     to: str | None = typer.Option(None, "--to", help="Only mails to this address."),
     limit: int = typer.Option(20, "--limit", "-n", min=1, help="How many of the newest mails."),
+    as_json: bool = typer.Option(False, "--json", help="Print the mails (without bodies) as JSON."),
 ) -> None:
     """The newest mails in the outbox, with the first link in each."""
     settings = get_settings()
@@ -43,6 +44,21 @@ def list_mail(
     target = DatabaseTarget(settings)
     with target.running():
         mails = outbox.list_mail(target.owner_url, limit=limit, to=to)
+    if as_json:
+        print_json(
+            [
+                {
+                    "id": mail.id,
+                    "created_at": mail.created_at,
+                    "to": mail.to_address,
+                    "kind": mail.kind,
+                    "subject": mail.subject,
+                    "link": _first_link(mail.text_body) or None,
+                }
+                for mail in mails
+            ]
+        )
+        return
     if not mails:
         console.print(f"no mail to {escape(to)} in the outbox" if to else "the outbox is empty")
         return

@@ -12,7 +12,7 @@ from rich.panel import Panel
 
 from gardenos.api.app import create_app
 from gardenos.auth.tokens import TokenService
-from gardenos.cli.console import console
+from gardenos.cli.console import console, err_console
 from gardenos.cli.demo import load_into_agency
 from gardenos.cluster.cluster import Cluster
 from gardenos.db.target import DatabaseTarget
@@ -56,14 +56,14 @@ def up(
                     f"(pid {target.embedded.running_pid()}): is another `gardenos up` running? "
                     "If not, stop it with `gardenos db stop`."
                 )
-            with console.status("starting PostgreSQL…"):
+            with err_console.status("starting PostgreSQL…"):
                 created = target.embedded.start()
             console.print(
                 f"PostgreSQL {'created and ' if created else ''}started; log: {target.embedded.log_file}"
             )
         if settings.cluster and settings.database_url is None:
             # The cluster has a life of its own: started here when needed, left running afterwards.
-            with console.status("starting the cluster (`gardenos cluster down` stops it)…"):
+            with err_console.status("starting the cluster (`gardenos cluster down` stops it)…"):
                 Cluster(settings).up()
         applied = target.prepare()
         if applied:
@@ -81,7 +81,7 @@ def up(
     finally:
         signal.signal(signal.SIGTERM, previous)
         if target.embedded is not None:
-            with console.status("stopping PostgreSQL…"):
+            with err_console.status("stopping PostgreSQL…"):
                 stopped = target.embedded.stop()
             if stopped:
                 console.print("PostgreSQL stopped")

@@ -14,7 +14,7 @@ from rich.markup import escape
 
 from gardenos.agents.kinds import AGENTS
 from gardenos.agents.orchestrator import AIOrchestrator
-from gardenos.cli.console import console
+from gardenos.cli.console import console, err_console
 from gardenos.db.pool import Database
 from gardenos.db.target import DatabaseTarget
 from gardenos.errors import BadRequest
@@ -79,7 +79,7 @@ async def _serve(
             f"LLM {escape(orchestrator.runtime.llm.model)}, "
             f"embeddings {escape(orchestrator.runtime.embedder.model_id)}. Ctrl-C drains and stops."
         )
-        with console.status("waiting for tasks…") as status:
+        with err_console.status("waiting for tasks…") as status:
             while not stop.is_set():
                 with_timeout = asyncio.create_task(stop.wait())
                 await asyncio.wait([with_timeout], timeout=STATUS_EVERY_S)
