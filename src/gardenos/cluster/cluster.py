@@ -328,6 +328,10 @@ class Cluster:
                 raise ClusterError(f"{name} did not rejoin within {timeout:.0f} s: {_describe(state)}")
             time.sleep(POLL_S)
 
+    def log_files(self) -> dict[str, Path]:
+        """Every process's log by name: the nodes', then etcd's and HAProxy's."""
+        return {name: self.log_file(name) for name in [n.name for n in self.spec.nodes] + ["etcd", "haproxy"]}
+
     def log_file(self, name: str) -> Path:
         if name == "etcd":
             return self.etcd().log_file
