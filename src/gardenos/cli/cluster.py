@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import time
 from typing import Literal
 
@@ -136,16 +137,29 @@ def start_node(
 
 @app.command()
 def logs(
-    node: str = typer.Argument(..., help="A node's name, or etcd, or haproxy."),
-    lines: int = typer.Option(50, "--lines", "-n", help="How many lines from the end."),
+    node: str | None = typer.Argument(None, help="A node's name, or etcd, or haproxy."),
+    every: bool = typer.Option(False, "--all", help="Every node's log, then etcd's and HAProxy's."),
+    lines: int = typer.Option(50, "--lines", "-n", min=0, help="How many lines from the end of each."),
+    follow: bool = typer.Option(
+        False, "--follow", "-f", help="Go on printing what is written to them (Ctrl-C stops)."
+    ),
 ) -> None:
-    """Print the end of a node's Patroni and PostgreSQL log (or etcd's, HAProxy's)."""
-    path = _cluster().log_file(node)
-    console.print(f"[dim]{path}[/]")
-    try:
-        print("\n".join(path.read_text(errors="replace").splitlines()[-lines:]))
-    except FileNotFoundError:
-        print("(no log yet)")
+    """Print the end of a node's Patroni and PostgreSQL log (or etcd's, HAProxy's; or all of them)."""
+    if every == (node is not None):
+        raise BadRequest("name one log (a node, etcd or haproxy), or ask for every one with --all")
+    cluster = _cluster()
+    files = cluster.log_files() if node is None else {node: cluster.log_file(node)}
+    if follow:
+        # tail does it best (it follows a log across rotation, and heads each file with its name when
+        # there are several); in our place, so that Ctrl-C ends it without a traceback.
+        argv = ["tail", "-n", str(lines), "-F", *(str(path) for path in files.values())]
+        os.execvp("tail", argv)  # noqa: S606 (our own argument list)
+    for name, path in files.items():
+        console.print(f"[bold]==> {name}[/] [dim]{path}[/]", soft_wrap=True)
+        try:
+            print("\n".join(path.read_text(errors="replace").splitlines()[-lines:] if lines else []))
+        except FileNotFoundError:
+            print("(no log yet)")
 
 
 @app.command("failover-test")

@@ -17,8 +17,13 @@ from gardenos.cli.demo import load_into_agency
 from gardenos.cluster.cluster import Cluster
 from gardenos.db.target import DatabaseTarget
 from gardenos.demo.agency import DEMO_SLUG, FIND_AGENCY, demo_login
+from gardenos.embedded.postgres import EmbeddedPostgres
+from gardenos.embedded.uplock import STARTING_POSTGRES, UpLock, UpRecord
 from gardenos.errors import ConfigurationError
 from gardenos.settings import Settings, get_settings
+
+# How long `gardenos up` waits for a previous one of the same data folder that is still stopping.
+PREVIOUS_UP_WAIT_S = 30.0
 
 
 def up(
@@ -44,23 +49,34 @@ def up(
             if v is not None
         }
     )
-    _check_port_free(settings.host, settings.port)
     target = DatabaseTarget(settings)
+    lock = UpLock(settings.data_path) if target.embedded is not None else None
+    # Whether PostgreSQL is ours to stop at the end (we started it, or were about to).
+    owns_postgres = False
+
+    def interrupted(signum: int, frame: FrameType | None) -> None:
+        # Marked first, so that a `gardenos up` started meanwhile waits for us rather than refusing.
+        if lock is not None:
+            lock.set_phase("stopping")
+        raise KeyboardInterrupt
+
     # SIGTERM (a service manager, `kill`) stops us as cleanly as Ctrl-C, including during start-up.
-    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    previous = {sig: signal.signal(sig, interrupted) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        if target.embedded is not None:
-            if target.embedded.is_initialized and target.embedded.is_running():
-                raise ConfigurationError(
-                    f"the embedded database in {target.embedded.pgdata} is already running "
-                    f"(pid {target.embedded.running_pid()}): is another `gardenos up` running? "
-                    "If not, stop it with `gardenos db stop`."
-                )
-            with err_console.status("starting PostgreSQL…"):
-                created = target.embedded.start()
-            console.print(
-                f"PostgreSQL {'created and ' if created else ''}started; log: {target.embedded.log_file}"
+        previous_up = None
+        if lock is not None:
+            previous_up = lock.acquire(
+                f"{settings.host}:{settings.port}",
+                wait_s=PREVIOUS_UP_WAIT_S,
+                waiting=lambda holder: console.print(
+                    f"waiting for the previous `gardenos up` (pid {holder.pid}) to stop…", soft_wrap=True
+                ),
             )
+        _check_port_free(settings.host, settings.port)
+        if target.embedded is not None and lock is not None:
+            owns_postgres = not _runs_on_its_own(target.embedded, previous_up)
+            if owns_postgres:
+                _start_postgres(target.embedded, lock, previous_up)
         if settings.cluster and settings.database_url is None:
             # The cluster has a life of its own: started here when needed, left running afterwards.
             with err_console.status("starting the cluster (`gardenos cluster down` stops it)…"):
@@ -72,24 +88,79 @@ def up(
             _ensure_demo(settings, target)
         app = create_app(target)
         _announce(settings, target)
-        server = uvicorn.Server(
-            uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info", lifespan="on")
+        server = _Server(
+            uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info", lifespan="on"),
+            lock,
         )
+        if lock is not None:
+            lock.set_phase("serving")
         server.run()
     except KeyboardInterrupt:
         console.print("stopping…")
     finally:
-        signal.signal(signal.SIGTERM, previous)
-        if target.embedded is not None:
+        if lock is not None:
+            lock.set_phase("stopping")
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if target.embedded is not None and owns_postgres:
             with err_console.status("stopping PostgreSQL…"):
                 stopped = target.embedded.stop()
             if stopped:
                 console.print("PostgreSQL stopped")
+        if lock is not None:
+            if owns_postgres:
+                lock.set_postgres(None)
+            lock.release()
     console.print("GardenOS stopped")
 
 
-def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
+class _Server(uvicorn.Server):
+    """uvicorn's server, which takes SIGINT and SIGTERM over while it runs (and raises them again once
+    stopped): marks the data folder's lock as stopping as soon as either arrives."""
+
+    def __init__(self, config: uvicorn.Config, lock: UpLock | None) -> None:
+        super().__init__(config)
+        self.lock = lock
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if self.lock is not None:
+            self.lock.set_phase("stopping")
+        super().handle_exit(sig, frame)
+
+
+def _runs_on_its_own(pg: EmbeddedPostgres, previous: UpRecord | None) -> bool:
+    """Whether the data folder's PostgreSQL runs by `gardenos db start`'s will (not as the orphan of a
+    `gardenos up`): then it is used as it is, and left running at the end, as it was found."""
+    running = pg.running_pid() if pg.is_initialized else None
+    if running is None or (previous is not None and previous.started(running)):
+        return False
+    console.print(
+        f"using the PostgreSQL already running (pid {running}, from `gardenos db start`); "
+        "it keeps running after GardenOS stops",
+        soft_wrap=True,
+    )
+    return True
+
+
+def _start_postgres(pg: EmbeddedPostgres, lock: UpLock, previous: UpRecord | None) -> None:
+    """Start the data folder's PostgreSQL, restarting first the one a killed `gardenos up` left running."""
+    orphan = pg.running_pid() if pg.is_initialized else None
+    if orphan is not None and previous is not None:
+        # Orphaned by a `gardenos up` that ended without stopping it (kill -9, the OOM killer).
+        # Restarted rather than adopted: a fast shutdown loses nothing committed, and the new server
+        # runs under this process, with the settings and log it is started with.
+        with err_console.status(f"restarting the PostgreSQL left running by `gardenos up` (pid {previous.pid})…"):
+            pg.stop()
+        console.print(
+            f"restarted PostgreSQL (pid {orphan}), left running by a `gardenos up` (pid {previous.pid}) "
+            "that ended without stopping it: fast shutdown, then start",
+            soft_wrap=True,
+        )
+    lock.set_postgres(STARTING_POSTGRES)
+    with err_console.status("starting PostgreSQL…"):
+        created = pg.start()
+    lock.set_postgres(pg.running_pid())
+    console.print(f"PostgreSQL {'created and ' if created else ''}started; log: {pg.log_file}")
 
 
 def _check_port_free(host: str, port: int) -> None:

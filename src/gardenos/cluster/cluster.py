@@ -16,6 +16,7 @@ from psycopg.conninfo import make_conninfo
 from gardenos.backup.storage import store_config
 from gardenos.cluster import config
 from gardenos.cluster.layout import DATABASE, HOST, SUPERUSER, ClusterLayout, ClusterSpec
+from gardenos.cluster.prerequisites import check_prerequisites
 from gardenos.cluster.processes import (
     ClusterError,
     EtcdProcess,
@@ -123,9 +124,11 @@ class Cluster:
     ) -> ClusterState:
         """Start whatever is not running and wait until the cluster is healthy (idempotent).
 
-        etcd and HAProxy start together; the Patroni nodes start together as soon as etcd answers
+        What the machine lacks (etcd, HAProxy) is reported before anything is made or started. etcd
+        and HAProxy start together; the Patroni nodes start together as soon as etcd answers
         (the first to take the leader key bootstraps, the others clone it). `last_up` keeps when each
         step was reached, in seconds from the start."""
+        check_prerequisites()
         clock = Milestones()
         self.last_up = clock.seen
         self.layout.prepare()
@@ -324,6 +327,10 @@ class Cluster:
             if time.monotonic() > deadline:
                 raise ClusterError(f"{name} did not rejoin within {timeout:.0f} s: {_describe(state)}")
             time.sleep(POLL_S)
+
+    def log_files(self) -> dict[str, Path]:
+        """Every process's log by name: the nodes', then etcd's and HAProxy's."""
+        return {name: self.log_file(name) for name in [n.name for n in self.spec.nodes] + ["etcd", "haproxy"]}
 
     def log_file(self, name: str) -> Path:
         if name == "etcd":

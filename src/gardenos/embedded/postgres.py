@@ -228,7 +228,11 @@ class EmbeddedPostgres:
             conf.write(SERVER_CONFIG)
 
     def running_pid(self) -> int | None:
-        """The postmaster's PID if a server is running on this data folder."""
+        """The postmaster's PID if a server is running on this data folder.
+
+        The PID in `postmaster.pid` counts only while it is a postmaster of this data folder: after a
+        crash the file stays behind, and its PID may since belong to another program, or to another
+        PostgreSQL (which must never be stopped in our place)."""
         pid_file = self.pgdata / "postmaster.pid"
         try:
             pid = int(pid_file.read_text().splitlines()[0])
@@ -237,6 +241,10 @@ class EmbeddedPostgres:
         try:
             proc = psutil.Process(pid)
             if proc.status() == psutil.STATUS_ZOMBIE or "postgres" not in proc.name():
+                return None
+            # Started with `-D <pgdata>` (the postmaster keeps its command line; only its children
+            # retitle themselves).
+            if str(self.pgdata) not in proc.cmdline():
                 return None
         except psutil.Error:
             return None
