@@ -59,8 +59,9 @@ class RevocationCache:
         # would reach it.
         self.listening = asyncio.Event()
         self._entries: dict[Key, _State] = {}
-        # One query per key at a time: the requests that miss together share it.
-        self._pending: dict[Key, asyncio.Task[_State]] = {}
+        # One query per key at a time: the requests that miss together share it (with the epoch it
+        # started in: a request that comes after an eviction does not join a query from before it).
+        self._pending: dict[Key, tuple[int, asyncio.Task[_State]]] = {}
         # Moves on every eviction: an answer read before an eviction is not kept after it (it may
         # predate the change that was announced).
         self._epoch = 0
@@ -97,16 +98,20 @@ class RevocationCache:
         self._entries.clear()
 
     async def _fetch(self, key: Key, claims: VerifiedClaims) -> _State:
-        task = self._pending.get(key)
-        if task is None:
+        pending = self._pending.get(key)
+        if pending is not None and pending[0] == self._epoch:
+            task = pending[1]
+        else:
             task = asyncio.get_running_loop().create_task(self._load(key, claims), name="revocation-check")
-            self._pending[key] = task
+            self._pending[key] = (self._epoch, task)
             task.add_done_callback(lambda done: self._settled(key, done))
         # Shielded: a request that goes away does not cancel the answer the others wait for.
         return await asyncio.shield(task)
 
     def _settled(self, key: Key, task: asyncio.Task[_State]) -> None:
-        self._pending.pop(key, None)
+        pending = self._pending.get(key)
+        if pending is not None and pending[1] is task:
+            del self._pending[key]
         if not task.cancelled():
             task.exception()  # retrieved here, in case every waiter went away
 
