@@ -10,7 +10,9 @@ from bench import agents, api, auth, cluster, demo_data, importer
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--leads", type=int, default=1_000_000, help="leads for demo-data and api")
+    parser.add_argument(
+        "--leads", type=int, default=1_000_000, help="leads for demo-data, api and revocation"
+    )
     parser.add_argument("--clients", type=int, default=100_000, help="clients for demo-data and api")
     parser.add_argument("--agencies", type=int, default=10, help="api: agencies (the largest has half)")
     parser.add_argument("--duration", type=int, default=15, help="api: seconds per wrk/pgbench run")
@@ -24,7 +26,7 @@ def main() -> None:
     parser.add_argument("--import-rows", type=int, default=1_000_000, help="importer: rows of the CSV")
     parser.add_argument(
         "--only",
-        choices=["auth", "demo-data", "api", "importer", "agents", "cluster"],
+        choices=["auth", "demo-data", "api", "revocation", "importer", "agents", "cluster"],
         help="run one benchmark",
     )
     args = parser.parse_args()
@@ -34,6 +36,14 @@ def main() -> None:
         demo_data.run(leads=args.leads, clients=args.clients)
     if args.only in (None, "api"):
         api.run(
+            leads=args.leads,
+            clients=args.clients,
+            agencies=args.agencies,
+            duration=args.duration,
+            keep=args.keep_db,
+        )
+    if args.only == "revocation":  # a full run measures it at the end of `api`, on the same database
+        api.run_revocation(
             leads=args.leads,
             clients=args.clients,
             agencies=args.agencies,

@@ -52,8 +52,9 @@ from rich.table import Table
 
 from bench.support import percentile, private_database
 from gardenos.api.app import create_app
+from gardenos.auth.revocation import RevocationCache
 from gardenos.auth.tokens import TokenService
-from gardenos.db.pool import SCOPE
+from gardenos.db.pool import SCOPE, Database
 from gardenos.db.target import DatabaseTarget
 from gardenos.demo.agency import ensure_agency
 from gardenos.demo.generator import load_demo_data
@@ -193,25 +194,9 @@ def _run(
     agencies: int,
     duration: int,
 ) -> None:
-    assert target.embedded is not None
-    with psycopg.connect(target.owner_url, autocommit=True) as conn:
-        conn.execute(f"ALTER SYSTEM SET max_connections = {MAX_CONNECTIONS}")
-    target.embedded.stop()
-    target.embedded.start()
-
-    sizes = {"leads": leads, "clients": clients, "agencies": agencies}
-    marker = target.settings.data_path / "bench-loaded.json"
-    loaded = json.loads(marker.read_text()) if marker.exists() else None
-    if loaded is not None and loaded["sizes"] == sizes:
-        password, scale = loaded["password"], Scale(**loaded["scale"])
-        console.print(f"[dim]reusing the database loaded in {target.settings.data_path}[/]")
-    else:
-        password = secrets.token_urlsafe(12)
-        scale = _load(console, target, password, **sizes)
-        marker.write_text(json.dumps({"sizes": sizes, "password": password, "scale": scale.__dict__}))
-    big_agency, big_email = _largest_agency(target)
-    sample = _sample(target, big_agency, work)
-
+    password, scale, big_agency, big_email, sample = _prepare(
+        console, target, work, leads=leads, clients=clients, agencies=agencies
+    )
     tokens = TokenService(target.settings, target.secrets.jwt_secret)
     anon = tokens.api_key("anon")
     with _in_process_api(target) as base1, _subprocess_api(target, work) as (base2, stderr2):
@@ -256,6 +241,189 @@ def _run(
                 target, work, scripts["get by id"], 20, duration, "prepared"
             )
     _report(console, scale, sample, results, [label for label, _, _ in apis], duration)
+    _revocation(console, target, work, anon, big_email, password, sample, duration)
+
+
+def run_revocation(
+    *, leads: int, clients: int, agencies: int, duration: int, keep: Path | None = None
+) -> None:
+    """`--only revocation`: the get-by-id comparison alone, with and without the revocation check."""
+    console = Console() if Console().is_terminal else Console(width=150)
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is missing: `make bench` installs it (or `apt-get install wrk`)")
+    work = Path(tempfile.mkdtemp(prefix="gardenos-bench-revocation-"))
+    try:
+        with private_database(
+            keep,
+            mailer_autoconfirm=True,
+            rate_limit_token_per_ip=10**6,
+            rate_limit_token_per_email=10**6,
+            jwt_expiry_s=7 * 86400,
+            ai_workers=False,
+        ) as target:
+            password, _, _, big_email, sample = _prepare(
+                console, target, work, leads=leads, clients=clients, agencies=agencies
+            )
+            anon = TokenService(target.settings, target.secrets.jwt_secret).api_key("anon")
+            _revocation(console, target, work, anon, big_email, password, sample, duration)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _prepare(
+    console: Console, target: DatabaseTarget, work: Path, *, leads: int, clients: int, agencies: int
+) -> tuple[str, Scale, uuid.UUID, str, Sample]:
+    """The database loaded (or reused), with room for pgbench beside the APIs: the owners' password,
+    the scale, the largest agency and its owner's email, and the sample of ids and terms."""
+    assert target.embedded is not None
+    with psycopg.connect(target.owner_url, autocommit=True) as conn:
+        conn.execute(f"ALTER SYSTEM SET max_connections = {MAX_CONNECTIONS}")
+    target.embedded.stop()
+    target.embedded.start()
+
+    sizes = {"leads": leads, "clients": clients, "agencies": agencies}
+    marker = target.settings.data_path / "bench-loaded.json"
+    loaded = json.loads(marker.read_text()) if marker.exists() else None
+    if loaded is not None and loaded["sizes"] == sizes:
+        password, scale = loaded["password"], Scale(**loaded["scale"])
+        console.print(f"[dim]reusing the database loaded in {target.settings.data_path}[/]")
+    else:
+        password = secrets.token_urlsafe(12)
+        scale = _load(console, target, password, **sizes)
+        marker.write_text(json.dumps({"sizes": sizes, "password": password, "scale": scale.__dict__}))
+    big_agency, big_email = _largest_agency(target)
+    return password, scale, big_agency, big_email, _sample(target, big_agency, work)
+
+
+# -- the revocation check's cost ---------------------------------------------------------------------
+
+# Alternating runs (with, without, without, with, …): drift on a shared machine hits both sides alike.
+REVOCATION_ROUNDS = 6
+# Checks timed in a row on a cache hit, for the check's own cost (independent of the machine's load).
+REVOCATION_HITS = 200_000
+REVOCATION_MISSES = 50
+REVOCATION_CLIENTS = 50
+REVOCATION_TARGET = 0.03
+
+
+def _revocation(
+    console: Console,
+    target: DatabaseTarget,
+    work: Path,
+    anon: str,
+    email: str,
+    password: str,
+    sample: Sample,
+    duration: int,
+) -> None:
+    """get by id on /rest/v1 through the in-process API with the revocation check (the default: session,
+    ban and membership looked up once per session per `revocation_cache_ttl_s`, evicted by NOTIFY) and
+    through one built with `create_app(..., revocation_check=False)`, which only this benchmark builds.
+
+    One token for both, from a real sign-in: its session stands, so every request passes the check, and
+    all but one per time-to-live are answered from the cache."""
+    ttl = target.settings.revocation_cache_ttl_s
+    runs: dict[str, list[Result]] = {"check": [], "no check": []}
+    with _in_process_api(target) as checked, _in_process_api(target, revocation_check=False) as unchecked:
+        bases = {"check": checked, "no check": unchecked}
+        access = _sign_in(checked, anon, email, password)
+        get_by_id = WORKLOADS[0]
+        assert get_by_id.name == "get by id"
+        script = _lua(work, get_by_id, anon, access, sample)
+        for base in bases.values():
+            _check(base, get_by_id, anon, access, sample)
+            _wrk(base, script, REVOCATION_CLIENTS, WARMUP_S)
+        time.sleep(DRAIN_S)
+        for i in range(REVOCATION_ROUNDS):
+            order = ("check", "no check") if i % 2 == 0 else ("no check", "check")
+            for label in order:
+                with console.status(f"get by id, {label}, round {i + 1}/{REVOCATION_ROUNDS}…"):
+                    runs[label].append(_wrk(bases[label], script, REVOCATION_CLIENTS, duration))
+                time.sleep(DRAIN_S)
+    table = Table(
+        title=f"revocation check: get by id on /rest/v1, API 1 worker, {REVOCATION_CLIENTS} clients, "
+        f"{REVOCATION_ROUNDS} alternating runs of {duration} s each"
+    )
+    for column in ("API", "req/s", "p50", "p95", "p99", "errors", "others"):
+        table.add_column(column, justify="left" if column == "API" else "right")
+    summary: dict[str, Result] = {}
+    for label, results in runs.items():
+        summary[label] = mean = Result(
+            rate=sum(r.rate for r in results) / len(results),
+            p50=sum(r.p50 for r in results) / len(results),
+            p95=sum(r.p95 for r in results) / len(results),
+            p99=sum(r.p99 for r in results) / len(results),
+            requests=sum(r.requests for r in results),
+            errors=sum(r.errors for r in results),
+            others=sum(r.others for r in results) / len(results),
+        )
+        for r in results:
+            table.add_row(
+                f"[dim]{label}[/]",
+                f"[dim]{r.rate:,.0f}[/]",
+                f"[dim]{r.p50:.2f}[/]",
+                f"[dim]{r.p95:.2f}[/]",
+                f"[dim]{r.p99:.2f}[/]",
+                f"[dim]{r.errors}[/]",
+                f"[dim]{r.others:.0%}[/]",
+            )
+        table.add_row(
+            f"{label} (mean)",
+            f"{mean.rate:,.0f}",
+            f"{mean.p50:.2f}",
+            f"{mean.p95:.2f}",
+            f"{mean.p99:.2f}",
+            str(mean.errors),
+            f"{mean.others:.0%}",
+        )
+    console.print(table)
+    with_check, without = summary["check"], summary["no check"]
+    cost = 1 - with_check.rate / without.rate if without.rate else 0.0
+    hit_us, miss_ms = asyncio.run(
+        _time_check(target, TokenService(target.settings, target.secrets.jwt_secret), access)
+    )
+    # The in-process API serves one request at a time on its event loop: a request costs 1/rate of it.
+    share = hit_us * 1e-6 * without.rate
+    console.print(
+        f"revocation check: {with_check.rate:,.0f} req/s with it, {without.rate:,.0f} without "
+        f"(ratio {with_check.rate / without.rate if without.rate else 0:.3f}, cost {cost:.1%}); "
+        f"p50 {with_check.p50:.2f} vs {without.p50:.2f} ms, "
+        f"p95 {with_check.p95:.2f} vs {without.p95:.2f} ms. "
+        f"Cache time-to-live {ttl:g} s: one lookup query per session per {ttl:g} s, the rest dict hits. "
+        f"Target: cost under {REVOCATION_TARGET:.0%}: "
+        + ("[green]met[/]" if cost < REVOCATION_TARGET else "[red]not met[/]")
+        + " (the runs share the machine's cores with whatever else runs: see `others`)"
+    )
+    console.print(
+        f"the check alone, timed in this process: {hit_us:.2f} µs on a cache hit, {miss_ms:.2f} ms on a miss "
+        f"(one query); at {without.rate:,.0f} req/s a hit per request is {share:.2%} of the API's time, "
+        "a figure the machine's other load does not blur as it blurs the req/s above"
+    )
+
+
+async def _time_check(target: DatabaseTarget, tokens: TokenService, access: str) -> tuple[float, float]:
+    """The revocation check's own cost: µs per check on a cache hit, ms (median) for a miss."""
+    database = Database(target.api_url, min_size=1, max_size=2)
+    await database.open()
+    try:
+        cache = RevocationCache(database, ttl_s=3600)
+        cache.listening.set()  # no LISTEN here: nothing evicts during the timing
+        claims = tokens.verify(access)
+        await cache.check(claims)  # the pool's first connection
+        misses = []
+        for _ in range(REVOCATION_MISSES):
+            await cache.on_reconnect()  # forgets every answer, as after a lost LISTEN connection
+            started = time.perf_counter()
+            await cache.check(claims)
+            misses.append((time.perf_counter() - started) * 1e3)
+        miss_ms = percentile(misses, 50)
+        started = time.perf_counter()
+        for _ in range(REVOCATION_HITS):
+            await cache.check(claims)
+        hit_us = (time.perf_counter() - started) / REVOCATION_HITS * 1e6
+    finally:
+        await database.close()
+    return hit_us, miss_ms
 
 
 # -- data -------------------------------------------------------------------------------------------
@@ -407,11 +575,10 @@ def _sample(target: DatabaseTarget, agency: uuid.UUID, work: Path) -> Sample:
 
 
 @contextmanager
-def _in_process_api(target: DatabaseTarget) -> Iterator[str]:
+def _in_process_api(target: DatabaseTarget, *, revocation_check: bool = True) -> Iterator[str]:
     port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(target), host="127.0.0.1", port=port, log_level="warning")
-    )
+    app = create_app(target, revocation_check=revocation_check)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     while not server.started:

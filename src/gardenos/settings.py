@@ -51,6 +51,11 @@ class Settings(BaseSettings):
     # A refresh token that was just rotated is accepted again for this long (concurrent tabs refreshing).
     refresh_token_reuse_interval_s: int = Field(default=10, ge=0, le=300)
     password_min_length: int = Field(default=8, ge=6, le=72)
+    # Every door checks that a user token's session still stands and that the membership it claims still
+    # holds, remembering the answer per session for this long (0: ask the database on every request).
+    # Logout, revocation, bans and membership changes evict it at once by NOTIFY; this bounds how long a
+    # lost notification can keep a revoked token working.
+    revocation_cache_ttl_s: float = Field(default=5.0, ge=0, le=3600)
     # Signing up needs the emailed confirmation first (Supabase's default); on for local demos if wanted.
     mailer_autoconfirm: bool = False
     disable_signup: bool = False

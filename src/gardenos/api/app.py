@@ -15,6 +15,8 @@ from gardenos.agents.service import AIService
 from gardenos.api import errors, health
 from gardenos.auth import routes as auth_routes
 from gardenos.auth.ratelimit import RateLimiter
+from gardenos.auth.revocation import CHANNEL as REVOCATION_CHANNEL
+from gardenos.auth.revocation import RevocationCache
 from gardenos.auth.service import AuthService
 from gardenos.auth.tokens import TokenService
 from gardenos.crm.activities import routes as activity_routes
@@ -32,9 +34,12 @@ from gardenos.rest import routes as rest_routes
 from gardenos.tenancy import routes as tenancy_routes
 
 
-def create_app(target: DatabaseTarget) -> FastAPI:
+def create_app(target: DatabaseTarget, *, revocation_check: bool = True) -> FastAPI:
     """The API over `target`'s database: requests through the `authenticator` login's pool; the dev
-    mail outbox (owner-only) through the owner's URL."""
+    mail outbox (owner-only) through the owner's URL.
+
+    `revocation_check=False` exists for bench/api.py alone, to measure what the check costs: without it
+    a token keeps working after logout, revocation or removal until it expires. No setting reaches it."""
     settings = target.settings
     database = Database(
         target.api_url,
@@ -46,6 +51,7 @@ def create_app(target: DatabaseTarget) -> FastAPI:
 
     rest_schema = rest_routes.SchemaCacheHolder(database)
     ai = AIService(database, settings, listen_url=target.api_url)
+    revocation = RevocationCache(database, settings.revocation_cache_ttl_s) if revocation_check else None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -54,14 +60,29 @@ def create_app(target: DatabaseTarget) -> FastAPI:
             listen(target.api_url, "pgrst", rest_schema.on_notify, on_reconnect=rest_schema.on_reconnect),
             name="rest-schema-listener",
         )
+        listeners = [listener]
+        if revocation is not None:
+            listeners.append(
+                asyncio.create_task(
+                    listen(
+                        target.api_url,
+                        REVOCATION_CHANNEL,
+                        revocation.on_notify,
+                        on_reconnect=revocation.on_reconnect,
+                        ready=revocation.listening,
+                    ),
+                    name="revocation-listener",
+                )
+            )
         await ai.start()
         try:
             yield
         finally:
             await ai.stop()
-            listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await listener
+            for task in listeners:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await database.close()
 
     app = FastAPI(
@@ -74,6 +95,7 @@ def create_app(target: DatabaseTarget) -> FastAPI:
     app.state.database = database
     app.state.tokens = tokens
     app.state.rest_schema = rest_schema
+    app.state.revocation = revocation
     app.state.ai = ai
     app.state.auth = AuthService(
         database,

@@ -1,6 +1,9 @@
 """Who is calling: the `apikey` header (the anon or service_role key, as Supabase clients send it) plus an
-optional `Authorization: Bearer` user token. Every `/rest`, `/api`, `/storage`, `/realtime` and `/auth`
-request goes through here.
+optional `Authorization: Bearer` user token. Every `/rest`, `/api`, `/ai`, `/storage`, `/realtime` and
+`/auth` request goes through here.
+
+`PrincipalDep` also checks that a user token still stands (its session, its user, the membership it
+claims: auth/revocation.py); `/auth/v1` takes `CallerDep`, which does not (see `get_caller`).
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
+from gardenos.auth.revocation import RevocationCache
 from gardenos.auth.tokens import InvalidToken, TokenService, VerifiedClaims
 from gardenos.db.pool import ApiRole
 from gardenos.errors import Forbidden, Unauthorized
@@ -72,6 +76,19 @@ async def get_tokens(request: Request) -> TokenService:
 
 
 async def get_principal(request: Request) -> Principal:
+    """The caller of a door that acts for the token's user in its agency (/rest, /api, /ai): refused
+    (401) once the session ended or the claimed membership no longer holds."""
+    principal = resolve_principal(request)
+    revocation: RevocationCache | None = request.app.state.revocation
+    if revocation is not None:
+        await revocation.check(principal.claims)
+    return principal
+
+
+async def get_caller(request: Request) -> Principal:
+    """The caller as its token says, for `/auth/v1`: a client whose token went stale must still reach
+    refresh and sign-out there (clients may send that token with every auth request). `/user` checks
+    the session itself, with GoTrue's answers; `/logout` with an ended session has nothing left to end."""
     return resolve_principal(request)
 
 
@@ -103,4 +120,5 @@ def resolve_principal(request: Request) -> Principal:
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
+CallerDep = Annotated[Principal, Depends(get_caller)]
 TokensDep = Annotated[TokenService, Depends(get_tokens)]

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict
 
 from gardenos import __version__
 from gardenos.auth.admin import AdminService
-from gardenos.auth.principal import PrincipalDep, TokensDep
+from gardenos.auth.principal import CallerDep, TokensDep
 from gardenos.auth.service import AuthService, ClientInfo, LogoutScope
 from gardenos.errors import BadRequest, GardenError
 
@@ -28,7 +28,7 @@ async def get_auth(request: Request) -> AuthService:
     return auth_of(request)
 
 
-async def get_admin(request: Request, principal: PrincipalDep) -> AdminService:
+async def get_admin(request: Request, principal: CallerDep) -> AdminService:
     principal.require_service_role()
     return AdminService(auth_of(request))
 
@@ -121,7 +121,7 @@ async def jwks(tokens: TokensDep) -> dict[str, Any]:
 async def signup(
     body: SignupBody,
     auth: AuthDep,
-    principal: PrincipalDep,
+    principal: CallerDep,
     client: ClientDep,
     redirect_to: RedirectTo = None,
 ) -> dict[str, Any]:
@@ -135,7 +135,7 @@ async def signup(
 @router.post("/token")
 async def token(
     auth: AuthDep,
-    principal: PrincipalDep,
+    principal: CallerDep,
     client: ClientDep,
     grant_type: Annotated[str, Query()],
     body: Annotated[dict[str, Any], Body()],
@@ -157,7 +157,7 @@ async def token(
 @router.post("/logout", status_code=204)
 async def logout(
     auth: AuthDep,
-    principal: PrincipalDep,
+    principal: CallerDep,
     scope: Annotated[Literal["global", "local", "others"], Query()] = "global",
 ) -> Response:
     s: LogoutScope = scope
@@ -166,7 +166,7 @@ async def logout(
 
 
 @router.get("/user")
-async def get_user(auth: AuthDep, principal: PrincipalDep) -> dict[str, Any]:
+async def get_user(auth: AuthDep, principal: CallerDep) -> dict[str, Any]:
     return await auth.get_user(principal)
 
 
@@ -174,7 +174,7 @@ async def get_user(auth: AuthDep, principal: PrincipalDep) -> dict[str, Any]:
 async def update_user(
     body: UserUpdate,
     auth: AuthDep,
-    principal: PrincipalDep,
+    principal: CallerDep,
     client: ClientDep,
     redirect_to: RedirectTo = None,
 ) -> dict[str, Any]:
@@ -192,7 +192,7 @@ async def update_user(
 async def recover(
     body: EmailBody,
     auth: AuthDep,
-    principal: PrincipalDep,
+    principal: CallerDep,
     client: ClientDep,
     background: BackgroundTasks,
     redirect_to: RedirectTo = None,
@@ -205,7 +205,7 @@ async def recover(
 
 @router.post("/otp")
 async def otp(
-    body: OtpBody, auth: AuthDep, principal: PrincipalDep, client: ClientDep, redirect_to: RedirectTo = None
+    body: OtpBody, auth: AuthDep, principal: CallerDep, client: ClientDep, redirect_to: RedirectTo = None
 ) -> dict[str, Any]:
     if body.email is None:
         raise BadRequest(
@@ -219,16 +219,14 @@ async def otp(
 
 @router.post("/magiclink")
 async def magiclink(
-    body: EmailBody, auth: AuthDep, principal: PrincipalDep, client: ClientDep, redirect_to: RedirectTo = None
+    body: EmailBody, auth: AuthDep, principal: CallerDep, client: ClientDep, redirect_to: RedirectTo = None
 ) -> dict[str, Any]:
     await auth.send_otp(body.email, create_user=True, data={}, redirect_to=redirect_to, client=client)
     return {}
 
 
 @router.post("/verify")
-async def verify(
-    body: VerifyBody, auth: AuthDep, principal: PrincipalDep, client: ClientDep
-) -> dict[str, Any]:
+async def verify(body: VerifyBody, auth: AuthDep, principal: CallerDep, client: ClientDep) -> dict[str, Any]:
     verified = await auth.verify(
         body.type, link_token=body.token_hash, email=body.email, code=body.token, client=client
     )

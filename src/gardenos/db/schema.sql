@@ -268,6 +268,32 @@ END
 $$;
 
 --
+-- Name: notify_revocation(); Type: FUNCTION; Schema: gardenos; Owner: -
+--
+
+CREATE FUNCTION gardenos.notify_revocation() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    -- The column that holds the user's id: `id` on auth.users, `user_id` elsewhere.
+    user_column text := TG_ARGV[0];
+BEGIN
+    IF TG_LEVEL = 'STATEMENT' THEN
+        PERFORM pg_notify('gardenos_revocation', '*');
+        RETURN NULL;
+    END IF;
+    IF TG_OP <> 'INSERT' THEN
+        PERFORM pg_notify('gardenos_revocation', to_jsonb(OLD) ->> user_column);
+    END IF;
+    IF TG_OP = 'INSERT' OR (TG_OP = 'UPDATE' AND to_jsonb(NEW) ->> user_column <> to_jsonb(OLD) ->> user_column)
+    THEN
+        PERFORM pg_notify('gardenos_revocation', to_jsonb(NEW) ->> user_column);
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+--
 -- Name: set_updated_at(); Type: FUNCTION; Schema: gardenos; Owner: -
 --
 
@@ -1479,10 +1505,46 @@ CREATE INDEX objects_name_prefix_idx ON storage.objects USING btree (agency_id, 
 CREATE TRIGGER refresh_tokens_updated_at BEFORE UPDATE ON auth.refresh_tokens FOR EACH ROW EXECUTE FUNCTION gardenos.set_updated_at();
 
 --
+-- Name: sessions sessions_revocation_delete; Type: TRIGGER; Schema: auth; Owner: -
+--
+
+CREATE TRIGGER sessions_revocation_delete AFTER DELETE ON auth.sessions FOR EACH ROW EXECUTE FUNCTION gardenos.notify_revocation('user_id');
+
+--
+-- Name: sessions sessions_revocation_truncate; Type: TRIGGER; Schema: auth; Owner: -
+--
+
+CREATE TRIGGER sessions_revocation_truncate AFTER TRUNCATE ON auth.sessions FOR EACH STATEMENT EXECUTE FUNCTION gardenos.notify_revocation();
+
+--
+-- Name: sessions sessions_revocation_update; Type: TRIGGER; Schema: auth; Owner: -
+--
+
+CREATE TRIGGER sessions_revocation_update AFTER UPDATE OF not_after, user_id ON auth.sessions FOR EACH ROW WHEN (((old.not_after IS DISTINCT FROM new.not_after) OR (old.user_id <> new.user_id))) EXECUTE FUNCTION gardenos.notify_revocation('user_id');
+
+--
 -- Name: sessions sessions_updated_at; Type: TRIGGER; Schema: auth; Owner: -
 --
 
 CREATE TRIGGER sessions_updated_at BEFORE UPDATE ON auth.sessions FOR EACH ROW EXECUTE FUNCTION gardenos.set_updated_at();
+
+--
+-- Name: users users_revocation_delete; Type: TRIGGER; Schema: auth; Owner: -
+--
+
+CREATE TRIGGER users_revocation_delete AFTER DELETE ON auth.users FOR EACH ROW EXECUTE FUNCTION gardenos.notify_revocation('id');
+
+--
+-- Name: users users_revocation_truncate; Type: TRIGGER; Schema: auth; Owner: -
+--
+
+CREATE TRIGGER users_revocation_truncate AFTER TRUNCATE ON auth.users FOR EACH STATEMENT EXECUTE FUNCTION gardenos.notify_revocation();
+
+--
+-- Name: users users_revocation_update; Type: TRIGGER; Schema: auth; Owner: -
+--
+
+CREATE TRIGGER users_revocation_update AFTER UPDATE OF banned_until, deleted_at ON auth.users FOR EACH ROW WHEN (((old.banned_until IS DISTINCT FROM new.banned_until) OR (old.deleted_at IS DISTINCT FROM new.deleted_at))) EXECUTE FUNCTION gardenos.notify_revocation('id');
 
 --
 -- Name: users users_updated_at; Type: TRIGGER; Schema: auth; Owner: -
@@ -1561,6 +1623,24 @@ CREATE TRIGGER leads_fire_subscriptions AFTER INSERT OR UPDATE OF status ON publ
 --
 
 CREATE TRIGGER leads_updated_at BEFORE UPDATE ON public.leads FOR EACH ROW EXECUTE FUNCTION gardenos.set_updated_at();
+
+--
+-- Name: memberships memberships_revocation_insert_delete; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER memberships_revocation_insert_delete AFTER INSERT OR DELETE ON public.memberships FOR EACH ROW EXECUTE FUNCTION gardenos.notify_revocation('user_id');
+
+--
+-- Name: memberships memberships_revocation_truncate; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER memberships_revocation_truncate AFTER TRUNCATE ON public.memberships FOR EACH STATEMENT EXECUTE FUNCTION gardenos.notify_revocation();
+
+--
+-- Name: memberships memberships_revocation_update; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER memberships_revocation_update AFTER UPDATE OF role, agency_id, user_id ON public.memberships FOR EACH ROW WHEN (((old.role <> new.role) OR (old.agency_id <> new.agency_id) OR (old.user_id <> new.user_id))) EXECUTE FUNCTION gardenos.notify_revocation('user_id');
 
 --
 -- Name: price_list_items price_list_items_updated_at; Type: TRIGGER; Schema: public; Owner: -
@@ -2233,6 +2313,12 @@ REVOKE ALL ON FUNCTION gardenos.fire_lead_subscriptions() FROM PUBLIC;
 GRANT ALL ON FUNCTION gardenos.name_key(first_name text, last_name text) TO anon;
 GRANT ALL ON FUNCTION gardenos.name_key(first_name text, last_name text) TO authenticated;
 GRANT ALL ON FUNCTION gardenos.name_key(first_name text, last_name text) TO service_role;
+
+--
+-- Name: FUNCTION notify_revocation(); Type: ACL; Schema: gardenos; Owner: -
+--
+
+REVOKE ALL ON FUNCTION gardenos.notify_revocation() FROM PUBLIC;
 
 --
 -- Name: FUNCTION pipeline_summary(); Type: ACL; Schema: public; Owner: -
