@@ -149,7 +149,8 @@ def _start_postgres(pg: EmbeddedPostgres, lock: UpLock, previous: UpRecord | Non
         # Orphaned by a `gardenos up` that ended without stopping it (kill -9, the OOM killer).
         # Restarted rather than adopted: a fast shutdown loses nothing committed, and the new server
         # runs under this process, with the settings and log it is started with.
-        with err_console.status(f"restarting the PostgreSQL left running by `gardenos up` (pid {previous.pid})…"):
+        restarting = f"restarting the PostgreSQL left running by `gardenos up` (pid {previous.pid})…"
+        with err_console.status(restarting):
             pg.stop()
         console.print(
             f"restarted PostgreSQL (pid {orphan}), left running by a `gardenos up` (pid {previous.pid}) "
