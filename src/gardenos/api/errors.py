@@ -114,16 +114,11 @@ async def _database_error(request: Request, exc: Exception) -> JSONResponse:
         return render(
             request, GardenError("the database could not complete the request", code=state or "GARDEN500")
         )
-    details = diag.message_detail
-    if state == "23505" and getattr(request.state, "role", "anon") != "service_role":
-        # "Key (id)=(…) already exists." may name a row of another agency, which the caller cannot see:
-        # tenants get the constraint's name, never the values.
-        details = None
     error = GardenError(
         diag.message_primary or str(exc),
         status_code=status,
         code=state,
-        details=details,
+        details=diag.message_detail,
         hint=diag.message_hint,
     )
     if state in ("40001", "40P01"):

@@ -58,7 +58,7 @@ def _row(agency_id: str, user_id: str) -> str:
     return f"/rest/v1/memberships?agency_id=eq.{agency_id}&user_id=eq.{user_id}"
 
 
-# --- finding 1: an admin takes over the agency ---------------------------------------------------------------
+# --- finding 1: an admin takes over the agency -----------------------------------------------------------
 
 
 def test_an_admin_cannot_make_itself_owner_nor_touch_the_owners_through_rest(
@@ -170,7 +170,7 @@ def test_a_membership_is_never_moved_to_another_agency(api: Api, agency: Agency)
     assert agency.member.user_id in _roles(api, agency.owner.agency_id)
 
 
-# --- finding 2: a removed member keeps access ------------------------------------------------------------------
+# --- finding 2: a removed member keeps access ------------------------------------------------------------
 
 
 def _lead(api: Api, owner: Member) -> str:
@@ -197,9 +197,11 @@ def test_a_removed_member_loses_the_agency_with_the_token_it_still_holds(api: Ap
             "/rest/v1/leads", json={"agency_id": owner.agency_id, "first_name": "Planted"}
         )
         api_insert = http.post("/api/v1/leads", json={"first_name": "Planted"})
-    assert rest_read.status_code == 200 and rest_read.json() == [], rest_read.text
+    assert rest_read.status_code == 200, rest_read.text
+    assert rest_read.json() == []
     assert api_read.status_code == 404, api_read.text
-    assert api_list.status_code == 200 and api_list.json()["items"] == [], api_list.text
+    assert api_list.status_code == 200, api_list.text
+    assert api_list.json()["items"] == []
     assert rest_write.status_code in (200, 204), rest_write.text
     assert rest_insert.status_code == 403, rest_insert.text
     assert api_insert.status_code in (403, 404), api_insert.text
@@ -241,5 +243,7 @@ def test_a_demoted_admin_loses_the_admin_powers_its_token_still_claims(api: Api,
     assert price.status_code == 403, price.text
     with psycopg.connect(api.owner_url) as conn:
         row = conn.execute("SELECT name, settings FROM agencies WHERE id = %s", (owner.agency_id,)).fetchone()
-    assert row is not None and row[0] != "Taken" and "custom_fields" not in row[1]
+    assert row is not None
+    assert row[0] != "Taken"
+    assert "custom_fields" not in row[1]
     assert agency.member.user_id in _roles(api, owner.agency_id)
