@@ -79,17 +79,22 @@ COMMENT ON EXTENSION vector IS 'vector data type and ivfflat and hnsw access met
 --
 
 CREATE FUNCTION auth.agency_id() RETURNS uuid
-    LANGUAGE sql STABLE SECURITY DEFINER PARALLEL SAFE
+    LANGUAGE plpgsql STABLE SECURITY DEFINER PARALLEL SAFE
     SET search_path TO ''
     AS $$
-    SELECT m.agency_id FROM public.memberships m
-    WHERE m.agency_id = nullif(auth.jwt() -> 'app_metadata' ->> 'agency_id', '')::uuid
-      AND m.user_id = auth.uid()
-    UNION ALL
-    SELECT a.id FROM public.agencies a
-    WHERE a.id = nullif(auth.jwt() -> 'app_metadata' ->> 'agency_id', '')::uuid
-      AND auth.uid() IS NULL
-      AND auth.jwt() -> 'app_metadata' ->> 'agency_role' = 'agent'
+DECLARE
+    claims jsonb := auth.jwt();
+    claimed uuid := nullif(claims -> 'app_metadata' ->> 'agency_id', '')::uuid;
+    caller uuid := auth.uid();
+    agency uuid;
+BEGIN
+    IF caller IS NOT NULL THEN
+        SELECT m.agency_id INTO agency FROM public.memberships m WHERE m.agency_id = claimed AND m.user_id = caller;
+    ELSIF claims -> 'app_metadata' ->> 'agency_role' = 'agent' THEN
+        SELECT a.id INTO agency FROM public.agencies a WHERE a.id = claimed;
+    END IF;
+    RETURN agency;
+END
 $$;
 
 --
@@ -108,13 +113,21 @@ $$;
 --
 
 CREATE FUNCTION auth.agency_role() RETURNS text
-    LANGUAGE sql STABLE SECURITY DEFINER PARALLEL SAFE
+    LANGUAGE plpgsql STABLE SECURITY DEFINER PARALLEL SAFE
     SET search_path TO ''
     AS $$
-    SELECT CASE WHEN auth.jwt() -> 'app_metadata' ->> 'agency_role' = 'agent' THEN 'agent' ELSE m.role END
-    FROM (SELECT auth.agency_id() AS agency_id) c
-    LEFT JOIN public.memberships m ON m.agency_id = c.agency_id AND m.user_id = auth.uid()
-    WHERE c.agency_id IS NOT NULL
+DECLARE
+    agency uuid := auth.agency_id();
+    agency_role text;
+BEGIN
+    IF agency IS NULL THEN
+        RETURN NULL;
+    ELSIF auth.jwt() -> 'app_metadata' ->> 'agency_role' = 'agent' THEN
+        RETURN 'agent';
+    END IF;
+    SELECT m.role INTO agency_role FROM public.memberships m WHERE m.agency_id = agency AND m.user_id = auth.uid();
+    RETURN agency_role;
+END
 $$;
 
 --

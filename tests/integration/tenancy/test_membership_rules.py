@@ -4,6 +4,7 @@ door (/rest/v1/memberships, /api/v1/agencies, SQL), because the database decides
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -11,8 +12,10 @@ from typing import Any
 import psycopg
 import pytest
 
+from gardenos.db.pool import SCOPE
 from tests.integration.tenancy.test_agencies import app_meta, sign_in
 from tests.live import Api, Member, agency_owner
+from tests.support import SessionDatabase
 
 
 @dataclass(frozen=True)
@@ -247,3 +250,39 @@ def test_a_demoted_admin_loses_the_admin_powers_its_token_still_claims(api: Api,
     assert row[0] != "Taken"
     assert "custom_fields" not in row[1]
     assert agency.member.user_id in _roles(api, owner.agency_id)
+
+
+# --- the price of asking the rows -------------------------------------------------------------------------
+
+
+def test_policies_ask_the_membership_once_per_statement_and_reads_stay_index_scans(
+    api: Api, agency: Agency, database: SessionDatabase
+) -> None:
+    """auth.agency_id() probes memberships; as `(SELECT auth.agency_id())` in a policy it is an InitPlan,
+    evaluated once per statement, and the lead is still found through an index."""
+    lead_id = _lead(api, agency.owner)
+    claims = {
+        "role": "authenticated",
+        "sub": agency.member.user_id,
+        "app_metadata": {"agency_id": agency.owner.agency_id, "agency_role": "member"},
+    }
+    with psycopg.connect(database.api_url) as conn, conn.transaction():
+        conn.execute(SCOPE, ("authenticated", json.dumps(claims)))
+        # The session's tables are small: without this the planner may read them whole, which says nothing
+        # about whether the policy lets an index serve the read.
+        conn.execute("SET LOCAL enable_seqscan = off")
+        for query in (
+            "SELECT * FROM leads WHERE id = %s",
+            "SELECT * FROM leads WHERE id <> %s ORDER BY created_at DESC LIMIT 20",
+        ):
+            plan = conn.execute(
+                f"EXPLAIN (ANALYZE, FORMAT JSON, COSTS OFF, TIMING OFF) {query}", (lead_id,)
+            ).fetchone()
+            assert plan is not None
+            top = plan[0][0]["Plan"]
+            text = json.dumps(top)
+            assert '"Subplan Name": "InitPlan 1"' in text, text
+            assert "InitPlan 2" not in text, "the membership is asked once"
+            assert '"Node Type": "Index Scan"' in text, text
+            assert '"Seq Scan"' not in text, text
+        assert conn.execute("SELECT id::text FROM leads").fetchall() == [(lead_id,)]

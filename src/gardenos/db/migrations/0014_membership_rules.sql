@@ -6,33 +6,47 @@
 
 -- The agency the token claims counts only while the caller is still a member of it: one probe of the
 -- memberships primary key. Policies call it as `(SELECT auth.agency_id())`, an InitPlan run once per
--- statement. SECURITY DEFINER (which also keeps it from being inlined into the policy) so that it reads
--- memberships past their own policy, which calls it.
+-- statement. SECURITY DEFINER so that it reads memberships past their own policy, which calls it (and
+-- so it is never inlined into a policy). PL/pgSQL rather than SQL: a SQL function that is not inlined
+-- costs twice as much per call (measured 11 µs against 24 µs; the token-only version took 3 µs).
 --
 -- Agents run in-process with the claims of their task (`agents/base.py` `tenant_claims`): the agency, the
 -- role `agent`, and as `sub` the user who asked, if any. With a user, that user's membership decides as
 -- for anyone; without one, the agency must exist. No token a user can obtain lacks a `sub`: only the
 -- holder of the signing secret can present such claims, and it could sign a service_role key anyway.
 CREATE OR REPLACE FUNCTION auth.agency_id() RETURNS uuid
-LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER SET search_path = '' AS $$
-    SELECT m.agency_id FROM public.memberships m
-    WHERE m.agency_id = nullif(auth.jwt() -> 'app_metadata' ->> 'agency_id', '')::uuid
-      AND m.user_id = auth.uid()
-    UNION ALL
-    SELECT a.id FROM public.agencies a
-    WHERE a.id = nullif(auth.jwt() -> 'app_metadata' ->> 'agency_id', '')::uuid
-      AND auth.uid() IS NULL
-      AND auth.jwt() -> 'app_metadata' ->> 'agency_role' = 'agent'
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY DEFINER SET search_path = '' AS $$
+DECLARE
+    claims jsonb := auth.jwt();
+    claimed uuid := nullif(claims -> 'app_metadata' ->> 'agency_id', '')::uuid;
+    caller uuid := auth.uid();
+    agency uuid;
+BEGIN
+    IF caller IS NOT NULL THEN
+        SELECT m.agency_id INTO agency FROM public.memberships m WHERE m.agency_id = claimed AND m.user_id = caller;
+    ELSIF claims -> 'app_metadata' ->> 'agency_role' = 'agent' THEN
+        SELECT a.id INTO agency FROM public.agencies a WHERE a.id = claimed;
+    END IF;
+    RETURN agency;
+END
 $$;
 
 -- The caller's role in that agency, as its membership row says now. An agent is an `agent`, whoever
 -- asked for its task: it never holds an owner's or admin's powers.
 CREATE OR REPLACE FUNCTION auth.agency_role() RETURNS text
-LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER SET search_path = '' AS $$
-    SELECT CASE WHEN auth.jwt() -> 'app_metadata' ->> 'agency_role' = 'agent' THEN 'agent' ELSE m.role END
-    FROM (SELECT auth.agency_id() AS agency_id) c
-    LEFT JOIN public.memberships m ON m.agency_id = c.agency_id AND m.user_id = auth.uid()
-    WHERE c.agency_id IS NOT NULL
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY DEFINER SET search_path = '' AS $$
+DECLARE
+    agency uuid := auth.agency_id();
+    agency_role text;
+BEGIN
+    IF agency IS NULL THEN
+        RETURN NULL;
+    ELSIF auth.jwt() -> 'app_metadata' ->> 'agency_role' = 'agent' THEN
+        RETURN 'agent';
+    END IF;
+    SELECT m.role INTO agency_role FROM public.memberships m WHERE m.agency_id = agency AND m.user_id = auth.uid();
+    RETURN agency_role;
+END
 $$;
 
 -- --- memberships -----------------------------------------------------------------------------------------
