@@ -5,6 +5,8 @@ door (/rest/v1/memberships, /api/v1/agencies, SQL), because the database decides
 from __future__ import annotations
 
 import json
+import threading
+import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -240,10 +242,22 @@ def test_a_demoted_admin_loses_the_admin_powers_its_token_still_claims(api: Api,
         renamed = http.patch(f"/rest/v1/agencies?id=eq.{owner.agency_id}", json={"name": "Taken"})
         removed = http.delete(_row(owner.agency_id, agency.member.user_id))
         price = http.post("/rest/v1/price_list_items", json={"sku": "X1", "name": "Planted", "unit_price": 1})
+        subscription = http.post(
+            "/rest/v1/agent_subscriptions", json={"event": "lead.created", "agent_type": "lead_analysis"}
+        )
     assert fields.status_code == 403, fields.text
     assert renamed.status_code in (200, 204), renamed.text
     assert removed.status_code == 403, removed.text
     assert price.status_code == 403, price.text
+    assert subscription.status_code == 403, subscription.text
+    # The owner still may.
+    with api.http(owner.access_token) as http:
+        assert (
+            http.post(
+                "/rest/v1/price_list_items", json={"sku": "X1", "name": "Kept", "unit_price": 1}
+            ).status_code
+            == 201
+        )
     with psycopg.connect(api.owner_url) as conn:
         row = conn.execute("SELECT name, settings FROM agencies WHERE id = %s", (owner.agency_id,)).fetchone()
     assert row is not None
@@ -286,3 +300,48 @@ def test_policies_ask_the_membership_once_per_statement_and_reads_stay_index_sca
             assert '"Node Type": "Index Scan"' in text, text
             assert '"Seq Scan"' not in text, text
         assert conn.execute("SELECT id::text FROM leads").fetchall() == [(lead_id,)]
+
+
+def test_two_owners_removed_at_once_cannot_both_be_not_the_last(api: Api, agency: Agency) -> None:
+    """Each removal alone leaves an owner; run together, the second waits for the first (the agency's row
+    is locked) and then finds itself the last."""
+    owner, admin = agency.owner, agency.admin
+    with psycopg.connect(api.owner_url, autocommit=True) as conn:
+        conn.execute(
+            "UPDATE memberships SET role = 'owner' WHERE agency_id = %s AND user_id = %s",
+            (owner.agency_id, admin.user_id),
+        )
+    errors: list[BaseException] = []
+    with psycopg.connect(api.owner_url) as first, psycopg.connect(api.owner_url) as second:
+        first.execute(
+            "DELETE FROM memberships WHERE agency_id = %s AND user_id = %s", (owner.agency_id, owner.user_id)
+        )
+
+        def remove_the_other() -> None:
+            try:
+                second.execute(
+                    "DELETE FROM memberships WHERE agency_id = %s AND user_id = %s",
+                    (owner.agency_id, admin.user_id),
+                )
+                second.commit()
+            except psycopg.Error as exc:
+                errors.append(exc)
+                second.rollback()
+
+        waiting = threading.Thread(target=remove_the_other)
+        waiting.start()
+        with psycopg.connect(api.owner_url, autocommit=True) as watcher:
+            # The second removal is waiting on the first one's lock before the first commits.
+            for _ in range(200):
+                blocked = watcher.execute(
+                    "SELECT count(*) FROM pg_stat_activity "
+                    "WHERE wait_event_type = 'Lock' AND query LIKE 'DELETE FROM memberships%%'"
+                ).fetchone()
+                if blocked == (1,):
+                    break
+                time.sleep(0.05)
+        first.commit()
+        waiting.join(timeout=30)
+    assert len(errors) == 1
+    assert isinstance(errors[0], psycopg.errors.IntegrityConstraintViolation), errors
+    assert _roles(api, owner.agency_id) == {admin.user_id: "owner", agency.member.user_id: "member"}
