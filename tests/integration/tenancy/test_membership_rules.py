@@ -345,3 +345,16 @@ def test_two_owners_removed_at_once_cannot_both_be_not_the_last(api: Api, agency
     assert len(errors) == 1
     assert isinstance(errors[0], psycopg.errors.IntegrityConstraintViolation), errors
     assert _roles(api, owner.agency_id) == {admin.user_id: "owner", agency.member.user_id: "member"}
+
+
+def test_deleting_the_account_of_an_agencys_last_owner_is_refused(api: Api, agency: Agency) -> None:
+    owner = agency.owner
+    service = {"apikey": api.service_key, "Authorization": f"Bearer {api.service_key}"}
+    with api.http() as http:
+        refused = http.delete(f"/auth/v1/admin/users/{owner.user_id}", headers=service)
+        assert refused.status_code == 409, refused.text
+        # Another member deleted with their account is only a removal.
+        assert (
+            http.delete(f"/auth/v1/admin/users/{agency.member.user_id}", headers=service).status_code == 200
+        )
+    assert _roles(api, owner.agency_id) == {owner.user_id: "owner", agency.admin.user_id: "admin"}
