@@ -65,7 +65,17 @@ async def _garden_error(request: Request, exc: Exception) -> JSONResponse:
 # SQLSTATE classes and codes as PostgREST maps them to HTTP statuses (its errors.rst).
 # 25006 (read-only transaction) is a 503 here, unlike PostgREST's 405: GardenOS never runs a request
 # read-only, so it means the server became a standby (a failover) and the write belongs on the new leader.
-_SQLSTATE_STATUS = {"23503": 409, "23505": 409, "42P01": 404, "42883": 404, "25006": 503, "P0001": 400}
+# 23000 is GardenOS's own: its triggers raise it for a change the current rows forbid (removing or
+# demoting the last owner of an agency), a conflict the caller resolves by changing those rows first.
+_SQLSTATE_STATUS = {
+    "23000": 409,
+    "23503": 409,
+    "23505": 409,
+    "42P01": 404,
+    "42883": 404,
+    "25006": 503,
+    "P0001": 400,
+}
 _CLASS_STATUS = {
     "08": 503,
     "53": 503,

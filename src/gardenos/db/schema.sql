@@ -79,9 +79,22 @@ COMMENT ON EXTENSION vector IS 'vector data type and ivfflat and hnsw access met
 --
 
 CREATE FUNCTION auth.agency_id() RETURNS uuid
-    LANGUAGE sql STABLE PARALLEL SAFE
+    LANGUAGE plpgsql STABLE SECURITY DEFINER PARALLEL SAFE
+    SET search_path TO ''
     AS $$
-    SELECT nullif(auth.jwt() -> 'app_metadata' ->> 'agency_id', '')::uuid
+DECLARE
+    claims jsonb := auth.jwt();
+    claimed uuid := nullif(claims -> 'app_metadata' ->> 'agency_id', '')::uuid;
+    caller uuid := auth.uid();
+    agency uuid;
+BEGIN
+    IF caller IS NOT NULL THEN
+        SELECT m.agency_id INTO agency FROM public.memberships m WHERE m.agency_id = claimed AND m.user_id = caller;
+    ELSIF claims -> 'app_metadata' ->> 'agency_role' = 'agent' THEN
+        SELECT a.id INTO agency FROM public.agencies a WHERE a.id = claimed;
+    END IF;
+    RETURN agency;
+END
 $$;
 
 --
@@ -100,9 +113,21 @@ $$;
 --
 
 CREATE FUNCTION auth.agency_role() RETURNS text
-    LANGUAGE sql STABLE PARALLEL SAFE
+    LANGUAGE plpgsql STABLE SECURITY DEFINER PARALLEL SAFE
+    SET search_path TO ''
     AS $$
-    SELECT auth.jwt() -> 'app_metadata' ->> 'agency_role'
+DECLARE
+    agency uuid := auth.agency_id();
+    agency_role text;
+BEGIN
+    IF agency IS NULL THEN
+        RETURN NULL;
+    ELSIF auth.jwt() -> 'app_metadata' ->> 'agency_role' = 'agent' THEN
+        RETURN 'agent';
+    END IF;
+    SELECT m.role INTO agency_role FROM public.memberships m WHERE m.agency_id = agency AND m.user_id = auth.uid();
+    RETURN agency_role;
+END
 $$;
 
 --
@@ -246,6 +271,80 @@ END
 $$;
 
 --
+-- Name: membership_rules(); Type: FUNCTION; Schema: gardenos; Owner: -
+--
+
+CREATE FUNCTION gardenos.membership_rules() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+DECLARE
+    actor uuid := auth.uid();
+    agency uuid;
+    actor_role text;
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        agency := NEW.agency_id;
+    ELSE
+        agency := OLD.agency_id;
+    END IF;
+    IF TG_OP = 'UPDATE' AND (NEW.agency_id, NEW.user_id) IS DISTINCT FROM (OLD.agency_id, OLD.user_id) THEN
+        RAISE EXCEPTION 'a membership cannot be moved to another agency or user'
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'remove the member and invite the new one';
+    END IF;
+    PERFORM FROM public.agencies a WHERE a.id = agency FOR NO KEY UPDATE;
+    IF NOT FOUND THEN
+        -- The agency is being deleted (its memberships go with it), or does not exist (the foreign key
+        -- refuses the insert).
+        RETURN CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
+    END IF;
+
+    IF actor IS NOT NULL THEN
+        SELECT m.role INTO actor_role FROM public.memberships m WHERE m.agency_id = agency AND m.user_id = actor;
+        IF TG_OP = 'DELETE' AND OLD.user_id = actor AND actor_role IS NOT NULL THEN
+            NULL;  -- leaving the agency: anyone may (the last owner rule below still holds)
+        ELSIF actor_role IS NULL OR actor_role NOT IN ('owner', 'admin') THEN
+            RAISE EXCEPTION 'only the agency''s owners and admins can add, change or remove members'
+                USING ERRCODE = 'insufficient_privilege';
+        ELSIF actor_role = 'admin' THEN
+            IF TG_OP <> 'INSERT' AND OLD.role = 'owner' THEN
+                RAISE EXCEPTION 'only owners can change or remove an owner' USING ERRCODE = 'insufficient_privilege';
+            END IF;
+            IF TG_OP <> 'DELETE' AND NEW.role = 'owner' THEN
+                RAISE EXCEPTION 'only owners can make another owner' USING ERRCODE = 'insufficient_privilege';
+            END IF;
+            IF TG_OP = 'UPDATE' AND OLD.user_id = actor THEN
+                RAISE EXCEPTION 'admins cannot change their own role; ask an owner'
+                    USING ERRCODE = 'insufficient_privilege';
+            END IF;
+        END IF;
+        -- Who added whom, and when, is the database's record, not the caller's say.
+        IF TG_OP = 'INSERT' THEN
+            NEW.invited_by := actor;
+            NEW.created_at := now();
+        ELSIF TG_OP = 'UPDATE' THEN
+            NEW.invited_by := OLD.invited_by;
+            NEW.created_at := OLD.created_at;
+        END IF;
+    END IF;
+
+    IF TG_OP <> 'INSERT' AND OLD.role = 'owner' AND (TG_OP = 'DELETE' OR NEW.role <> 'owner') THEN
+        -- Sees the rows this statement already changed (a BEFORE trigger in a volatile function), and,
+        -- under the agency's lock, whatever other transactions committed.
+        IF NOT EXISTS (
+            SELECT FROM public.memberships m
+            WHERE m.agency_id = agency AND m.role = 'owner' AND m.user_id <> OLD.user_id
+        ) THEN
+            RAISE EXCEPTION 'the last owner of an agency cannot be removed or demoted'
+                USING ERRCODE = 'integrity_constraint_violation',
+                      HINT = 'make another member owner first, or delete the agency';
+        END IF;
+    END IF;
+    RETURN CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
+END
+$$;
+
+--
 -- Name: name_key(text, text); Type: FUNCTION; Schema: gardenos; Owner: -
 --
 
@@ -290,6 +389,60 @@ BEGIN
         PERFORM pg_notify('gardenos_revocation', to_jsonb(NEW) ->> user_column);
     END IF;
     RETURN NULL;
+END
+$$;
+
+--
+-- Name: record_event(text, text, uuid, jsonb, jsonb, jsonb); Type: FUNCTION; Schema: gardenos; Owner: -
+--
+
+CREATE FUNCTION gardenos.record_event(action text, table_name text, record_id uuid, before jsonb DEFAULT NULL::jsonb, after jsonb DEFAULT NULL::jsonb, context jsonb DEFAULT '{}'::jsonb) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+DECLARE
+    agency uuid := auth.agency_id();
+BEGIN
+    IF agency IS NULL THEN
+        RAISE EXCEPTION 'no agency to record this in: the caller is not a member of the agency it claims'
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    IF action NOT IN ('read', 'export', 'merge', 'convert', 'import') THEN
+        RAISE EXCEPTION 'the % entries of the audit trail are written by the database itself', action
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    INSERT INTO public.audit_log (agency_id, actor_id, actor_role, action, table_name, record_id, before, after,
+                                  context)
+    VALUES (agency, auth.uid(), auth.role(), action, table_name, record_id, before, after,
+            coalesce(context, '{}'));
+END
+$$;
+
+--
+-- Name: require_member(); Type: FUNCTION; Schema: gardenos; Owner: -
+--
+
+CREATE FUNCTION gardenos.require_member() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+DECLARE
+    member uuid;
+BEGIN
+    -- Branches, not to_jsonb(NEW): only the named column is read (a trigger's record fields resolve at run time).
+    IF TG_ARGV[0] = 'owner_id' THEN
+        member := NEW.owner_id;
+    ELSIF TG_ARGV[0] = 'owner' THEN
+        member := NEW.owner;
+    ELSE
+        member := NEW.created_by;
+    END IF;
+    IF NOT EXISTS (SELECT FROM public.memberships m WHERE m.agency_id = NEW.agency_id AND m.user_id = member) THEN
+        RAISE EXCEPTION '% must be a member of the agency', TG_ARGV[0]
+            USING ERRCODE = 'foreign_key_violation', TABLE = TG_TABLE_NAME, COLUMN = TG_ARGV[0],
+                  HINT = 'name a user of this agency (GET /api/v1/agencies/{id}/members), or leave it empty';
+    END IF;
+    RETURN NEW;
 END
 $$;
 
@@ -1032,6 +1185,13 @@ ALTER TABLE ONLY public.agent_subscriptions
     ADD CONSTRAINT agent_subscriptions_pkey PRIMARY KEY (id);
 
 --
+-- Name: agent_tasks agent_tasks_agency_id_id_key; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.agent_tasks
+    ADD CONSTRAINT agent_tasks_agency_id_id_key UNIQUE (agency_id, id);
+
+--
 -- Name: agent_tasks agent_tasks_idempotency_key; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -1078,7 +1238,7 @@ ALTER TABLE ONLY public.clients
 --
 
 ALTER TABLE ONLY public.clients
-    ADD CONSTRAINT clients_lead_id_key UNIQUE (lead_id);
+    ADD CONSTRAINT clients_lead_id_key UNIQUE (agency_id, lead_id);
 
 --
 -- Name: clients clients_pkey; Type: CONSTRAINT; Schema: public; Owner: -
@@ -1155,14 +1315,14 @@ ALTER TABLE ONLY public.price_list_items
 --
 
 ALTER TABLE ONLY public.record_embeddings
-    ADD CONSTRAINT record_embeddings_client_key UNIQUE (client_id);
+    ADD CONSTRAINT record_embeddings_client_key UNIQUE (agency_id, client_id);
 
 --
 -- Name: record_embeddings record_embeddings_lead_key; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
 ALTER TABLE ONLY public.record_embeddings
-    ADD CONSTRAINT record_embeddings_lead_key UNIQUE (lead_id);
+    ADD CONSTRAINT record_embeddings_lead_key UNIQUE (agency_id, lead_id);
 
 --
 -- Name: record_embeddings record_embeddings_pkey; Type: CONSTRAINT; Schema: public; Owner: -
@@ -1559,6 +1719,18 @@ CREATE TRIGGER users_updated_at BEFORE UPDATE ON auth.users FOR EACH ROW EXECUTE
 CREATE TRIGGER activities_audit AFTER INSERT OR DELETE OR UPDATE ON public.activities FOR EACH ROW EXECUTE FUNCTION gardenos.audit_row();
 
 --
+-- Name: activities activities_created_by_member; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER activities_created_by_member BEFORE INSERT ON public.activities FOR EACH ROW WHEN ((new.created_by IS NOT NULL)) EXECUTE FUNCTION gardenos.require_member('created_by');
+
+--
+-- Name: activities activities_created_by_member_update; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER activities_created_by_member_update BEFORE UPDATE OF created_by, agency_id ON public.activities FOR EACH ROW WHEN (((new.created_by IS NOT NULL) AND ((new.created_by IS DISTINCT FROM old.created_by) OR (new.agency_id IS DISTINCT FROM old.agency_id)))) EXECUTE FUNCTION gardenos.require_member('created_by');
+
+--
 -- Name: activities activities_updated_at; Type: TRIGGER; Schema: public; Owner: -
 --
 
@@ -1571,10 +1743,46 @@ CREATE TRIGGER activities_updated_at BEFORE UPDATE ON public.activities FOR EACH
 CREATE TRIGGER agencies_updated_at BEFORE UPDATE ON public.agencies FOR EACH ROW EXECUTE FUNCTION gardenos.set_updated_at();
 
 --
+-- Name: agent_memory agent_memory_created_by_member; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER agent_memory_created_by_member BEFORE INSERT ON public.agent_memory FOR EACH ROW WHEN ((new.created_by IS NOT NULL)) EXECUTE FUNCTION gardenos.require_member('created_by');
+
+--
+-- Name: agent_memory agent_memory_created_by_member_update; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER agent_memory_created_by_member_update BEFORE UPDATE OF created_by, agency_id ON public.agent_memory FOR EACH ROW WHEN (((new.created_by IS NOT NULL) AND ((new.created_by IS DISTINCT FROM old.created_by) OR (new.agency_id IS DISTINCT FROM old.agency_id)))) EXECUTE FUNCTION gardenos.require_member('created_by');
+
+--
+-- Name: agent_subscriptions agent_subscriptions_created_by_member; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER agent_subscriptions_created_by_member BEFORE INSERT ON public.agent_subscriptions FOR EACH ROW WHEN ((new.created_by IS NOT NULL)) EXECUTE FUNCTION gardenos.require_member('created_by');
+
+--
+-- Name: agent_subscriptions agent_subscriptions_created_by_member_update; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER agent_subscriptions_created_by_member_update BEFORE UPDATE OF created_by, agency_id ON public.agent_subscriptions FOR EACH ROW WHEN (((new.created_by IS NOT NULL) AND ((new.created_by IS DISTINCT FROM old.created_by) OR (new.agency_id IS DISTINCT FROM old.agency_id)))) EXECUTE FUNCTION gardenos.require_member('created_by');
+
+--
 -- Name: agent_subscriptions agent_subscriptions_updated_at; Type: TRIGGER; Schema: public; Owner: -
 --
 
 CREATE TRIGGER agent_subscriptions_updated_at BEFORE UPDATE ON public.agent_subscriptions FOR EACH ROW EXECUTE FUNCTION gardenos.set_updated_at();
+
+--
+-- Name: agent_tasks agent_tasks_created_by_member; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER agent_tasks_created_by_member BEFORE INSERT ON public.agent_tasks FOR EACH ROW WHEN ((new.created_by IS NOT NULL)) EXECUTE FUNCTION gardenos.require_member('created_by');
+
+--
+-- Name: agent_tasks agent_tasks_created_by_member_update; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER agent_tasks_created_by_member_update BEFORE UPDATE OF created_by, agency_id ON public.agent_tasks FOR EACH ROW WHEN (((new.created_by IS NOT NULL) AND ((new.created_by IS DISTINCT FROM old.created_by) OR (new.agency_id IS DISTINCT FROM old.agency_id)))) EXECUTE FUNCTION gardenos.require_member('created_by');
 
 --
 -- Name: agent_tasks agent_tasks_notify; Type: TRIGGER; Schema: public; Owner: -
@@ -1595,10 +1803,34 @@ CREATE TRIGGER agent_tasks_updated_at BEFORE UPDATE ON public.agent_tasks FOR EA
 CREATE TRIGGER clients_audit AFTER INSERT OR DELETE OR UPDATE ON public.clients FOR EACH ROW EXECUTE FUNCTION gardenos.audit_row();
 
 --
+-- Name: clients clients_owner_id_member; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER clients_owner_id_member BEFORE INSERT ON public.clients FOR EACH ROW WHEN ((new.owner_id IS NOT NULL)) EXECUTE FUNCTION gardenos.require_member('owner_id');
+
+--
+-- Name: clients clients_owner_id_member_update; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER clients_owner_id_member_update BEFORE UPDATE OF owner_id, agency_id ON public.clients FOR EACH ROW WHEN (((new.owner_id IS NOT NULL) AND ((new.owner_id IS DISTINCT FROM old.owner_id) OR (new.agency_id IS DISTINCT FROM old.agency_id)))) EXECUTE FUNCTION gardenos.require_member('owner_id');
+
+--
 -- Name: clients clients_updated_at; Type: TRIGGER; Schema: public; Owner: -
 --
 
 CREATE TRIGGER clients_updated_at BEFORE UPDATE ON public.clients FOR EACH ROW EXECUTE FUNCTION gardenos.set_updated_at();
+
+--
+-- Name: imports imports_created_by_member; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER imports_created_by_member BEFORE INSERT ON public.imports FOR EACH ROW WHEN ((new.created_by IS NOT NULL)) EXECUTE FUNCTION gardenos.require_member('created_by');
+
+--
+-- Name: imports imports_created_by_member_update; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER imports_created_by_member_update BEFORE UPDATE OF created_by, agency_id ON public.imports FOR EACH ROW WHEN (((new.created_by IS NOT NULL) AND ((new.created_by IS DISTINCT FROM old.created_by) OR (new.agency_id IS DISTINCT FROM old.agency_id)))) EXECUTE FUNCTION gardenos.require_member('created_by');
 
 --
 -- Name: imports imports_updated_at; Type: TRIGGER; Schema: public; Owner: -
@@ -1617,6 +1849,18 @@ CREATE TRIGGER leads_audit AFTER INSERT OR DELETE OR UPDATE ON public.leads FOR 
 --
 
 CREATE TRIGGER leads_fire_subscriptions AFTER INSERT OR UPDATE OF status ON public.leads FOR EACH ROW EXECUTE FUNCTION gardenos.fire_lead_subscriptions();
+
+--
+-- Name: leads leads_owner_id_member; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER leads_owner_id_member BEFORE INSERT ON public.leads FOR EACH ROW WHEN ((new.owner_id IS NOT NULL)) EXECUTE FUNCTION gardenos.require_member('owner_id');
+
+--
+-- Name: leads leads_owner_id_member_update; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER leads_owner_id_member_update BEFORE UPDATE OF owner_id, agency_id ON public.leads FOR EACH ROW WHEN (((new.owner_id IS NOT NULL) AND ((new.owner_id IS DISTINCT FROM old.owner_id) OR (new.agency_id IS DISTINCT FROM old.agency_id)))) EXECUTE FUNCTION gardenos.require_member('owner_id');
 
 --
 -- Name: leads leads_updated_at; Type: TRIGGER; Schema: public; Owner: -
@@ -1643,16 +1887,46 @@ CREATE TRIGGER memberships_revocation_truncate AFTER TRUNCATE ON public.membersh
 CREATE TRIGGER memberships_revocation_update AFTER UPDATE OF role, agency_id, user_id ON public.memberships FOR EACH ROW WHEN (((old.role <> new.role) OR (old.agency_id <> new.agency_id) OR (old.user_id <> new.user_id))) EXECUTE FUNCTION gardenos.notify_revocation('user_id');
 
 --
+-- Name: memberships memberships_rules; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER memberships_rules BEFORE INSERT OR DELETE OR UPDATE ON public.memberships FOR EACH ROW EXECUTE FUNCTION gardenos.membership_rules();
+
+--
 -- Name: price_list_items price_list_items_updated_at; Type: TRIGGER; Schema: public; Owner: -
 --
 
 CREATE TRIGGER price_list_items_updated_at BEFORE UPDATE ON public.price_list_items FOR EACH ROW EXECUTE FUNCTION gardenos.set_updated_at();
 
 --
+-- Name: buckets buckets_owner_member; Type: TRIGGER; Schema: storage; Owner: -
+--
+
+CREATE TRIGGER buckets_owner_member BEFORE INSERT ON storage.buckets FOR EACH ROW WHEN ((new.owner IS NOT NULL)) EXECUTE FUNCTION gardenos.require_member('owner');
+
+--
+-- Name: buckets buckets_owner_member_update; Type: TRIGGER; Schema: storage; Owner: -
+--
+
+CREATE TRIGGER buckets_owner_member_update BEFORE UPDATE OF owner, agency_id ON storage.buckets FOR EACH ROW WHEN (((new.owner IS NOT NULL) AND ((new.owner IS DISTINCT FROM old.owner) OR (new.agency_id IS DISTINCT FROM old.agency_id)))) EXECUTE FUNCTION gardenos.require_member('owner');
+
+--
 -- Name: buckets buckets_updated_at; Type: TRIGGER; Schema: storage; Owner: -
 --
 
 CREATE TRIGGER buckets_updated_at BEFORE UPDATE ON storage.buckets FOR EACH ROW EXECUTE FUNCTION gardenos.set_updated_at();
+
+--
+-- Name: objects objects_owner_member; Type: TRIGGER; Schema: storage; Owner: -
+--
+
+CREATE TRIGGER objects_owner_member BEFORE INSERT ON storage.objects FOR EACH ROW WHEN ((new.owner IS NOT NULL)) EXECUTE FUNCTION gardenos.require_member('owner');
+
+--
+-- Name: objects objects_owner_member_update; Type: TRIGGER; Schema: storage; Owner: -
+--
+
+CREATE TRIGGER objects_owner_member_update BEFORE UPDATE OF owner, agency_id ON storage.objects FOR EACH ROW WHEN (((new.owner IS NOT NULL) AND ((new.owner IS DISTINCT FROM old.owner) OR (new.agency_id IS DISTINCT FROM old.agency_id)))) EXECUTE FUNCTION gardenos.require_member('owner');
 
 --
 -- Name: objects objects_updated_at; Type: TRIGGER; Schema: storage; Owner: -
@@ -1766,11 +2040,11 @@ ALTER TABLE ONLY public.ai_interactions
     ADD CONSTRAINT ai_interactions_agency_id_fkey FOREIGN KEY (agency_id) REFERENCES public.agencies(id) ON DELETE CASCADE;
 
 --
--- Name: ai_interactions ai_interactions_task_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+-- Name: ai_interactions ai_interactions_task_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
 --
 
 ALTER TABLE ONLY public.ai_interactions
-    ADD CONSTRAINT ai_interactions_task_id_fkey FOREIGN KEY (task_id) REFERENCES public.agent_tasks(id) ON DELETE SET NULL;
+    ADD CONSTRAINT ai_interactions_task_fkey FOREIGN KEY (agency_id, task_id) REFERENCES public.agent_tasks(agency_id, id) ON DELETE SET NULL (task_id);
 
 --
 -- Name: audit_log audit_log_agency_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
@@ -1836,11 +2110,11 @@ ALTER TABLE ONLY public.lead_analyses
     ADD CONSTRAINT lead_analyses_lead_fkey FOREIGN KEY (agency_id, lead_id) REFERENCES public.leads(agency_id, id) ON DELETE CASCADE;
 
 --
--- Name: lead_analyses lead_analyses_task_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+-- Name: lead_analyses lead_analyses_task_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
 --
 
 ALTER TABLE ONLY public.lead_analyses
-    ADD CONSTRAINT lead_analyses_task_id_fkey FOREIGN KEY (task_id) REFERENCES public.agent_tasks(id) ON DELETE SET NULL;
+    ADD CONSTRAINT lead_analyses_task_fkey FOREIGN KEY (agency_id, task_id) REFERENCES public.agent_tasks(agency_id, id) ON DELETE SET NULL (task_id);
 
 --
 -- Name: leads leads_agency_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
@@ -1976,6 +2250,18 @@ ALTER TABLE gardenos.mail_outbox ENABLE ROW LEVEL SECURITY;
 ALTER TABLE public.activities ENABLE ROW LEVEL SECURITY;
 
 --
+-- Name: agent_subscriptions admin_write; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY admin_write ON public.agent_subscriptions TO authenticated USING (((agency_id = ( SELECT auth.agency_id() AS agency_id)) AND (( SELECT auth.agency_role() AS agency_role) = ANY (ARRAY['owner'::text, 'admin'::text])))) WITH CHECK (((agency_id = ( SELECT auth.agency_id() AS agency_id)) AND (( SELECT auth.agency_role() AS agency_role) = ANY (ARRAY['owner'::text, 'admin'::text]))));
+
+--
+-- Name: price_list_items admin_write; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY admin_write ON public.price_list_items TO authenticated USING (((agency_id = ( SELECT auth.agency_id() AS agency_id)) AND (( SELECT auth.agency_role() AS agency_role) = ANY (ARRAY['owner'::text, 'admin'::text])))) WITH CHECK (((agency_id = ( SELECT auth.agency_id() AS agency_id)) AND (( SELECT auth.agency_role() AS agency_role) = ANY (ARRAY['owner'::text, 'admin'::text]))));
+
+--
 -- Name: agencies; Type: ROW SECURITY; Schema: public; Owner: -
 --
 
@@ -2030,12 +2316,6 @@ ALTER TABLE public.ai_interactions ENABLE ROW LEVEL SECURITY;
 ALTER TABLE public.audit_log ENABLE ROW LEVEL SECURITY;
 
 --
--- Name: audit_log audit_log_append; Type: POLICY; Schema: public; Owner: -
---
-
-CREATE POLICY audit_log_append ON public.audit_log FOR INSERT TO authenticated WITH CHECK (((agency_id = ( SELECT auth.agency_id() AS agency_id)) AND (NOT (actor_id IS DISTINCT FROM ( SELECT auth.uid() AS uid)))));
-
---
 -- Name: audit_log audit_log_read; Type: POLICY; Schema: public; Owner: -
 --
 
@@ -2078,16 +2358,28 @@ ALTER TABLE public.leads ENABLE ROW LEVEL SECURITY;
 ALTER TABLE public.memberships ENABLE ROW LEVEL SECURITY;
 
 --
--- Name: memberships memberships_admin_write; Type: POLICY; Schema: public; Owner: -
+-- Name: memberships memberships_delete; Type: POLICY; Schema: public; Owner: -
 --
 
-CREATE POLICY memberships_admin_write ON public.memberships TO authenticated USING (((agency_id = ( SELECT auth.agency_id() AS agency_id)) AND (( SELECT auth.agency_role() AS agency_role) = ANY (ARRAY['owner'::text, 'admin'::text])))) WITH CHECK (((agency_id = ( SELECT auth.agency_id() AS agency_id)) AND (( SELECT auth.agency_role() AS agency_role) = ANY (ARRAY['owner'::text, 'admin'::text]))));
+CREATE POLICY memberships_delete ON public.memberships FOR DELETE TO authenticated USING ((agency_id IN ( SELECT auth.agency_ids() AS agency_ids)));
+
+--
+-- Name: memberships memberships_insert; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY memberships_insert ON public.memberships FOR INSERT TO authenticated WITH CHECK ((agency_id IN ( SELECT auth.agency_ids() AS agency_ids)));
 
 --
 -- Name: memberships memberships_read; Type: POLICY; Schema: public; Owner: -
 --
 
-CREATE POLICY memberships_read ON public.memberships FOR SELECT TO authenticated USING (((agency_id = ( SELECT auth.agency_id() AS agency_id)) OR (user_id = ( SELECT auth.uid() AS uid))));
+CREATE POLICY memberships_read ON public.memberships FOR SELECT TO authenticated USING (((agency_id IN ( SELECT auth.agency_ids() AS agency_ids)) OR (agency_id = ( SELECT auth.agency_id() AS agency_id))));
+
+--
+-- Name: memberships memberships_update; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY memberships_update ON public.memberships FOR UPDATE TO authenticated USING ((agency_id IN ( SELECT auth.agency_ids() AS agency_ids))) WITH CHECK ((agency_id IN ( SELECT auth.agency_ids() AS agency_ids)));
 
 --
 -- Name: price_list_items; Type: ROW SECURITY; Schema: public; Owner: -
@@ -2112,12 +2404,6 @@ CREATE POLICY tenant_isolation ON public.activities TO authenticated USING ((age
 --
 
 CREATE POLICY tenant_isolation ON public.agent_memory TO authenticated USING ((agency_id = ( SELECT auth.agency_id() AS agency_id))) WITH CHECK ((agency_id = ( SELECT auth.agency_id() AS agency_id)));
-
---
--- Name: agent_subscriptions tenant_isolation; Type: POLICY; Schema: public; Owner: -
---
-
-CREATE POLICY tenant_isolation ON public.agent_subscriptions TO authenticated USING ((agency_id = ( SELECT auth.agency_id() AS agency_id))) WITH CHECK ((agency_id = ( SELECT auth.agency_id() AS agency_id)));
 
 --
 -- Name: agent_tasks tenant_isolation; Type: POLICY; Schema: public; Owner: -
@@ -2162,16 +2448,22 @@ CREATE POLICY tenant_isolation ON public.lead_analyses TO authenticated USING ((
 CREATE POLICY tenant_isolation ON public.leads TO authenticated USING ((agency_id = ( SELECT auth.agency_id() AS agency_id))) WITH CHECK ((agency_id = ( SELECT auth.agency_id() AS agency_id)));
 
 --
--- Name: price_list_items tenant_isolation; Type: POLICY; Schema: public; Owner: -
---
-
-CREATE POLICY tenant_isolation ON public.price_list_items TO authenticated USING ((agency_id = ( SELECT auth.agency_id() AS agency_id))) WITH CHECK ((agency_id = ( SELECT auth.agency_id() AS agency_id)));
-
---
 -- Name: record_embeddings tenant_isolation; Type: POLICY; Schema: public; Owner: -
 --
 
 CREATE POLICY tenant_isolation ON public.record_embeddings TO authenticated USING ((agency_id = ( SELECT auth.agency_id() AS agency_id))) WITH CHECK ((agency_id = ( SELECT auth.agency_id() AS agency_id)));
+
+--
+-- Name: agent_subscriptions tenant_read; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY tenant_read ON public.agent_subscriptions FOR SELECT TO authenticated USING ((agency_id = ( SELECT auth.agency_id() AS agency_id)));
+
+--
+-- Name: price_list_items tenant_read; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY tenant_read ON public.price_list_items FOR SELECT TO authenticated USING ((agency_id = ( SELECT auth.agency_id() AS agency_id)));
 
 --
 -- Name: buckets; Type: ROW SECURITY; Schema: storage; Owner: -
@@ -2307,6 +2599,12 @@ REVOKE ALL ON FUNCTION gardenos.audit_row() FROM PUBLIC;
 REVOKE ALL ON FUNCTION gardenos.fire_lead_subscriptions() FROM PUBLIC;
 
 --
+-- Name: FUNCTION membership_rules(); Type: ACL; Schema: gardenos; Owner: -
+--
+
+REVOKE ALL ON FUNCTION gardenos.membership_rules() FROM PUBLIC;
+
+--
 -- Name: FUNCTION name_key(first_name text, last_name text); Type: ACL; Schema: gardenos; Owner: -
 --
 
@@ -2319,6 +2617,20 @@ GRANT ALL ON FUNCTION gardenos.name_key(first_name text, last_name text) TO serv
 --
 
 REVOKE ALL ON FUNCTION gardenos.notify_revocation() FROM PUBLIC;
+
+--
+-- Name: FUNCTION record_event(action text, table_name text, record_id uuid, before jsonb, after jsonb, context jsonb); Type: ACL; Schema: gardenos; Owner: -
+--
+
+REVOKE ALL ON FUNCTION gardenos.record_event(action text, table_name text, record_id uuid, before jsonb, after jsonb, context jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION gardenos.record_event(action text, table_name text, record_id uuid, before jsonb, after jsonb, context jsonb) TO authenticated;
+GRANT ALL ON FUNCTION gardenos.record_event(action text, table_name text, record_id uuid, before jsonb, after jsonb, context jsonb) TO service_role;
+
+--
+-- Name: FUNCTION require_member(); Type: ACL; Schema: gardenos; Owner: -
+--
+
+REVOKE ALL ON FUNCTION gardenos.require_member() FROM PUBLIC;
 
 --
 -- Name: FUNCTION pipeline_summary(); Type: ACL; Schema: public; Owner: -
@@ -2446,8 +2758,8 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.ai_interactions TO service_rol
 -- Name: TABLE audit_log; Type: ACL; Schema: public; Owner: -
 --
 
-GRANT SELECT,INSERT ON TABLE public.audit_log TO anon;
-GRANT SELECT,INSERT ON TABLE public.audit_log TO authenticated;
+GRANT SELECT ON TABLE public.audit_log TO anon;
+GRANT SELECT ON TABLE public.audit_log TO authenticated;
 GRANT ALL ON TABLE public.audit_log TO service_role;
 
 --

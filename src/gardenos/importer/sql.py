@@ -258,10 +258,8 @@ GROUP BY e.batch
 ON CONFLICT (agency_id, idempotency_key) DO NOTHING
 """
 AGENCY = "SELECT auth.agency_id()"
-AUDIT = """
-INSERT INTO public.audit_log (actor_id, actor_role, action, table_name, record_id, context)
-VALUES (auth.uid(), auth.role(), 'import', 'leads', %s, %s)
-"""
+# The trail's entry for the import as a whole (the agency and actor are the database's own).
+AUDIT = "SELECT gardenos.record_event('import', 'leads', %s, context => %s)"
 
 ERRORS_PAGE = """
 SELECT e.id, e.line_number, e.column_name, e.reason, e.raw_row FROM public.import_errors e

@@ -1,8 +1,10 @@
 """Creating agencies, inviting and removing members, switching the active agency.
 
-Runs as service_role with the authorisation checked here against `memberships` (the source of truth,
-not the token's claims, which may be up to an hour old). A caller who is not a member of an agency is
-told it does not exist, so agency ids cannot be probed.
+Runs as service_role (invites reach `auth.users`, which tenants cannot) with the caller's claims, so that
+the database's membership rules (migration 0014's `gardenos.membership_rules` trigger) decide who may
+add, change or remove whom, exactly as for `/rest/v1/memberships`; their refusals reach the caller as
+403 and 409 with the database's words. This module only tells a caller who is not a member of an agency
+that it does not exist, so agency ids cannot be probed.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from psycopg.rows import DictRow
 from gardenos.auth import repository as repo
 from gardenos.auth.principal import Principal
 from gardenos.auth.service import AuthService, ClientInfo, normalise_email
-from gardenos.errors import BadRequest, Conflict, Forbidden, NotFound
+from gardenos.errors import BadRequest, Conflict, NotFound
 from gardenos.mail.templates import compose
 
 AgencyRole = Literal["owner", "admin", "member"]
@@ -46,9 +48,7 @@ MEMBERS = """
 SELECT m.user_id, u.email, m.role, m.created_at FROM public.memberships m
 JOIN auth.users u ON u.id = m.user_id WHERE m.agency_id = %s ORDER BY m.created_at, m.user_id
 """
-MEMBER_ROLE = "SELECT role FROM public.memberships WHERE agency_id = %s AND user_id = %s FOR UPDATE"
-OWNER_COUNT = "SELECT count(*) AS n FROM public.memberships WHERE agency_id = %s AND role = 'owner'"
-REMOVE_MEMBER = "DELETE FROM public.memberships WHERE agency_id = %s AND user_id = %s"
+REMOVE_MEMBER = "DELETE FROM public.memberships WHERE agency_id = %s AND user_id = %s RETURNING role"
 SET_ACTIVE = """
 UPDATE auth.users SET raw_app_meta_data = raw_app_meta_data || jsonb_build_object('agency_id', %s::text)
 WHERE id = %s
@@ -134,13 +134,11 @@ class TenancyService:
         a password; an existing account is added and told by mail."""
         inviter = principal.require_user()
         email = normalise_email(email)
-        async with self.database.transaction("service_role") as conn:
+        async with self.database.transaction("service_role", principal.raw_claims) as conn:
             agency = await self._membership(conn, agency_id, inviter)
-            if agency["role"] not in ("owner", "admin"):
-                raise Forbidden("only the agency's owners and admins can invite members")
-            if role == "owner" and agency["role"] != "owner":
-                raise Forbidden("only owners can make another owner")
             user = await repo.find_or_invite(conn, email)
+            # The membership rules refuse an inviter who is not an owner or admin (now), or an admin
+            # making an owner: the account made for the address above goes with the rolled-back transaction.
             added = await repo.fetch_one(conn, ADD_MEMBER, (agency_id, user["id"], role, inviter))
             if added is None:
                 raise Conflict(f"{email} is already a member of this agency")
@@ -163,24 +161,13 @@ class TenancyService:
             return {"user_id": str(user["id"]), "email": email, "role": role}
 
     async def remove_member(self, principal: Principal, agency_id: uuid.UUID, member_id: uuid.UUID) -> None:
-        """Owners and admins remove members (admins cannot remove owners); anyone may leave. The last
-        owner stays: an agency without an owner could never be managed again."""
+        """Owners and admins remove members (admins cannot remove owners); anyone may leave; the last
+        owner stays. The database's membership rules decide (403, 409)."""
         caller = principal.require_user()
-        async with self.database.transaction("service_role") as conn:
-            mine = await self._membership(conn, agency_id, caller)
-            target = await repo.fetch_one(conn, MEMBER_ROLE, (agency_id, member_id))
-            if target is None:
+        async with self.database.transaction("service_role", principal.raw_claims) as conn:
+            await self._membership(conn, agency_id, caller)
+            if await repo.fetch_one(conn, REMOVE_MEMBER, (agency_id, member_id)) is None:
                 raise NotFound("that user is not a member of this agency")
-            if member_id != caller:
-                if mine["role"] not in ("owner", "admin"):
-                    raise Forbidden("only the agency's owners and admins can remove members")
-                if target["role"] == "owner" and mine["role"] != "owner":
-                    raise Forbidden("only owners can remove an owner")
-            if target["role"] == "owner":
-                owners = await repo.fetch_one(conn, OWNER_COUNT, (agency_id,))
-                if owners is not None and owners["n"] <= 1:
-                    raise Conflict("the last owner cannot be removed; make someone else owner first")
-            await conn.execute(REMOVE_MEMBER, (agency_id, member_id))
             await conn.execute(AUDIT, (agency_id, caller, "remove_member", member_id, None))
 
     async def switch(self, principal: Principal, agency_id: uuid.UUID) -> dict[str, Any]:

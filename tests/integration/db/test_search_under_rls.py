@@ -39,7 +39,12 @@ def _agency(owner: psycopg.Connection, slug: str) -> dict[str, Any]:
         """,
         {"agency": agency_id, "slug": slug},
     )
-    return {"role": "authenticated", "sub": str(uuid.uuid4()), "app_metadata": {"agency_id": str(agency_id)}}
+    # The claims count only for a member of the agency (the database checks the current rows).
+    user_id = owner.execute(
+        "INSERT INTO auth.users (email) VALUES (%s) RETURNING id", (f"searcher@{slug}.example",)
+    ).fetchone()[0]  # type: ignore[index]
+    owner.execute("INSERT INTO memberships (agency_id, user_id) VALUES (%s, %s)", (agency_id, user_id))
+    return {"role": "authenticated", "sub": str(user_id), "app_metadata": {"agency_id": str(agency_id)}}
 
 
 @pytest.fixture(scope="module")
@@ -53,6 +58,7 @@ def two_agencies(database: SessionDatabase) -> Iterator[tuple[dict[str, Any], di
             "DELETE FROM agencies WHERE id = ANY(%s::uuid[])",
             ([c["app_metadata"]["agency_id"] for c in claims],),
         )
+        owner.execute("DELETE FROM auth.users WHERE id = ANY(%s::uuid[])", ([c["sub"] for c in claims],))
 
 
 def _as_api(database: SessionDatabase, claims: dict[str, Any], statement: str, params: dict[str, Any]) -> Any:

@@ -26,4 +26,4 @@ async def put_definitions(
     """Replace the definitions (owners and admins). Lead and client writes then check their
     `custom_fields`: unknown names are refused, types checked, required fields enforced."""
     async with agency_transaction(database, principal) as conn:
-        return await service.replace_definitions(conn, principal, body)
+        return await service.replace_definitions(conn, body)

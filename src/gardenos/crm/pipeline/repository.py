@@ -83,10 +83,9 @@ WHERE subject_type = 'lead' AND subject_id = ANY(%(duplicates)s::uuid[])
 """
 DELETE_LEADS = "DELETE FROM public.leads WHERE id = ANY(%s::uuid[])"
 
+# The trail's entry for a merge or conversion as a whole (the agency and actor are the database's own).
 AUDIT = """
-INSERT INTO public.audit_log (actor_id, actor_role, action, table_name, record_id, before, after, context)
-VALUES ((SELECT auth.uid()), 'authenticated', %(action)s, 'leads', %(record_id)s, %(before)s, %(after)s,
-    %(context)s)
+SELECT gardenos.record_event(%(action)s, 'leads', %(record_id)s, %(before)s, %(after)s, %(context)s)
 """
 
 # `%` is pg_trgm's similarity operator: it serves the trigram indexes, with this threshold.
