@@ -53,7 +53,7 @@ from rich.table import Table
 from bench.support import percentile, private_database
 from gardenos.api.app import create_app
 from gardenos.auth.tokens import TokenService
-from gardenos.db.pool import SCOPE
+from gardenos.db.pool import SCOPE, scope
 from gardenos.db.target import DatabaseTarget
 from gardenos.demo.agency import ensure_agency
 from gardenos.demo.generator import load_demo_data
@@ -691,12 +691,17 @@ def _pgbench_scripts(
     """Per workload: a pgbench script doing what the API does for the request, and its variables."""
     claims_json = json.dumps(claims)  # as Database.transaction does
     cache = asyncio.run(_schema_cache(target.owner_url))
-    scope = "SELECT set_config('role', :role, true), set_config('request.jwt.claims', :claims, true)"
-    assert SCOPE.replace("%s", "{}").format(":role", ":claims") == scope
+    scope_sql = (
+        "SELECT set_config('role', :role, true), set_config('request.jwt.claims', :claims, true), "
+        "set_config('statement_timeout', :statement_timeout, true)"
+    )
+    assert SCOPE.replace("%s", "{}").format(":role", ":claims", ":statement_timeout") == scope_sql
+    role = str(claims["role"])
+    timeout = scope(role, claims, getattr(target.settings, f"statement_timeout_{role}_s"))[2]
     scripts: dict[str, tuple[Path, dict[str, str]]] = {}
     with psycopg.connect(target.api_url) as conn:
         for w in WORKLOADS:
-            variables = {"role": str(claims["role"]), "claims": claims_json}
+            variables = {"role": role, "claims": claims_json, "statement_timeout": timeout}
             pre: list[str] = []
             statements: list[str] = []
             if w.read:
@@ -750,7 +755,7 @@ def _pgbench_scripts(
                 text, params = _render(conn, built_write.statement, built_write.params, variables)
                 variables.update(params)
                 statements.append(text)
-            body = "\n".join([*pre, "BEGIN;", f"{scope};", *(f"{s};" for s in statements), "COMMIT;", ""])
+            body = "\n".join([*pre, "BEGIN;", f"{scope_sql};", *(f"{s};" for s in statements), "COMMIT;", ""])
             path = work / f"{w.name.replace(' ', '-').replace('=', '-')}.sql"
             path.write_text(body)
             scripts[w.name] = (path, variables)
@@ -781,7 +786,7 @@ def _planned(
     """For the API's `count=estimated` under the caller's RLS: the planned count as `_count` in
     rest/routes.py reads it, twice (the report compares two readings of the plan)."""
     with conn.transaction(force_rollback=True):
-        conn.execute(SCOPE, ("authenticated", claims))
+        conn.execute(SCOPE, scope("authenticated", json.loads(claims), 0))
         conn.execute("SET LOCAL max_parallel_workers_per_gather = 0")
         row = conn.execute(sql.SQL("EXPLAIN (FORMAT JSON) {}").format(count), params).fetchone()
     assert row is not None
