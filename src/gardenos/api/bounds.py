@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
+from itertools import accumulate
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
@@ -45,11 +46,16 @@ READ_HEADERS = frozenset(
 
 # A JSON string, with its escapes (the unrolled form: one pass, no backtracking).
 _JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
-_NOT_BRACKET = re.compile(rb"[^\[\]{}]+")
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+# +1 for an opening bracket, -1 for a closing one.
+_STEP = [0] * 256
+for _byte in b"[{":
+    _STEP[_byte] = 1
+for _byte in b"]}":
+    _STEP[_byte] = -1
 # `\u0000` that is an escape, not an escaped backslash followed by the text "u0000".
 _NUL_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
 _SURROGATE_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*\\u[dD][89a-fA-F]")
-_OPENING = frozenset(b"[{")
 
 
 class PayloadTooLarge(GardenError):
@@ -151,7 +157,8 @@ def _check_body(kind: str, body: bytes) -> None:
         _text(body, "the CSV body")
         return
     _text(body, "the JSON body")
-    if _NUL_ESCAPE.search(body):
+    # Each regex only where its cheap literal test (a C scan) found something to look at.
+    if b"\\u0000" in body and _NUL_ESCAPE.search(body):
         raise BadRequest(
             "the JSON body contains a NUL character (\\u0000), which text cannot hold",
             hint="remove the NUL character",
@@ -160,22 +167,17 @@ def _check_body(kind: str, body: bytes) -> None:
         raise BadRequest(
             f"the JSON body is nested too deeply: at most {MAX_JSON_DEPTH} levels of arrays and objects"
         )
-    if _SURROGATE_ESCAPE.search(body):
+    if (b"\\ud" in body or b"\\uD" in body) and _SURROGATE_ESCAPE.search(body):
         _check_surrogates(body)
 
 
 def _depth_exceeds(body: bytes, limit: int) -> bool:
     """Whether arrays and objects nest deeper than `limit`, without decoding: strings removed first
-    (brackets inside them are text), then the brackets counted."""
-    depth = 0
-    for byte in _NOT_BRACKET.sub(b"", _JSON_STRING.sub(b"", body)):
-        if byte in _OPENING:
-            depth += 1
-            if depth > limit:
-                return True
-        else:
-            depth -= 1
-    return False
+    (brackets inside them are text), then the running count of brackets (C loops: ~20 µs per KiB)."""
+    if body.count(b"[") + body.count(b"{") <= limit:
+        return False
+    brackets = _JSON_STRING.sub(b"", body).translate(None, _NOT_BRACKETS)
+    return max(accumulate(map(_STEP.__getitem__, brackets)), default=0) > limit
 
 
 def _check_surrogates(body: bytes) -> None:
