@@ -62,7 +62,7 @@ from gardenos.rest import schema
 from gardenos.rest.ast import ReadRequest
 from gardenos.rest.build import build_read
 from gardenos.rest.grammar import parse_read
-from gardenos.rest.routes import planned_rows
+from gardenos.rest.routes import capped, planned_rows
 from gardenos.rest.write import build_insert
 from gardenos.settings import Settings
 
@@ -710,7 +710,9 @@ def _pgbench_scripts(
                 built = build_read(
                     cache,
                     "leads",
-                    parse_read(parse_qsl(query, keep_blank_values=True)),
+                    capped(
+                        parse_read(parse_qsl(query, keep_blank_values=True)), target.settings.rest_max_rows
+                    ),
                     str(claims["app_metadata"]["agency_id"]),  # as the API does for a member
                 )
                 text, params = _render(conn, built.body, built.params, variables)

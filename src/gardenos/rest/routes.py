@@ -120,10 +120,10 @@ def _apply_range(request: Request, read: ReadRequest) -> ReadRequest:
     )
 
 
-def _capped(read: ReadRequest, request: Request) -> ReadRequest:
-    """At most GARDENOS_REST_MAX_ROWS rows (PostgREST's db-max-rows): a smaller limit stands, a larger
-    one or none is cut to it, and the Content-Range of the answer tells the client where to page on."""
-    max_rows: int = request.app.state.settings.rest_max_rows
+def capped(read: ReadRequest, max_rows: int) -> ReadRequest:
+    """At most `max_rows` rows (GARDENOS_REST_MAX_ROWS, PostgREST's db-max-rows): a smaller limit stands,
+    a larger one or none is cut to it, and the Content-Range of the answer tells the client where to
+    page on."""
     if read.limit is not None and read.limit <= max_rows:
         return read
     return replace(read, limit=max_rows)
@@ -252,7 +252,8 @@ async def read(
     table: str, request: Request, principal: PrincipalDep, db: DatabaseDep, holder: SchemaDep
 ) -> Response:
     prefer = _prefer(request)
-    parsed = _capped(_apply_range(request, parse_read(_query_pairs(request))), request)
+    max_rows: int = request.app.state.settings.rest_max_rows
+    parsed = capped(_apply_range(request, parse_read(_query_pairs(request))), max_rows)
     agency = (
         str(principal.agency_id)
         if principal.agency_id is not None and not principal.is_service_role
