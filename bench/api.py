@@ -54,7 +54,7 @@ from bench.support import percentile, private_database
 from gardenos.api.app import create_app
 from gardenos.auth.revocation import RevocationCache
 from gardenos.auth.tokens import TokenService
-from gardenos.db.pool import SCOPE, Database
+from gardenos.db.pool import SCOPE, Database, scope
 from gardenos.db.target import DatabaseTarget
 from gardenos.demo.agency import ensure_agency
 from gardenos.demo.generator import load_demo_data
@@ -63,7 +63,7 @@ from gardenos.rest import schema
 from gardenos.rest.ast import ReadRequest
 from gardenos.rest.build import build_read
 from gardenos.rest.grammar import parse_read
-from gardenos.rest.routes import planned_rows
+from gardenos.rest.routes import capped, planned_rows
 from gardenos.rest.write import build_insert
 from gardenos.settings import Settings
 
@@ -858,12 +858,17 @@ def _pgbench_scripts(
     """Per workload: a pgbench script doing what the API does for the request, and its variables."""
     claims_json = json.dumps(claims)  # as Database.transaction does
     cache = asyncio.run(_schema_cache(target.owner_url))
-    scope = "SELECT set_config('role', :role, true), set_config('request.jwt.claims', :claims, true)"
-    assert SCOPE.replace("%s", "{}").format(":role", ":claims") == scope
+    scope_sql = (
+        "SELECT set_config('role', :role, true), set_config('request.jwt.claims', :claims, true), "
+        "set_config('statement_timeout', :statement_timeout, true)"
+    )
+    assert SCOPE.replace("%s", "{}").format(":role", ":claims", ":statement_timeout") == scope_sql
+    role = str(claims["role"])
+    timeout = scope(role, claims, getattr(target.settings, f"statement_timeout_{role}_s"))[2]
     scripts: dict[str, tuple[Path, dict[str, str]]] = {}
     with psycopg.connect(target.api_url) as conn:
         for w in WORKLOADS:
-            variables = {"role": str(claims["role"]), "claims": claims_json}
+            variables = {"role": role, "claims": claims_json, "statement_timeout": timeout}
             pre: list[str] = []
             statements: list[str] = []
             if w.read:
@@ -872,7 +877,9 @@ def _pgbench_scripts(
                 built = build_read(
                     cache,
                     "leads",
-                    parse_read(parse_qsl(query, keep_blank_values=True)),
+                    capped(
+                        parse_read(parse_qsl(query, keep_blank_values=True)), target.settings.rest_max_rows
+                    ),
                     str(claims["app_metadata"]["agency_id"]),  # as the API does for a member
                 )
                 text, params = _render(conn, built.body, built.params, variables)
@@ -917,7 +924,7 @@ def _pgbench_scripts(
                 text, params = _render(conn, built_write.statement, built_write.params, variables)
                 variables.update(params)
                 statements.append(text)
-            body = "\n".join([*pre, "BEGIN;", f"{scope};", *(f"{s};" for s in statements), "COMMIT;", ""])
+            body = "\n".join([*pre, "BEGIN;", f"{scope_sql};", *(f"{s};" for s in statements), "COMMIT;", ""])
             path = work / f"{w.name.replace(' ', '-').replace('=', '-')}.sql"
             path.write_text(body)
             scripts[w.name] = (path, variables)
@@ -948,7 +955,7 @@ def _planned(
     """For the API's `count=estimated` under the caller's RLS: the planned count as `_count` in
     rest/routes.py reads it, twice (the report compares two readings of the plan)."""
     with conn.transaction(force_rollback=True):
-        conn.execute(SCOPE, ("authenticated", claims))
+        conn.execute(SCOPE, scope("authenticated", json.loads(claims), 0))
         conn.execute("SET LOCAL max_parallel_workers_per_gather = 0")
         row = conn.execute(sql.SQL("EXPLAIN (FORMAT JSON) {}").format(count), params).fetchone()
     assert row is not None

@@ -42,6 +42,19 @@ class Settings(BaseSettings):
     # How long a request waits for a database connection before it is told the database is unavailable.
     pool_timeout_s: float = Field(default=5.0, gt=0)
 
+    # Request bounds. A body larger than its route's limit is refused with 413 while it is read (also one
+    # sent chunked, without Content-Length): JSON bodies everywhere, CSV bodies of /rest/v1 inserts; the
+    # upload of POST /api/v1/imports is bounded by GARDENOS_IMPORT_MAX_BYTES instead.
+    max_body_bytes: int = Field(default=1 << 20, ge=1024)
+    max_csv_body_bytes: int = Field(default=32 << 20, ge=1024)
+    # How long one SQL statement may run, per database role the API switches to, and for the importer's
+    # and the agents' statements (0: no limit). A statement cut off answers 504; nothing is saved.
+    statement_timeout_anon_s: float = Field(default=5.0, ge=0)
+    statement_timeout_authenticated_s: float = Field(default=15.0, ge=0)
+    statement_timeout_service_role_s: float = Field(default=60.0, ge=0)
+    import_statement_timeout_s: float = Field(default=600.0, ge=0)
+    ai_statement_timeout_s: float = Field(default=60.0, ge=0)
+
     # Auth (/auth/v1). JWTs are HS256 with the project secret unless an asymmetric algorithm is chosen;
     # its private key is generated into `<data_dir>/jwt-signing-key.pem` unless given here (PEM text).
     jwt_algorithm: Literal["HS256", "ES256", "RS256"] = "HS256"
@@ -89,6 +102,9 @@ class Settings(BaseSettings):
     # /rest/v1: PATCH and DELETE without a filter would touch every row the caller can see; refused
     # unless this is set (the guard pg-safeupdate gives PostgREST users).
     rest_allow_unfiltered_writes: bool = False
+    # The most rows one /rest/v1 read answers (PostgREST's db-max-rows): a read without a smaller limit
+    # gets this many, and a Content-Range from which the client pages on.
+    rest_max_rows: int = Field(default=1000, ge=1)
 
     # AI agents (/ai). Workers run inside the API process unless turned off (`gardenos worker` runs them
     # alone); unset means on, except in tests (env=test), which start their own.

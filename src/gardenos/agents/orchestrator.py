@@ -213,6 +213,8 @@ class AIOrchestrator:
         autoscale: bool | None = None,
         background: bool = True,
     ) -> None:
+        # The agents' statements have their own time limit, also when they share the API's pool.
+        database = database.with_statement_timeout(settings.ai_statement_timeout_s)
         self.database = database
         self.settings = settings
         self.listen_url = listen_url
@@ -232,7 +234,10 @@ class AIOrchestrator:
         conninfo = database.pool.conninfo
         assert isinstance(conninfo, str), "the API's pool is built from a connection string"
         self.service = queue.ServiceConnections(
-            conninfo, size=len(self.agent_classes) + 3, timeout_s=database.timeout
+            conninfo,
+            size=len(self.agent_classes) + 3,
+            timeout_s=database.timeout,
+            statement_timeout_s=settings.ai_statement_timeout_s,
         )
         self.completer = Completer(self.service)
         self.closing = False

@@ -233,8 +233,11 @@ class ServiceConnections:
     `DatabaseUnavailable` and tries again later (the dispatcher after its poll interval, or when woken).
     """
 
-    def __init__(self, conninfo: str, *, size: int = 3, timeout_s: float = 5.0) -> None:
+    def __init__(
+        self, conninfo: str, *, size: int = 3, timeout_s: float = 5.0, statement_timeout_s: float = 0.0
+    ) -> None:
         self.timeout_s = timeout_s
+        self.statement_timeout = f"{round(statement_timeout_s * 1000)}ms"
         self.database = Database(conninfo, min_size=1, max_size=size, timeout=timeout_s)
         self._ready: weakref.WeakSet[Conn] = weakref.WeakSet()  # connections set up already
         self._check: asyncio.Task[None] | None = None
@@ -255,6 +258,10 @@ class ServiceConnections:
                 if conn not in self._ready:
                     await conn.set_autocommit(True)
                     await conn.execute("SET ROLE service_role")
+                    # Session-wide: these connections serve only the queue machinery.
+                    await conn.execute(
+                        "SELECT set_config('statement_timeout', %s, false)", (self.statement_timeout,)
+                    )
                     self._ready.add(conn)
                 yield conn
         except PoolTimeout as exc:

@@ -13,6 +13,7 @@ from gardenos import __version__
 from gardenos.agents import routes as agent_routes
 from gardenos.agents.service import AIService
 from gardenos.api import errors, health
+from gardenos.api.bounds import RequestBounds
 from gardenos.auth import routes as auth_routes
 from gardenos.auth.ratelimit import RateLimiter
 from gardenos.auth.revocation import CHANNEL as REVOCATION_CHANNEL
@@ -46,6 +47,11 @@ def create_app(target: DatabaseTarget, *, revocation_check: bool = True) -> Fast
         min_size=settings.pool_min_size,
         max_size=settings.pool_max_size,
         timeout=settings.pool_timeout_s,
+        statement_timeouts={
+            "anon": settings.statement_timeout_anon_s,
+            "authenticated": settings.statement_timeout_authenticated_s,
+            "service_role": settings.statement_timeout_service_role_s,
+        },
     )
     tokens = TokenService(settings, target.secrets.jwt_secret)
 
@@ -105,6 +111,7 @@ def create_app(target: DatabaseTarget, *, revocation_check: bool = True) -> Fast
         settings,
     )
     errors.install(app)
+    app.add_middleware(RequestBounds, settings=settings)
     app.include_router(health.router)
     app.include_router(auth_routes.router)
     app.include_router(tenancy_routes.router)

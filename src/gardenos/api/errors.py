@@ -67,6 +67,10 @@ async def _garden_error(request: Request, exc: Exception) -> JSONResponse:
 # read-only, so it means the server became a standby (a failover) and the write belongs on the new leader.
 # 23000 is GardenOS's own: its triggers raise it for a change the current rows forbid (removing or
 # demoting the last owner of an agency), a conflict the caller resolves by changing those rows first.
+# 22021 (character_not_in_repertoire: NUL, invalid UTF-8) and 22P05 (untranslatable_character: `\u0000`
+# in jsonb) are text PostgreSQL cannot store: the request's fault (api/bounds.py refuses most of it first).
+# 57014 (a statement cancelled by statement_timeout) is a 504 rather than PostgREST's 500: the server is
+# healthy, the request asked for more work than a statement may do.
 _SQLSTATE_STATUS = {
     "23000": 409,
     "23503": 409,
@@ -75,6 +79,9 @@ _SQLSTATE_STATUS = {
     "42883": 404,
     "25006": 503,
     "P0001": 400,
+    "22021": 400,
+    "22P05": 400,
+    "57014": 504,
 }
 _CLASS_STATUS = {
     "08": 503,
@@ -94,7 +101,10 @@ async def _database_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, psycopg.Error)
     state = exc.sqlstate or ""
     diag = exc.diag
-    if state == "42501":
+    if not state and isinstance(exc, psycopg.DataError):
+        # Refused by psycopg before it was sent (a NUL in a text parameter): no SQLSTATE, still bad input.
+        status = 400
+    elif state == "42501":
         # As PostgREST: an anonymous caller may sign in and retry (401); a signed-in one may not (403).
         status = 401 if getattr(request.state, "role", "anon") == "anon" else 403
     else:
@@ -107,6 +117,19 @@ async def _database_error(request: Request, exc: Exception) -> JSONResponse:
                 "the database cannot serve this request right now (restarting, failing over or out of "
                 "resources); nothing was saved, try again shortly",
                 code=state or "GARDEN503",
+            ),
+        )
+    if status == 504:
+        log.warning("statement cancelled %s: %s", state, exc)
+        return render(
+            request,
+            GardenError(
+                "the request took longer than a statement may run and was cancelled; nothing was saved",
+                status_code=504,
+                code=state,
+                details=diag.message_primary or str(exc),
+                hint="narrow it (filters, a smaller limit, a simpler pattern), or raise the role's "
+                "GARDENOS_STATEMENT_TIMEOUT_*_S",
             ),
         )
     if status >= 500:

@@ -145,6 +145,7 @@ def run_import(
             progress_conn=progress_conn,
             on_progress=on_progress,
             errors_dir=(settings.import_dir or settings.data_path / "imports"),
+            statement_timeout_s=settings.import_statement_timeout_s,
         )
         return importer.import_file(
             file, filename=file.name, options=options, max_bytes=settings.import_max_bytes

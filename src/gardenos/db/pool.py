@@ -3,12 +3,17 @@
 Each request runs in one transaction whose first statement switches to the role the verified JWT
 names and puts the claims in `request.jwt.claims`, both transaction-local (`set_config(..., true)`),
 so nothing leaks to the next user of a pooled connection. This is PostgREST's model.
+
+The same statement sets the role's `statement_timeout`, transaction-local too. Not `ALTER ROLE … SET`:
+a role's settings apply when it logs in, and the API logs in once as `authenticator` and then switches
+role; and not a second statement, which would cost reads their single round trip.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import json
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -27,7 +32,10 @@ from gardenos.errors import DatabaseUnavailable, GardenError
 ApiRole = Literal["anon", "authenticated", "service_role"]
 API_ROLES: frozenset[str] = frozenset({"anon", "authenticated", "service_role"})
 
-SCOPE = "SELECT set_config('role', %s, true), set_config('request.jwt.claims', %s, true)"
+SCOPE = (
+    "SELECT set_config('role', %s, true), set_config('request.jwt.claims', %s, true), "
+    "set_config('statement_timeout', %s, true)"
+)
 
 # /ready: reachable, writable (not a standby, not read-only), and which migration it is at.
 READINESS = """
@@ -55,8 +63,18 @@ AttemptWithBackoff.DELAY_BACKOFF = 1.5
 class Database:
     """Owns the pool. Everything else receives a connection from `transaction()`."""
 
-    def __init__(self, conninfo: str, *, min_size: int = 2, max_size: int = 20, timeout: float = 5.0) -> None:
+    def __init__(
+        self,
+        conninfo: str,
+        *,
+        min_size: int = 2,
+        max_size: int = 20,
+        timeout: float = 5.0,
+        statement_timeouts: Mapping[str, float] | None = None,
+    ) -> None:
         self.timeout = timeout
+        # Seconds one statement may run, per role (0 or absent: no limit).
+        self.statement_timeouts: Mapping[str, float] = dict(statement_timeouts or {})
         self.max_size = max_size
         self._checks: set[asyncio.Task[None]] = set()
         # No check on checkout: it costs a round trip per request. A connection that died with the server
@@ -75,6 +93,12 @@ class Database:
             name="gardenos-api",
         )
 
+    def with_statement_timeout(self, seconds: float) -> Database:
+        """The same pool, with one statement timeout for every role (the agents' own, in the API process)."""
+        view = copy.copy(self)
+        view.statement_timeouts = dict.fromkeys(API_ROLES, seconds)
+        return view
+
     async def open(self) -> None:
         # wait=False: the API starts (and /ready says 503) even while the database is still down.
         await self.pool.open(wait=False)
@@ -92,7 +116,7 @@ class Database:
         a 503: nothing the block did was committed, so the caller may safely retry. One lost while
         committing is a 503 that says the outcome is unknown.
         """
-        scope = _scope(role, claims)
+        scope = self._scope(role, claims)
         async with AsyncExitStack() as stack:
             conn, _ = await self._begin(stack, scope)
             try:
@@ -128,11 +152,11 @@ class Database:
         answer from the database before its next statement should come here. A connection found dead
         is replaced as in `transaction()` (nothing was committed: these statements only read)."""
         async with AsyncExitStack() as stack:
-            _, cursors = await self._begin(stack, _scope(role, claims), statements)
+            _, cursors = await self._begin(stack, self._scope(role, claims), statements)
             return [await cursor.fetchone() for cursor in cursors]
 
     async def _begin(
-        self, stack: AsyncExitStack, scope: tuple[str, str], reads: Sequence[Statement] = ()
+        self, stack: AsyncExitStack, scope: tuple[str, str, str], reads: Sequence[Statement] = ()
     ) -> tuple[Conn, list[psycopg.AsyncCursor[TupleRow]]]:
         """A pooled connection inside a transaction that has run the scope statement; with `reads`,
         also those statements and COMMIT, whose cursors come back with the connection.
@@ -176,13 +200,20 @@ class Database:
                     if attempt == 1:
                         self._check_soon()
                     continue
-                if isinstance(exc, psycopg.OperationalError):
+                # A statement cancelled by statement_timeout is an OperationalError too, but the
+                # database is fine: it is the request's fault, answered as such (api/errors.py).
+                if isinstance(exc, psycopg.OperationalError) and not isinstance(
+                    exc, psycopg.errors.QueryCanceled
+                ):
                     raise DatabaseUnavailable(
                         "the database is not reachable right now; try again shortly", details=str(exc)
                     ) from exc
                 raise
             stack.push_async_callback(self.pool.putconn, conn)
             return conn, cursors
+
+    def _scope(self, role: ApiRole, claims: Mapping[str, Any] | None) -> tuple[str, str, str]:
+        return scope(role, claims, self.statement_timeouts.get(role, 0.0))
 
     def _pool_exhausted(self, exc: PoolTimeout) -> DatabaseUnavailable:
         stats = self.pool.get_stats()
@@ -223,7 +254,8 @@ class Database:
         return version, not (in_recovery or read_only)
 
 
-def _scope(role: ApiRole, claims: Mapping[str, Any] | None) -> tuple[str, str]:
+def scope(role: str, claims: Mapping[str, Any] | None, statement_timeout_s: float) -> tuple[str, str, str]:
+    """`SCOPE`'s parameters: the role, its claims and its statement timeout (0: none)."""
     if role not in API_ROLES:
         raise ValueError(f"not an API role: {role!r}")
-    return role, json.dumps(dict(claims or {}))
+    return role, json.dumps(dict(claims or {})), f"{round(statement_timeout_s * 1000)}ms"

@@ -90,6 +90,7 @@ async def create_import(
         path,
         options,
         settings.import_max_bytes,
+        settings.import_statement_timeout_s,
     )
     return ImportStatus.model_validate(row)
 
@@ -113,11 +114,13 @@ def _run(
     path: Path,
     options: ImportOptions,
     max_bytes: int,
+    statement_timeout_s: float,
 ) -> None:
     """The background task (a thread: the work is CPU-bound and uses its own connections)."""
     try:
         with connect(conninfo) as conn, connect(conninfo) as progress:
-            Importer(conn, claims, progress_conn=progress).run(import_id, path, options, max_bytes=max_bytes)
+            importer = Importer(conn, claims, progress_conn=progress, statement_timeout_s=statement_timeout_s)
+            importer.run(import_id, path, options, max_bytes=max_bytes)
     except GardenError:
         pass  # recorded on the import as its error
     except Exception:

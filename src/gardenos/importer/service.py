@@ -19,7 +19,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import json
 import tempfile
 import time
 import uuid
@@ -33,7 +32,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from gardenos.db.pool import SCOPE
+from gardenos.db.pool import SCOPE, scope
 from gardenos.errors import Conflict, GardenError, NotFound
 from gardenos.importer import sql
 from gardenos.importer.mapping import MappingFile, resolve
@@ -122,9 +121,10 @@ class Importer:
         progress_conn: psycopg.Connection | None = None,
         on_progress: ProgressCallback | None = None,
         errors_dir: Path | None = None,
+        statement_timeout_s: float = 0.0,
     ) -> None:
         self.conn = conn
-        self.claims = json.dumps(claims)
+        self.scope = scope("authenticated", claims, statement_timeout_s)
         self.progress_conn = progress_conn
         self.on_progress = on_progress or (lambda _phase, _counts, _position: None)
         self.errors_dir = errors_dir
@@ -137,7 +137,7 @@ class Importer:
     ) -> Iterator[psycopg.Cursor]:
         conn = conn or self.conn
         with conn.transaction(force_rollback=rollback), conn.cursor() as cur:
-            cur.execute(SCOPE, ("authenticated", self.claims))
+            cur.execute(SCOPE, self.scope)
             yield cur
 
     def reap(self) -> list[uuid.UUID]:

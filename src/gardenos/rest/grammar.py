@@ -13,7 +13,9 @@ Deliberate differences from PostgREST, all stricter or safer:
 - one hint and one join type per embed; `in.()` is the empty list; empty names are rejected;
 - inside `or=(…)` a quote or `{` that never closes is an error (PostgREST reads it as plain text);
 - `parse_filters` (PATCH/DELETE) rejects filters on embedded resources instead of returning them;
-- nesting is capped at `MAX_DEPTH` levels and a request at `MAX_ITEMS` items.
+- nesting is capped at `MAX_DEPTH` levels (embeds, logic trees, embed paths and the parentheses of an
+  `fts` query), a JSON path at `MAX_JSON_PATH` steps and a request at `MAX_ITEMS` items: the work a query
+  string can ask of the planner, of `build.py` (which recurses) and of to_tsquery stays bounded.
 """
 
 from __future__ import annotations
@@ -39,7 +41,8 @@ from gardenos.rest.ast import (
     SelectItem,
 )
 
-MAX_DEPTH = 16  # embeds inside embeds, logic trees inside logic trees, embed path segments
+MAX_DEPTH = 16  # embeds inside embeds, logic trees inside logic trees, embed path segments, tsquery groups
+MAX_JSON_PATH = 32  # `->`/`->>` steps in one column reference
 MAX_ITEMS = 500  # select items + filters + logic nodes + order terms in one request
 MAX_LIST_VALUES = 10_000  # items of one `in.(…)` list or `{…}` array
 MAX_COLUMNS = 1600  # PostgreSQL's own limit on columns in a table
@@ -188,6 +191,8 @@ def _keyword(c: _Cursor, options: Sequence[str], *, lower: bool = False) -> str:
 def _json_path(c: _Cursor) -> tuple[JsonStep, ...]:
     steps: list[JsonStep] = []
     while c.peek(2) == "->":
+        if len(steps) == MAX_JSON_PATH:
+            c.error(f"JSON path too long at character {c.pos + 1}: at most {MAX_JSON_PATH} steps")
         arrow: JsonArrow = "->>" if c.peek(3) == "->>" else "->"
         c.pos += len(arrow)
         index = _INDEX.match(c.text, c.pos)
@@ -327,7 +332,27 @@ def _operation(c: _Cursor, ref: FieldRef, *, in_logic: bool) -> Filter:
         value = _logic_value(c)
     else:
         value, c.pos = c.text[c.pos :], len(c.text)
+    if op == "fts":
+        _tsquery_groups(c, value, start)
     return Filter(ref, op, value, negated, values, language, quantifier)
+
+
+def _tsquery_groups(c: _Cursor, value: str, start: int) -> None:
+    """to_tsquery's parentheses nest at most MAX_DEPTH deep: its parser recurses per group, and
+    thousands of them kept one statement busy for tens of seconds. (plainto_, phraseto_ and
+    websearch_to_tsquery read parentheses as punctuation.)"""
+    depth = 0
+    for offset, ch in enumerate(value):
+        if ch == "(":
+            depth += 1
+            if depth > MAX_DEPTH:
+                c.pos = start + offset
+                c.error(
+                    f"text search query nested too deeply at character {c.pos + 1}: "
+                    f"at most {MAX_DEPTH} levels of parentheses"
+                )
+        elif ch == ")":
+            depth = max(depth - 1, 0)
 
 
 def _list(c: _Cursor) -> tuple[str, ...]:

@@ -9,6 +9,7 @@ import io
 import json
 import re
 import time
+from dataclasses import replace
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -119,6 +120,15 @@ def _apply_range(request: Request, read: ReadRequest) -> ReadRequest:
     )
 
 
+def capped(read: ReadRequest, max_rows: int) -> ReadRequest:
+    """At most `max_rows` rows (GARDENOS_REST_MAX_ROWS, PostgREST's db-max-rows): a smaller limit stands,
+    a larger one or none is cut to it, and the Content-Range of the answer tells the client where to
+    page on."""
+    if read.limit is not None and read.limit <= max_rows:
+        return read
+    return replace(read, limit=max_rows)
+
+
 async def _count(conn: Any, built: BuiltRead, prefer: Prefer) -> int:
     """count=planned|estimated (an exact count goes with the read, see `read`)."""
     count, params = built.count()
@@ -195,7 +205,9 @@ async def _call(
     cache = await holder.get()
     if name not in cache.functions:
         cache = await holder.reload(if_older_than=RELOAD_INTERVAL_S)
-    built = build_call(cache, name, args, read_only=read_only)
+    built = build_call(
+        cache, name, args, read_only=read_only, max_rows=request.app.state.settings.rest_max_rows
+    )
     prefer = _prefer(request)
     async with db.transaction(principal.role, principal.raw_claims) as conn:
         body, returned = await (await conn.execute(built.statement, built.params)).fetchone()  # type: ignore[misc]
@@ -240,7 +252,8 @@ async def read(
     table: str, request: Request, principal: PrincipalDep, db: DatabaseDep, holder: SchemaDep
 ) -> Response:
     prefer = _prefer(request)
-    parsed = _apply_range(request, parse_read(_query_pairs(request)))
+    max_rows: int = request.app.state.settings.rest_max_rows
+    parsed = capped(_apply_range(request, parse_read(_query_pairs(request))), max_rows)
     agency = (
         str(principal.agency_id)
         if principal.agency_id is not None and not principal.is_service_role
@@ -261,6 +274,8 @@ async def read(
             total = await _count(conn, built, prefer)
     response = _body(request, body, returned)
     response.headers["Content-Range"] = _content_range(parsed.offset, returned, total)
+    if total is not None and returned < total:
+        response.status_code = 206  # as PostgREST: a known total that this answer does not cover
     if prefer.applied:
         response.headers["Preference-Applied"] = ", ".join(prefer.applied)
     return response

@@ -48,7 +48,11 @@ def resolve(cache: SchemaCache, name: str, args: dict[str, Any]) -> Function:
     return candidates[0]
 
 
-def build_call(cache: SchemaCache, name: str, args: dict[str, Any], *, read_only: bool) -> BuiltCall:
+def build_call(
+    cache: SchemaCache, name: str, args: dict[str, Any], *, read_only: bool, max_rows: int
+) -> BuiltCall:
+    """The call as one statement answering (JSON text, rows); a set-returning function's rows stop at
+    `max_rows`, as a table read's do."""
     function = resolve(cache, name, args)
     if read_only and function.volatility == "v":
         raise RestError(
@@ -65,9 +69,11 @@ def build_call(cache: SchemaCache, name: str, args: dict[str, Any], *, read_only
     )
     call = sql.SQL("{}.{}({})").format(sql.Identifier(SCHEMA), sql.Identifier(function.name), arguments)
     if function.returns_rows:
-        statement = sql.SQL("SELECT coalesce(json_agg(r), '[]'::json)::text, count(*) FROM {} AS r").format(
-            call
-        )
+        # `r` is the row, or the value of a SETOF scalar function, as json_agg wants it.
+        statement = sql.SQL(
+            "SELECT coalesce(json_agg(s.r), '[]'::json)::text, count(*) "
+            "FROM (SELECT r FROM {} AS r LIMIT {}) AS s(r)"
+        ).format(call, q.bind(max_rows, "bigint"))
     else:
         statement = sql.SQL("SELECT to_json({})::text, 1").format(call)
     return BuiltCall(statement, q.params, function.returns_rows, function)

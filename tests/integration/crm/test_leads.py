@@ -131,8 +131,6 @@ def test_create_read_update_delete(http: httpx.Client) -> None:
         ({"first_name": "A", "agency_id": str(uuid.uuid4())}, "agency_id: Extra inputs are not permitted"),
         ({"first_name": "A", "search_vector": "x"}, "search_vector: Extra inputs are not permitted"),
         ({"first_name": "A" * 201}, "first_name: String should have at most 200 characters"),
-        ({"first_name": "A\u0000B"}, "first_name: Value error, text cannot contain NUL characters"),
-        ({"first_name": "A", "tags": ["a\u0000"]}, "tags.0: Value error, text cannot contain NUL"),
     ],
 )
 def test_invalid_bodies_are_refused_with_the_reason(
@@ -143,10 +141,19 @@ def test_invalid_bodies_are_refused_with_the_reason(
     assert words in response.json()["message"]
 
 
-def test_json_the_database_cannot_store_is_a_400(http: httpx.Client) -> None:
-    response = http.post("/api/v1/leads", json={"first_name": "A", "custom_fields": {"k": "\u0000"}})
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"first_name": "A\u0000B"},
+        {"first_name": "A", "tags": ["a\u0000"]},
+        {"first_name": "A", "custom_fields": {"k": "\u0000"}},
+    ],
+)
+def test_json_the_database_cannot_store_is_a_400(http: httpx.Client, body: dict[str, Any]) -> None:
+    # Refused for every route before it runs (api/bounds.py): PostgreSQL text cannot hold NUL.
+    response = http.post("/api/v1/leads", json=body)
     assert response.status_code == 400
-    assert response.json()["details"] == "\\u0000 cannot be converted to text."
+    assert "NUL" in response.json()["message"]
 
 
 def test_invalid_patches_are_refused_and_change_nothing(http: httpx.Client) -> None:
@@ -186,11 +193,11 @@ def test_bad_ids_and_list_parameters_are_4xx(http: httpx.Client) -> None:
         ({"created_after": "2024-01-01T00:00:00"}, "created_after: Input should have timezone info"),
         ({"stauts": "new"}, "stauts: Extra inputs are not permitted"),
         ({"q": "x" * 201}, "q: String should have at most 200 characters"),
-        ({"q": "a\x00b"}, "q: Value error, text cannot contain NUL characters"),
     ]:
         response = http.get("/api/v1/leads", params=params)
         assert response.status_code == 422, response.text
         assert words in response.json()["message"]
+    assert http.get("/api/v1/leads", params={"q": "a\x00b"}).status_code == 400
 
 
 def test_a_garbage_or_tampered_cursor_is_a_400(http: httpx.Client) -> None:

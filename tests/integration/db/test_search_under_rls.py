@@ -16,7 +16,7 @@ import psycopg
 import pytest
 
 from gardenos.crm.leads.repository import SEARCH
-from gardenos.db.pool import SCOPE
+from gardenos.db.pool import SCOPE, scope
 from tests.support import SessionDatabase
 
 
@@ -64,7 +64,7 @@ def two_agencies(database: SessionDatabase) -> Iterator[tuple[dict[str, Any], di
 def _as_api(database: SessionDatabase, claims: dict[str, Any], statement: str, params: dict[str, Any]) -> Any:
     """(plan as text, rows) for `statement` run as the API's role with `claims`."""
     with psycopg.connect(database.api_url) as conn, conn.transaction():
-        conn.execute(SCOPE, ("authenticated", json.dumps(claims)))
+        conn.execute(SCOPE, scope("authenticated", claims, 0))
         conn.execute("SET LOCAL enable_seqscan = off")
         plan = conn.execute(f"EXPLAIN (FORMAT JSON) {statement}", params).fetchone()[0]  # type: ignore[index]
         rows = conn.execute(statement, params).fetchall()
