@@ -52,6 +52,7 @@ from rich.table import Table
 
 from bench.support import percentile, private_database
 from gardenos.api.app import create_app
+from gardenos.api.server import server_config
 from gardenos.auth.tokens import TokenService
 from gardenos.db.pool import SCOPE
 from gardenos.db.target import DatabaseTarget
@@ -410,7 +411,7 @@ def _sample(target: DatabaseTarget, agency: uuid.UUID, work: Path) -> Sample:
 def _in_process_api(target: DatabaseTarget) -> Iterator[str]:
     port = free_port()
     server = uvicorn.Server(
-        uvicorn.Config(create_app(target), host="127.0.0.1", port=port, log_level="warning")
+        server_config(create_app(target), target.settings, host="127.0.0.1", port=port, log_level="warning")
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -453,6 +454,8 @@ def _subprocess_api(target: DatabaseTarget, work: Path) -> Iterator[tuple[str, P
         "--log-level",
         "warning",
         "--no-access-log",
+        # As `api.server.server_config` with no trusted proxies.
+        "--no-proxy-headers",
     ]
     with log.open("wb") as out:
         process = subprocess.Popen(argv, cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=out)

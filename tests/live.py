@@ -20,6 +20,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from supabase import Client, ClientOptions, create_client
 
 from gardenos.api.app import create_app
+from gardenos.api.server import server_config
 from gardenos.auth.tokens import TokenService
 from gardenos.db.target import DatabaseTarget
 from gardenos.embedded.postgres import free_port
@@ -122,7 +123,8 @@ def unique_email(prefix: str = "user") -> str:
 class ServerThread:
     def __init__(self, target: DatabaseTarget, port: int) -> None:
         self.port = port
-        config = uvicorn.Config(create_app(target), host="127.0.0.1", port=self.port, log_level="warning")
+        app = create_app(target)
+        config = server_config(app, target.settings, host="127.0.0.1", port=self.port, log_level="warning")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
@@ -157,6 +159,12 @@ def serve(database: SessionDatabase, mailbox: tuple[Mailbox, int], **overrides: 
             "rate_limit_email_sent_per_ip": 100_000,
             "rate_limit_email_sent_per_email": 1_000,
             "rate_limit_verify_per_ip": 100_000,
+            "rate_limit_import_per_user": 100_000,
+            "rate_limit_import_per_ip": 100_000,
+            "rate_limit_ai_per_user": 100_000,
+            "rate_limit_ai_per_ip": 100_000,
+            "rate_limit_search_per_user": 100_000,
+            "rate_limit_search_per_ip": 100_000,
             **overrides,
         }
     )

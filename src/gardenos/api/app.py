@@ -75,12 +75,9 @@ def create_app(target: DatabaseTarget) -> FastAPI:
     app.state.tokens = tokens
     app.state.rest_schema = rest_schema
     app.state.ai = ai
+    app.state.limiter = RateLimiter(database, settings.rate_limit_window_s)
     app.state.auth = AuthService(
-        database,
-        tokens,
-        build_mailer(settings, target.owner_url),
-        RateLimiter(database, settings.rate_limit_window_s),
-        settings,
+        database, tokens, build_mailer(settings, target.owner_url), app.state.limiter, settings
     )
     errors.install(app)
     app.include_router(health.router)

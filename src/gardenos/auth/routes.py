@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from pydantic import BaseModel, ConfigDict
 
 from gardenos import __version__
+from gardenos.api.deps import client_ip
 from gardenos.auth.admin import AdminService
 from gardenos.auth.principal import PrincipalDep, TokensDep
 from gardenos.auth.service import AuthService, ClientInfo, LogoutScope
@@ -34,9 +35,7 @@ async def get_admin(request: Request, principal: PrincipalDep) -> AdminService:
 
 
 async def client_info(request: Request) -> ClientInfo:
-    return ClientInfo(
-        ip=request.client.host if request.client else None, user_agent=request.headers.get("user-agent")
-    )
+    return ClientInfo(ip=client_ip(request), user_agent=request.headers.get("user-agent"))
 
 
 AuthDep = Annotated[AuthService, Depends(get_auth)]

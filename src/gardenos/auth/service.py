@@ -21,7 +21,7 @@ from psycopg.rows import DictRow
 from gardenos.auth import repository as repo
 from gardenos.auth.passwords import hash_password, verify_password
 from gardenos.auth.principal import Principal
-from gardenos.auth.ratelimit import RateLimiter
+from gardenos.auth.ratelimit import RateLimiter, client_key
 from gardenos.auth.tokens import TokenService
 from gardenos.db.pool import Database
 from gardenos.errors import BadRequest, GardenError
@@ -157,7 +157,7 @@ class AuthService:
         email = normalise_email(email)
         self.check_password(password)
         await self.limiter.hit(
-            "signup-ip", client.ip or "?", self.settings.rate_limit_signup_per_ip, "sign-ups"
+            "signup-ip", client_key(client.ip), self.settings.rate_limit_signup_per_ip, "sign-ups"
         )
         password_hash = await asyncio.to_thread(hash_password, password)
         autoconfirm = self.settings.mailer_autoconfirm
@@ -191,7 +191,9 @@ class AuthService:
     async def password_grant(self, email: str, password: str, client: ClientInfo) -> dict[str, Any]:
         email = normalise_email(email)
         s = self.settings
-        await self.limiter.hit("token-ip", client.ip or "?", s.rate_limit_token_per_ip, "sign-in attempts")
+        await self.limiter.hit(
+            "token-ip", client_key(client.ip), s.rate_limit_token_per_ip, "sign-in attempts"
+        )
         await self.limiter.hit(
             "token-email", email, s.rate_limit_token_per_email, "sign-in attempts for this email"
         )
@@ -388,7 +390,7 @@ class AuthService:
         if types is None:
             raise BadRequest(f"unknown verification type {verify_type!r}; use one of {sorted(VERIFY_TYPES)}")
         await self.limiter.hit(
-            "verify-ip", client.ip or "?", self.settings.rate_limit_verify_per_ip, "verifications"
+            "verify-ip", client_key(client.ip), self.settings.rate_limit_verify_per_ip, "verifications"
         )
         async with self.database.transaction("service_role") as conn:
             if link_token:
@@ -428,7 +430,7 @@ class AuthService:
     async def _limit_mail(self, email: str, client: ClientInfo) -> None:
         s = self.settings
         await self.limiter.hit(
-            "mail-ip", client.ip or "?", s.rate_limit_email_sent_per_ip, "emails requested"
+            "mail-ip", client_key(client.ip), s.rate_limit_email_sent_per_ip, "emails requested"
         )
         await self.limiter.hit(
             "mail-email", email, s.rate_limit_email_sent_per_email, "emails to this address"

@@ -11,6 +11,7 @@ import uvicorn
 from rich.panel import Panel
 
 from gardenos.api.app import create_app
+from gardenos.api.server import server_config
 from gardenos.auth.tokens import TokenService
 from gardenos.cli.console import console
 from gardenos.cli.demo import load_into_agency
@@ -73,7 +74,9 @@ def up(
         app = create_app(target)
         _announce(settings, target)
         server = uvicorn.Server(
-            uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info", lifespan="on")
+            server_config(
+                app, settings, host=settings.host, port=settings.port, log_level="info", lifespan="on"
+            )
         )
         server.run()
     except KeyboardInterrupt:

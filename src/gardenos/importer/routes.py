@@ -14,7 +14,7 @@ from fastapi import APIRouter, BackgroundTasks, Query, Request
 from fastapi.responses import StreamingResponse
 from psycopg.types.json import Jsonb
 
-from gardenos.api.deps import DatabaseDep
+from gardenos.api.deps import DatabaseDep, rate_limited
 from gardenos.auth.principal import Principal, PrincipalDep
 from gardenos.crm.common import (
     ADMIN_ROLES,
@@ -46,7 +46,7 @@ def _import_dir(settings: Settings) -> Path:
     return path
 
 
-@router.post("/imports", status_code=202)
+@router.post("/imports", status_code=202, dependencies=[rate_limited("import")])
 async def create_import(
     request: Request,
     background: BackgroundTasks,
