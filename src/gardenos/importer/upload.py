@@ -47,6 +47,8 @@ class _Sink:
         self.header_field = b""
         self.header_value = b""
         self.headers: dict[bytes, bytes] = {}
+        # Set when the closing boundary was read: a body without it was cut off on the way.
+        self.ended = False
 
     def on_part_begin(self) -> None:
         self.headers, self.name = {}, ""
@@ -95,6 +97,9 @@ class _Sink:
             else:
                 self.upload.fields[self.name] = value
             self.buffer = None
+
+    def on_end(self) -> None:
+        self.ended = True
 
     def close(self) -> None:
         if self.file is not None:
@@ -147,6 +152,12 @@ async def receive(
         sink.discard()
         raise BadRequest(f"the multipart body could not be read: {exc}") from exc
     sink.close()
+    if not sink.ended:
+        sink.discard()
+        raise BadRequest(
+            "the upload ended before the multipart body's closing boundary: it was cut off on the way; "
+            "send the file again"
+        )
     if sink.upload.filename is None:
         sink.discard()
         raise BadRequest("the form has no `file` part: send the CSV as `file` (curl -F file=@leads.csv …)")
