@@ -50,12 +50,15 @@ def _start_import(up: UpProcess, tenant: Tenant, big_csv: Path) -> tuple[str, st
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             response = http.get(f"/api/v1/imports/{import_id}")
+            if response.status_code == 503:  # a loaded machine: the answer says to try again
+                time.sleep(0.5)
+                continue
             assert response.status_code == 200, response.text
             status = response.json()
             if status["status"] == "running" and status["rows_total"] > 0:
                 return token, import_id
             assert status["status"] in ("pending", "running"), status
-            time.sleep(0.1)
+            time.sleep(0.25)
     raise AssertionError("the import never got going")
 
 
@@ -65,8 +68,9 @@ def _finish(up: UpProcess, token: str, big_csv: Path) -> dict[str, Any]:
         assert again.status_code == 202, again.text
         deadline = time.monotonic() + 280
         while time.monotonic() < deadline:
-            status: dict[str, Any] = http.get(f"/api/v1/imports/{again.json()['id']}").json()
-            if status["status"] in ("succeeded", "failed"):
+            response = http.get(f"/api/v1/imports/{again.json()['id']}")
+            status: dict[str, Any] = response.json()
+            if response.status_code == 200 and status["status"] in ("succeeded", "failed"):
                 return status
             time.sleep(0.5)
     raise AssertionError("the import did not finish")
