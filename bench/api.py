@@ -52,6 +52,7 @@ from rich.table import Table
 
 from bench.support import percentile, private_database
 from gardenos.api.app import create_app
+from gardenos.api.server import server_config
 from gardenos.auth.revocation import RevocationCache
 from gardenos.auth.tokens import TokenService
 from gardenos.db.pool import SCOPE, Database, scope
@@ -578,7 +579,9 @@ def _sample(target: DatabaseTarget, agency: uuid.UUID, work: Path) -> Sample:
 def _in_process_api(target: DatabaseTarget, *, revocation_check: bool = True) -> Iterator[str]:
     port = free_port()
     app = create_app(target, revocation_check=revocation_check)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(
+        server_config(app, target.settings, host="127.0.0.1", port=port, log_level="warning")
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     while not server.started:
@@ -620,6 +623,8 @@ def _subprocess_api(target: DatabaseTarget, work: Path) -> Iterator[tuple[str, P
         "--log-level",
         "warning",
         "--no-access-log",
+        # As `api.server.server_config` with no trusted proxies.
+        "--no-proxy-headers",
     ]
     with log.open("wb") as out:
         process = subprocess.Popen(argv, cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=out)

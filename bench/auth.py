@@ -22,6 +22,7 @@ from starlette.requests import Request
 
 from bench.support import percentile, private_database
 from gardenos.api.app import create_app
+from gardenos.api.server import server_config
 from gardenos.auth.passwords import hash_password, hasher, verify_password
 from gardenos.auth.principal import resolve_principal
 from gardenos.auth.tokens import TokenService
@@ -49,7 +50,9 @@ def run() -> None:
     ) as target:
         port = free_port()
         server = uvicorn.Server(
-            uvicorn.Config(create_app(target), host="127.0.0.1", port=port, log_level="warning")
+            server_config(
+                create_app(target), target.settings, host="127.0.0.1", port=port, log_level="warning"
+            )
         )
         thread = threading.Thread(target=server.run, daemon=True)
         thread.start()

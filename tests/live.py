@@ -3,15 +3,19 @@ real SMTP server (aiosmtpd) on loopback, and the official `supabase` client poin
 
 from __future__ import annotations
 
+import contextlib
 import email
 import email.policy
 import re
+import subprocess
+import sys
 import threading
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -20,12 +24,20 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from supabase import Client, ClientOptions, create_client
 
 from gardenos.api.app import create_app
+from gardenos.api.server import server_config
 from gardenos.auth.tokens import TokenService
 from gardenos.db.target import DatabaseTarget
 from gardenos.embedded.postgres import free_port
+from gardenos.settings import Settings
 from tests.support import SessionDatabase
 
 SITE_URL = "http://app.gardenos.test"
+# Tests make many requests from one address: each server they start allows far more than the defaults.
+RATE_LIMITS = [
+    name
+    for name in Settings.model_fields
+    if name.startswith("rate_limit_") and name.endswith(("_per_ip", "_per_user", "_per_email"))
+]
 LINK = re.compile(r"https?://\S+/auth/v1/verify\?\S+")
 CODE = re.compile(r"\b(\d{6})\b")
 
@@ -122,7 +134,8 @@ def unique_email(prefix: str = "user") -> str:
 class ServerThread:
     def __init__(self, target: DatabaseTarget, port: int) -> None:
         self.port = port
-        config = uvicorn.Config(create_app(target), host="127.0.0.1", port=self.port, log_level="warning")
+        app = create_app(target)
+        config = server_config(app, target.settings, host="127.0.0.1", port=self.port, log_level="warning")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
@@ -151,12 +164,9 @@ def serve(database: SessionDatabase, mailbox: tuple[Mailbox, int], **overrides: 
             "site_url": SITE_URL,
             "api_external_url": f"http://127.0.0.1:{port}",
             "refresh_token_reuse_interval_s": 0,
-            "rate_limit_token_per_ip": 100_000,
+            **dict.fromkeys(RATE_LIMITS, 100_000),
             "rate_limit_token_per_email": 1_000,
-            "rate_limit_signup_per_ip": 100_000,
-            "rate_limit_email_sent_per_ip": 100_000,
             "rate_limit_email_sent_per_email": 1_000,
-            "rate_limit_verify_per_ip": 100_000,
             **overrides,
         }
     )
@@ -204,3 +214,66 @@ def agency_owner(api: Api, agency_name: str) -> Member:
         session["access_token"],
         session["refresh_token"],
     )
+
+
+class UpProcess:
+    """`gardenos up` in a subprocess over the session database (as a server that can be signalled or
+    killed), with its output in a file (a pipe could fill and block it)."""
+
+    def __init__(self, database: SessionDatabase, log: Path, **env: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = log
+        self.out = log.open("w")
+        tokens = TokenService(database.settings, database.target.secrets.jwt_secret)
+        self.anon_key = tokens.api_key("anon")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "gardenos", "up", "--no-demo"],
+            env=database.env()
+            | {
+                "GARDENOS_DATABASE_URL": database.owner_url,
+                "GARDENOS_PORT": str(self.port),
+                "GARDENOS_AI_EMBEDDER": "hashing",
+                # The session's other servers count sign-ins from loopback too.
+                **{f"GARDENOS_{name.upper()}": "100000" for name in RATE_LIMITS},
+                **env,
+            },
+            stdout=self.out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            assert self.proc.poll() is None, f"gardenos up exited early:\n{self.output()}"
+            with contextlib.suppress(httpx.TransportError):
+                if httpx.get(f"{self.url}/ready", timeout=2).status_code == 200:
+                    return
+            time.sleep(0.2)
+        self.kill()
+        raise AssertionError(f"gardenos up never became ready:\n{self.output()}")
+
+    def http(self, token: str | None = None) -> httpx.Client:
+        headers = {"apikey": self.anon_key} | ({"Authorization": f"Bearer {token}"} if token else {})
+        return httpx.Client(base_url=self.url, headers=headers, timeout=60)
+
+    def sign_in(self, email: str, password: str) -> str:
+        with self.http() as http:
+            response = http.post(
+                "/auth/v1/token",
+                params={"grant_type": "password"},
+                json={"email": email, "password": password},
+            )
+        assert response.status_code == 200, response.text
+        token: str = response.json()["access_token"]
+        return token
+
+    def output(self) -> str:
+        if not self.out.closed:
+            self.out.flush()
+        return self.log.read_text()
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.out.close()

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import ipaddress
+import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -37,6 +39,10 @@ class Settings(BaseSettings):
     # API server.
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
+    # Reverse proxies (IPs or CIDR networks, comma-separated) whose `X-Forwarded-For` and
+    # `X-Forwarded-Proto` are believed. Empty: nobody's, so a client cannot choose the address that rate
+    # limits and sessions record; behind a proxy, list it, or every client shares the proxy's limits.
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
     pool_min_size: int = Field(default=2, ge=0)
     pool_max_size: int = Field(default=20, ge=1)
     # How long a request waits for a database connection before it is told the database is unavailable.
@@ -82,6 +88,14 @@ class Settings(BaseSettings):
     rate_limit_email_sent_per_ip: int = Field(default=30, ge=1)
     rate_limit_email_sent_per_email: int = Field(default=4, ge=1)
     rate_limit_verify_per_ip: int = Field(default=30, ge=1)
+    # Routes whose requests cost far more than a read, per signed-in user and per client IP: CSV
+    # imports, AI tasks (model calls), and search (`/api/v1/search` embeds its query; `?q=` lists).
+    rate_limit_import_per_user: int = Field(default=30, ge=1)
+    rate_limit_import_per_ip: int = Field(default=60, ge=1)
+    rate_limit_ai_per_user: int = Field(default=300, ge=1)
+    rate_limit_ai_per_ip: int = Field(default=600, ge=1)
+    rate_limit_search_per_user: int = Field(default=600, ge=1)
+    rate_limit_search_per_ip: int = Field(default=1200, ge=1)
 
     # Mail (confirmation, magic link, OTP, recovery, invite); `site_url` is the app its links lead back to.
     # Without an SMTP host, mails go to the database's outbox instead: read them with `gardenos mail list`.
@@ -188,6 +202,27 @@ class Settings(BaseSettings):
     backup_s3_region: str = "us-east-1"
     backup_s3_access_key_id: str | None = None
     backup_s3_secret_access_key: SecretStr | None = None
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxies_from_text(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            return json.loads(text) if text.startswith("[") else text.replace(",", " ").split()
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_are_addresses(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"GARDENOS_TRUSTED_PROXIES: {entry!r} is not an IP address or a network "
+                    "(10.0.0.5, 10.42.0.0/16, ::1); name each proxy, not `*`"
+                ) from None
+        return value
 
     @model_validator(mode="after")
     def _cluster_timings_are_legal(self) -> Settings:

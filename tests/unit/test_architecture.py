@@ -32,3 +32,10 @@ def test_services_never_raise_http_exceptions() -> None:
         name for name, text in _sources() if RAISES_HTTP_EXCEPTION.search(text) and "routes" not in name
     ]
     assert offenders == [], f"raise a GardenError subclass instead of HTTPException: {offenders}"
+
+
+def test_uvicorn_is_configured_in_one_place() -> None:
+    """uvicorn believes `X-Forwarded-For` from loopback unless told otherwise: every server of ours is
+    configured by `api.server.server_config`, which believes only GARDENOS_TRUSTED_PROXIES."""
+    offenders = [name for name, text in _sources() if "uvicorn.Config(" in text and name != "api/server.py"]
+    assert offenders == [], f"build uvicorn's configuration with api.server.server_config: {offenders}"

@@ -33,3 +33,15 @@ def test_production_with_real_values() -> None:
 def test_a_short_production_secret_is_refused() -> None:
     with pytest.raises(ValidationError, match="shorter than 32"):
         make(env="production", site_url="https://crm.example.com", jwt_secret="short")
+
+
+def test_trusted_proxies_are_addresses_or_networks(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert make().trusted_proxies == []
+    monkeypatch.setenv("GARDENOS_TRUSTED_PROXIES", "10.0.0.5, 10.42.0.0/16 ::1")
+    assert make().trusted_proxies == ["10.0.0.5", "10.42.0.0/16", "::1"]
+    monkeypatch.setenv("GARDENOS_TRUSTED_PROXIES", '["192.0.2.1"]')
+    assert make().trusted_proxies == ["192.0.2.1"]
+    for wrong in ("*", "proxy.internal"):
+        monkeypatch.setenv("GARDENOS_TRUSTED_PROXIES", wrong)
+        with pytest.raises(ValidationError, match="GARDENOS_TRUSTED_PROXIES"):
+            make()

@@ -34,7 +34,7 @@ from gardenos.agents.schemas import (
     TaskFilters,
 )
 from gardenos.agents.service import AIService
-from gardenos.api.deps import DatabaseDep
+from gardenos.api.deps import DatabaseDep, rate_limited
 from gardenos.auth.principal import Principal, PrincipalDep
 from gardenos.crm.activities.schemas import Activity
 from gardenos.crm.common import ADMIN_ROLES, agency_role, agency_transaction, require_agency
@@ -45,6 +45,8 @@ from gardenos.mail.mailer import Mailer
 router = APIRouter(prefix="/ai", tags=["ai"])
 search_router = APIRouter(prefix="/api/v1", tags=["search"])
 
+# Model calls, embeddings and mails cost money or CPU: counted per user and per address.
+AI_LIMIT = rate_limited("ai")
 WaitQuery = Annotated[
     bool, Query(description="wait for the task to finish (up to GARDENOS_AI_WAIT_TIMEOUT_S) and return it")
 ]
@@ -186,7 +188,7 @@ class _SubjectTask:
         return await _enqueue_and_answer(request, response, database, principal, work, wait)
 
 
-@router.post("/leads/{lead_id}/analyze", status_code=202)
+@router.post("/leads/{lead_id}/analyze", status_code=202, dependencies=[AI_LIMIT])
 async def analyze_lead(
     lead_id: uuid.UUID,
     request: Request,
@@ -218,7 +220,7 @@ def _follow_up_payload(kind: str, record_id: uuid.UUID, body: FollowUpBody | Non
     return payload
 
 
-@router.post("/leads/{lead_id}/follow-up", status_code=202)
+@router.post("/leads/{lead_id}/follow-up", status_code=202, dependencies=[AI_LIMIT])
 async def lead_follow_up(
     lead_id: uuid.UUID,
     request: Request,
@@ -234,7 +236,7 @@ async def lead_follow_up(
     return await task.answer(request, response, database, principal, wait)
 
 
-@router.post("/clients/{client_id}/follow-up", status_code=202)
+@router.post("/clients/{client_id}/follow-up", status_code=202, dependencies=[AI_LIMIT])
 async def client_follow_up(
     client_id: uuid.UUID,
     request: Request,
@@ -251,7 +253,7 @@ async def client_follow_up(
     return await task.answer(request, response, database, principal, wait)
 
 
-@router.post("/leads/{lead_id}/support", status_code=202)
+@router.post("/leads/{lead_id}/support", status_code=202, dependencies=[AI_LIMIT])
 async def lead_support(
     lead_id: uuid.UUID,
     body: SupportBody,
@@ -268,7 +270,7 @@ async def lead_support(
     return await task.answer(request, response, database, principal, wait)
 
 
-@router.post("/clients/{client_id}/support", status_code=202)
+@router.post("/clients/{client_id}/support", status_code=202, dependencies=[AI_LIMIT])
 async def client_support(
     client_id: uuid.UUID,
     body: SupportBody,
@@ -284,7 +286,7 @@ async def client_support(
     return await task.answer(request, response, database, principal, wait)
 
 
-@router.post("/tasks", status_code=202)
+@router.post("/tasks", status_code=202, dependencies=[AI_LIMIT])
 async def create_task(
     body: NewTask,
     request: Request,
@@ -359,7 +361,7 @@ async def requeue_task(task_id: uuid.UUID, database: DatabaseDep, principal: Pri
 # --- follow-ups and memory ----------------------------------------------------------------------------
 
 
-@router.post("/follow-ups/{activity_id}/approve")
+@router.post("/follow-ups/{activity_id}/approve", dependencies=[AI_LIMIT])
 async def approve_follow_up(
     activity_id: uuid.UUID,
     request: Request,
@@ -392,7 +394,7 @@ async def list_memory(
     return [Memory.model_validate(row) for row in rows]
 
 
-@router.post("/memory", status_code=201)
+@router.post("/memory", status_code=201, dependencies=[AI_LIMIT])
 async def add_memory(
     body: NewMemory, request: Request, database: DatabaseDep, principal: PrincipalDep
 ) -> Memory:
@@ -415,7 +417,7 @@ async def add_memory(
 # --- search -------------------------------------------------------------------------------------------
 
 
-@search_router.get("/search")
+@search_router.get("/search", dependencies=[rate_limited("search")])
 async def semantic_search(
     filters: Annotated[SearchFilters, Query()],
     request: Request,

@@ -30,6 +30,8 @@ from gardenos.db.listen import listen
 from gardenos.db.pool import Database
 from gardenos.db.target import DatabaseTarget
 from gardenos.importer import routes as import_routes
+from gardenos.importer.runner import ImportRunner
+from gardenos.importer.upload import remove_leftovers, upload_dir
 from gardenos.mail.mailer import build_mailer
 from gardenos.rest import routes as rest_routes
 from gardenos.tenancy import routes as tenancy_routes
@@ -58,10 +60,13 @@ def create_app(target: DatabaseTarget, *, revocation_check: bool = True) -> Fast
     rest_schema = rest_routes.SchemaCacheHolder(database)
     ai = AIService(database, settings, listen_url=target.api_url)
     revocation = RevocationCache(database, settings.revocation_cache_ttl_s) if revocation_check else None
+    imports = ImportRunner()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await database.open()
+        # Uploads of imports whose process died with them (kill -9, power cut) would stay forever.
+        await remove_leftovers(database, upload_dir(settings))
         listener = asyncio.create_task(
             listen(target.api_url, "pgrst", rest_schema.on_notify, on_reconnect=rest_schema.on_reconnect),
             name="rest-schema-listener",
@@ -84,6 +89,7 @@ def create_app(target: DatabaseTarget, *, revocation_check: bool = True) -> Fast
         try:
             yield
         finally:
+            await imports.stop()
             await ai.stop()
             for task in listeners:
                 task.cancel()
@@ -103,12 +109,10 @@ def create_app(target: DatabaseTarget, *, revocation_check: bool = True) -> Fast
     app.state.rest_schema = rest_schema
     app.state.revocation = revocation
     app.state.ai = ai
+    app.state.imports = imports
+    app.state.limiter = RateLimiter(database, settings.rate_limit_window_s)
     app.state.auth = AuthService(
-        database,
-        tokens,
-        build_mailer(settings, target.owner_url),
-        RateLimiter(database, settings.rate_limit_window_s),
-        settings,
+        database, tokens, build_mailer(settings, target.owner_url), app.state.limiter, settings
     )
     errors.install(app)
     app.add_middleware(RequestBounds, settings=settings)

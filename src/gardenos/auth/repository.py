@@ -33,6 +33,17 @@ VALUES (%(email)s, %(password)s, CASE WHEN %(confirmed)s THEN now() END, %(app_m
     CASE WHEN %(invited)s THEN now() END, CASE WHEN NOT %(confirmed)s THEN now() END, %(role)s)
 RETURNING {USER_COLUMNS}
 """
+# What signing up answers for an address that already has an account: the row a new sign-up would have
+# made (GoTrue's `sanitizeUser`, but with the identity a new user has, which GoTrue leaves out).
+IMITATE_NEW_USER = """
+SELECT uuidv7() AS id, 'authenticated' AS aud, 'authenticated' AS role, %s AS email,
+    NULL::timestamptz AS email_confirmed_at, NULL::text AS phone, NULL::timestamptz AS phone_confirmed_at,
+    now() AS confirmation_sent_at, NULL::timestamptz AS recovery_sent_at, NULL::text AS email_change,
+    NULL::timestamptz AS email_change_sent_at, NULL::timestamptz AS invited_at,
+    '{}'::jsonb AS raw_app_meta_data, %s::jsonb AS raw_user_meta_data, false AS is_anonymous,
+    NULL::timestamptz AS banned_until, NULL::timestamptz AS last_sign_in_at, now() AS created_at,
+    now() AS updated_at, NULL::timestamptz AS deleted_at
+"""
 LIST_USERS = f"""
 SELECT {USER_COLUMNS}, count(*) OVER () AS total FROM auth.users u
 ORDER BY u.created_at, u.id LIMIT %s OFFSET %s

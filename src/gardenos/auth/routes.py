@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from pydantic import BaseModel, ConfigDict
 
 from gardenos import __version__
+from gardenos.api.deps import client_ip
 from gardenos.auth.admin import AdminService
 from gardenos.auth.principal import CallerDep, TokensDep
 from gardenos.auth.service import AuthService, ClientInfo, LogoutScope
@@ -34,9 +35,7 @@ async def get_admin(request: Request, principal: CallerDep) -> AdminService:
 
 
 async def client_info(request: Request) -> ClientInfo:
-    return ClientInfo(
-        ip=request.client.host if request.client else None, user_agent=request.headers.get("user-agent")
-    )
+    return ClientInfo(ip=client_ip(request), user_agent=request.headers.get("user-agent"))
 
 
 AuthDep = Annotated[AuthService, Depends(get_auth)]
@@ -123,13 +122,19 @@ async def signup(
     auth: AuthDep,
     principal: CallerDep,
     client: ClientDep,
+    background: BackgroundTasks,
     redirect_to: RedirectTo = None,
 ) -> dict[str, Any]:
+    """Mails leave after the answer, so that neither it nor its timing tells whether the address has
+    an account."""
     if body.email is None:
         raise BadRequest(
             "sign-up needs an email (phone sign-up is not enabled)", error_code="phone_provider_disabled"
         )
-    return await auth.signup(body.email, body.password, body.data or {}, redirect_to, client)
+    answer, mail = await auth.signup(body.email, body.password, body.data or {}, redirect_to, client)
+    if mail is not None:
+        background.add_task(auth.send_later, mail)
+    return answer
 
 
 @router.post("/token")
@@ -205,23 +210,37 @@ async def recover(
 
 @router.post("/otp")
 async def otp(
-    body: OtpBody, auth: AuthDep, principal: CallerDep, client: ClientDep, redirect_to: RedirectTo = None
+    body: OtpBody,
+    auth: AuthDep,
+    principal: CallerDep,
+    client: ClientDep,
+    background: BackgroundTasks,
+    redirect_to: RedirectTo = None,
 ) -> dict[str, Any]:
     if body.email is None:
         raise BadRequest(
             "an email is needed (phone sign-in is not enabled)", error_code="phone_provider_disabled"
         )
-    await auth.send_otp(
+    mail = await auth.send_otp(
         body.email, create_user=body.create_user, data=body.data or {}, redirect_to=redirect_to, client=client
     )
+    if mail is not None:
+        background.add_task(auth.send_later, mail)
     return {}
 
 
 @router.post("/magiclink")
 async def magiclink(
-    body: EmailBody, auth: AuthDep, principal: CallerDep, client: ClientDep, redirect_to: RedirectTo = None
+    body: EmailBody,
+    auth: AuthDep,
+    principal: CallerDep,
+    client: ClientDep,
+    background: BackgroundTasks,
+    redirect_to: RedirectTo = None,
 ) -> dict[str, Any]:
-    await auth.send_otp(body.email, create_user=True, data={}, redirect_to=redirect_to, client=client)
+    mail = await auth.send_otp(body.email, create_user=True, data={}, redirect_to=redirect_to, client=client)
+    if mail is not None:
+        background.add_task(auth.send_later, mail)
     return {}
 
 

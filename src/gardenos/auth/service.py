@@ -21,7 +21,7 @@ from psycopg.rows import DictRow
 from gardenos.auth import repository as repo
 from gardenos.auth.passwords import hash_password, verify_password
 from gardenos.auth.principal import Principal
-from gardenos.auth.ratelimit import RateLimiter
+from gardenos.auth.ratelimit import RateLimiter, client_key
 from gardenos.auth.tokens import TokenService
 from gardenos.db.pool import Database
 from gardenos.errors import BadRequest, GardenError
@@ -151,21 +151,32 @@ class AuthService:
 
     async def signup(
         self, email: str, password: str, data: dict[str, Any], redirect_to: str | None, client: ClientInfo
-    ) -> dict[str, Any]:
+    ) -> tuple[dict[str, Any], OutgoingMail | None]:
+        """The answer, and the mail to send after it. Signing up an address that has an account answers
+        as a new sign-up does (a new-looking user, the same limits counted) and mails the address a
+        sign-in link instead of a confirmation: only its owner learns that the account exists. With
+        autoconfirm on, a new address gets a session at once, which an existing one cannot be given, so
+        there the answer is GoTrue's `user_already_exists`: autoconfirm makes accounts enumerable."""
         if self.settings.disable_signup:
             raise AuthApiError("Signups not allowed for this instance", 422, "signup_disabled")
         email = normalise_email(email)
         self.check_password(password)
         await self.limiter.hit(
-            "signup-ip", client.ip or "?", self.settings.rate_limit_signup_per_ip, "sign-ups"
+            "signup-ip", client_key(client.ip), self.settings.rate_limit_signup_per_ip, "sign-ups"
         )
         password_hash = await asyncio.to_thread(hash_password, password)
         autoconfirm = self.settings.mailer_autoconfirm
         async with self.database.transaction("service_role") as conn:
             existing = await repo.user_by_email(conn, email)
+            if existing is not None and autoconfirm:
+                raise AuthApiError("User already registered", 422, "user_already_exists")
+            if existing is not None and existing["email_confirmed_at"] is not None:
+                await self._limit_mail(email, client)
+                _token, mail = await self.token_mail(conn, existing, "magiclink", email, redirect_to)
+                imitation = await repo.fetch_one(conn, repo.IMITATE_NEW_USER, (email, json.dumps(data)))
+                assert imitation is not None
+                return repo.user_json(imitation, await self.app_metadata(conn, imitation)), mail
             if existing is not None:
-                if existing["email_confirmed_at"] is not None or autoconfirm:
-                    raise AuthApiError("User already registered", 422, "user_already_exists")
                 # An unconfirmed account is signed up again: new password, new confirmation mail.
                 await conn.execute(
                     repo.SIGN_UP_AGAIN,
@@ -182,16 +193,19 @@ class AuthService:
                     app_meta={},
                 )
             if autoconfirm:
-                return await self._start_session(conn, user, "password", client)
-            await self.mail_token(conn, user, "signup", email, redirect_to, client)
+                return await self._start_session(conn, user, "password", client), None
+            await self._limit_mail(email, client)
+            _token, mail = await self.token_mail(conn, user, "signup", email, redirect_to)
             fresh = await repo.user_by_id(conn, user["id"])
             assert fresh is not None
-            return repo.user_json(fresh, await self.app_metadata(conn, fresh))
+            return repo.user_json(fresh, await self.app_metadata(conn, fresh)), mail
 
     async def password_grant(self, email: str, password: str, client: ClientInfo) -> dict[str, Any]:
         email = normalise_email(email)
         s = self.settings
-        await self.limiter.hit("token-ip", client.ip or "?", s.rate_limit_token_per_ip, "sign-in attempts")
+        await self.limiter.hit(
+            "token-ip", client_key(client.ip), s.rate_limit_token_per_ip, "sign-in attempts"
+        )
         await self.limiter.hit(
             "token-email", email, s.rate_limit_token_per_email, "sign-in attempts for this email"
         )
@@ -360,20 +374,24 @@ class AuthService:
         data: dict[str, Any],
         redirect_to: str | None,
         client: ClientInfo,
-    ) -> None:
-        """`/otp` and `/magiclink`: a magic link with a 6-digit code; a new address gets a confirmation."""
+    ) -> OutgoingMail | None:
+        """`/otp` and `/magiclink`: the mail to send after answering, a magic link with a 6-digit code, or
+        a confirmation for a new address. An unknown address that may not be signed up (`create_user:
+        false`, sign-ups disabled) gets no mail, and the same answer, sent as fast: the caller sends the
+        mail after answering, as for recovery."""
         email = normalise_email(email)
         await self._limit_mail(email, client)
         async with self.database.transaction("service_role") as conn:
             user = await repo.user_by_email(conn, email)
             if user is None:
                 if not create_user or self.settings.disable_signup:
-                    raise AuthApiError("Signups not allowed for otp", 422, "otp_disabled")
+                    return None
                 user = await repo.insert_user(
                     conn, email=email, password_hash=None, confirmed=False, user_meta=data, app_meta={}
                 )
             token_type = "magiclink" if user["email_confirmed_at"] is not None else "signup"
-            await self.mail_token(conn, user, token_type, email, redirect_to, client, limited=True)
+            _token, mail = await self.token_mail(conn, user, token_type, email, redirect_to)
+            return mail
 
     async def verify(
         self,
@@ -388,7 +406,7 @@ class AuthService:
         if types is None:
             raise BadRequest(f"unknown verification type {verify_type!r}; use one of {sorted(VERIFY_TYPES)}")
         await self.limiter.hit(
-            "verify-ip", client.ip or "?", self.settings.rate_limit_verify_per_ip, "verifications"
+            "verify-ip", client_key(client.ip), self.settings.rate_limit_verify_per_ip, "verifications"
         )
         async with self.database.transaction("service_role") as conn:
             if link_token:
@@ -428,7 +446,7 @@ class AuthService:
     async def _limit_mail(self, email: str, client: ClientInfo) -> None:
         s = self.settings
         await self.limiter.hit(
-            "mail-ip", client.ip or "?", s.rate_limit_email_sent_per_ip, "emails requested"
+            "mail-ip", client_key(client.ip), s.rate_limit_email_sent_per_ip, "emails requested"
         )
         await self.limiter.hit(
             "mail-email", email, s.rate_limit_email_sent_per_email, "emails to this address"

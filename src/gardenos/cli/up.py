@@ -11,6 +11,7 @@ import uvicorn
 from rich.panel import Panel
 
 from gardenos.api.app import create_app
+from gardenos.api.server import server_config
 from gardenos.auth.tokens import TokenService
 from gardenos.cli.console import console, err_console
 from gardenos.cli.demo import load_into_agency
@@ -89,7 +90,9 @@ def up(
         app = create_app(target)
         _announce(settings, target)
         server = _Server(
-            uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info", lifespan="on"),
+            server_config(
+                app, settings, host=settings.host, port=settings.port, log_level="info", lifespan="on"
+            ),
             lock,
         )
         if lock is not None:

@@ -41,6 +41,7 @@ def serve_api(cluster: Cluster, *, start_timeout: float = 60) -> Iterator[ApiTar
     import uvicorn
 
     from gardenos.api.app import create_app
+    from gardenos.api.server import server_config
     from gardenos.auth.tokens import TokenService
     from gardenos.db.target import DatabaseTarget
     from gardenos.demo.agency import ensure_agency
@@ -59,7 +60,8 @@ def serve_api(cluster: Cluster, *, start_timeout: float = 60) -> Iterator[ApiTar
         )
     anon_key = TokenService(settings, target.secrets.jwt_secret).api_key("anon")
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(target), host=HOST, port=port, log_level="warning"))
+    config = server_config(create_app(target), settings, host=HOST, port=port, log_level="warning")
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="failover-api", daemon=True)
     # The pool and the LISTEN task log each connection the failover breaks, the API each 503: the
     # report counts those. Anything else (a 500's traceback) is still logged.

@@ -10,11 +10,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, BackgroundTasks, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 from psycopg.types.json import Jsonb
 
-from gardenos.api.deps import DatabaseDep
+from gardenos.api.deps import DatabaseDep, rate_limited
 from gardenos.auth.principal import Principal, PrincipalDep
 from gardenos.crm.common import (
     ADMIN_ROLES,
@@ -25,14 +25,14 @@ from gardenos.crm.common import (
     require_agency,
 )
 from gardenos.crm.normalize import valid_region
-from gardenos.db.connect import connect
 from gardenos.db.pool import Conn, Database
-from gardenos.errors import BadRequest, Conflict, Forbidden, GardenError, NotFound
+from gardenos.errors import BadRequest, Conflict, Forbidden, NotFound
 from gardenos.importer import sql
 from gardenos.importer.mapping import parse_mapping
+from gardenos.importer.runner import ImportRunner
 from gardenos.importer.schemas import ImportStatus, RevertResult
-from gardenos.importer.service import NOT_FOUND, Importer, ImportOptions
-from gardenos.importer.upload import receive
+from gardenos.importer.service import NOT_FOUND, ImportOptions
+from gardenos.importer.upload import new_upload_path, receive, remove_leftovers, upload_dir
 from gardenos.settings import Settings
 
 router = APIRouter(prefix="/api/v1", tags=["imports"])
@@ -40,28 +40,22 @@ log = logging.getLogger(__name__)
 ERRORS_PAGE_ROWS = 5000
 
 
-def _import_dir(settings: Settings) -> Path:
-    path = settings.import_dir or settings.data_path / "imports"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-@router.post("/imports", status_code=202)
+@router.post("/imports", status_code=202, dependencies=[rate_limited("import")])
 async def create_import(
     request: Request,
-    background: BackgroundTasks,
     database: DatabaseDep,
     principal: PrincipalDep,
     on_duplicate: Annotated[Literal["skip", "update", "merge"], Query()] = "skip",
     region: Annotated[str | None, Query(min_length=2, max_length=2)] = None,
 ) -> ImportStatus:
     """Upload a CSV as multipart/form-data (`file`, and optionally `mapping`: a YAML mapping). The import
-    runs in the background: poll `GET /api/v1/imports/{id}` until `status` is succeeded or failed."""
+    runs in the background: poll `GET /api/v1/imports/{id}` until `status` is succeeded or failed. The
+    same file as an import that was interrupted (its process stopped) takes that import over."""
     require_agency(principal)
     settings: Settings = request.app.state.settings
     if region is not None and not valid_region(region.upper()):
         raise BadRequest(f"region {region!r} is not a country code (DE, US, …)")
-    path = _import_dir(settings) / f"{uuid.uuid4()}.upload"
+    path = new_upload_path(settings)
     upload = await receive(
         request.headers.get("content-type"),
         request.headers.get("content-length"),
@@ -75,15 +69,21 @@ async def create_import(
             # The request's region, else the agency's own (its settings' phone_region), else the server's.
             chosen = region or await agency_phone_region(conn) or settings.default_phone_region
             options = ImportOptions(on_duplicate=on_duplicate, mapping=mapping, default_region=chosen.upper())
-            row = await fetch_one(conn, sql.CREATE_IMPORT, _create_params(upload, options, path))
+            params = _create_params(upload, options, path)
+            await conn.execute(sql.REAP, {"error": sql.INTERRUPTED})
+            row = await fetch_one(conn, sql.TAKE_OVER, params | {"error": sql.INTERRUPTED})
+            if row is None:
+                row = await fetch_one(conn, sql.CREATE_IMPORT, params)
     except BaseException:
         path.unlink(missing_ok=True)
         raise
     assert row is not None
+    if row.get("old_file_path"):
+        await remove_leftovers(database, upload_dir(settings), done=[row["old_file_path"]])
     conninfo = database.pool.conninfo
     assert isinstance(conninfo, str)
-    background.add_task(
-        _run,
+    runner: ImportRunner = request.app.state.imports
+    runner.start(
         conninfo,
         principal.raw_claims,
         row["id"],
@@ -105,28 +105,6 @@ def _create_params(upload: Any, options: ImportOptions, path: Path) -> dict[str,
         "file_sha256": upload.sha256,
         "file_path": str(path),
     }
-
-
-def _run(
-    conninfo: str,
-    claims: dict[str, Any],
-    import_id: uuid.UUID,
-    path: Path,
-    options: ImportOptions,
-    max_bytes: int,
-    statement_timeout_s: float,
-) -> None:
-    """The background task (a thread: the work is CPU-bound and uses its own connections)."""
-    try:
-        with connect(conninfo) as conn, connect(conninfo) as progress:
-            importer = Importer(conn, claims, progress_conn=progress, statement_timeout_s=statement_timeout_s)
-            importer.run(import_id, path, options, max_bytes=max_bytes)
-    except GardenError:
-        pass  # recorded on the import as its error
-    except Exception:
-        log.exception("import %s failed", import_id)
-    finally:
-        path.unlink(missing_ok=True)
 
 
 async def _get(conn: Conn, import_id: uuid.UUID) -> dict[str, Any]:

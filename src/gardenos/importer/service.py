@@ -20,6 +20,7 @@ import csv
 import hashlib
 import io
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -53,6 +54,16 @@ PROGRESS_EVERY_S = 1.0
 MONTH_FIRST_REGIONS = frozenset({"US", "CA", "PH", "FM", "MH", "PW", "BZ"})
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 NOT_FOUND = "import not found (or not in your agency)"
+
+
+class Interrupted(GardenError):
+    """The process running the import is stopping."""
+
+    status_code = 503
+    code = "GARDEN503"
+
+    def __init__(self) -> None:
+        super().__init__(sql.INTERRUPTED)
 
 
 @dataclass(frozen=True)
@@ -123,11 +134,22 @@ class Importer:
         errors_dir: Path | None = None,
         statement_timeout_s: float = 0.0,
     ) -> None:
+        # Set by `interrupt` (from another thread): the process is stopping.
+        self.stopping = threading.Event()
         self.conn = conn
         self.scope = scope("authenticated", claims, statement_timeout_s)
         self.progress_conn = progress_conn
         self.on_progress = on_progress or (lambda _phase, _counts, _position: None)
         self.errors_dir = errors_dir
+
+    def interrupt(self) -> None:
+        """Stop a running import from another thread, soon: its statement in flight is cancelled and
+        the reading stops at the next chunk. Its transaction rolls back, so nothing of it is kept, and it
+        is recorded as interrupted, for the same file to take it over."""
+        self.stopping.set()
+        for conn in (self.conn, self.progress_conn):
+            if conn is not None and not conn.closed:
+                conn.cancel_safe(timeout=5)
 
     # --- transactions as the member ------------------------------------------------------------------
 
@@ -229,6 +251,9 @@ class Importer:
                 self._fail(import_id, exc.message)
                 raise
             except Exception as exc:
+                if self.stopping.is_set():  # the cancelled statement's error
+                    self._fail(import_id, sql.INTERRUPTED)
+                    raise Interrupted() from exc
                 self._fail(import_id, f"the import failed: {type(exc).__name__}: {exc}"[:2000])
                 raise
         finally:
@@ -351,6 +376,8 @@ class Importer:
             counts.total += 1
             chunk.append(staged)
             if len(chunk) % PROGRESS_ROWS == 0:
+                if self.stopping.is_set():
+                    raise Interrupted()
                 if len(chunk) >= CHUNK_ROWS:
                     writer.submit("".join(chunk))
                     chunk.clear()

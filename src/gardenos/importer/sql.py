@@ -39,6 +39,20 @@ SELECT i.id FROM public.imports i
 WHERE i.file_sha256 = %s AND (i.status IN ('pending', 'running') OR (i.status = 'failed' AND i.error = %s))
 ORDER BY i.created_at DESC LIMIT 1
 """
+# Taking an interrupted import of the same file over, for an upload: it now reads the new file (its old
+# one, if left behind, is returned for the caller to remove) and waits for its run.
+TAKE_OVER = f"""
+UPDATE public.imports i SET status = 'pending', error = NULL, finished_at = NULL, filename = %(filename)s,
+    file_size = %(file_size)s, file_path = %(file_path)s, on_duplicate = %(on_duplicate)s,
+    options = %(options)s
+FROM (
+    SELECT o.id, o.file_path FROM public.imports o
+    WHERE o.file_sha256 = %(file_sha256)s AND o.status = 'failed' AND o.error = %(error)s
+    ORDER BY o.created_at DESC LIMIT 1 FOR UPDATE
+) old
+WHERE i.id = old.id
+RETURNING {IMPORT_COLUMNS}, old.file_path AS old_file_path
+"""
 START = """
 UPDATE public.imports SET status = 'running', started_at = now(), finished_at = NULL, error = NULL,
     attempts = attempts + 1, rows_total = 0, rows_imported = 0, rows_updated = 0, rows_invalid = 0,
@@ -59,17 +73,24 @@ UPDATE public.imports SET status = 'failed', finished_at = now(), error = %s, ro
 WHERE id = %s AND status IN ('pending', 'running')
 """
 # An import marked running whose lock nobody holds has lost its process (killed, crashed): its transaction
-# rolled back with it, so nothing of it was kept. Pending imports wait for a worker for an hour at most.
+# rolled back with it, so nothing of it was kept. Pending imports wait for a worker for an hour at most
+# (since queued: a take-over queues it again). The upload an API import left behind is returned, for the
+# caller to remove (an import of the same file takes the failed one over with its own upload).
 REAP = f"""
 UPDATE public.imports i SET status = 'failed', finished_at = now(), error = %(error)s, rows_imported = 0,
     rows_updated = 0, rows_duplicate = 0
-WHERE (i.status = 'running' OR (i.status = 'pending' AND i.created_at < now() - interval '1 hour'))
+WHERE (i.status = 'running' OR (i.status = 'pending' AND i.updated_at < now() - interval '1 hour'))
     AND NOT EXISTS (
         SELECT FROM pg_locks l
         WHERE l.locktype = 'advisory' AND l.classid = {IMPORT_LOCK}
             AND l.objid = hashtext(i.id::text)::oid AND l.objsubid = 2 AND l.granted
     )
-RETURNING i.id
+RETURNING i.id, i.file_path
+"""
+# The uploads imports name, and whether an import may still read each (after reaping): pending or running.
+UPLOAD_PATHS = """
+SELECT file_path, bool_or(status IN ('pending', 'running')) FROM public.imports
+WHERE file_path IS NOT NULL GROUP BY file_path
 """
 INTERRUPTED = (
     "the import stopped before it finished (its process was stopped or crashed); nothing of it was kept: "

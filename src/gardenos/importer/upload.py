@@ -3,21 +3,78 @@ passes the size limit."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import io
-from collections.abc import AsyncIterator
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
+import psycopg
 from python_multipart.multipart import MultipartParser, parse_options_header
 
+from gardenos.db.pool import Database
 from gardenos.errors import BadRequest, GardenError
+from gardenos.importer import sql
 from gardenos.importer.reader import human_size
+from gardenos.settings import Settings
 
+log = logging.getLogger(__name__)
 MAX_MAPPING_BYTES = 64 * 1024
 # Headers, boundaries and the small fields around the file.
 ENVELOPE_BYTES = 1 << 20
+UPLOAD_SUFFIX = ".upload"
+# An upload no import names is being received (or its process died before recording it): removed only
+# once it has not been written to for this long.
+UNCLAIMED_AGE_S = 3600
+
+
+def upload_dir(settings: Settings) -> Path:
+    path = settings.import_dir or settings.data_path / "imports"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def new_upload_path(settings: Settings) -> Path:
+    return upload_dir(settings) / f"{uuid.uuid4()}{UPLOAD_SUFFIX}"
+
+
+async def remove_leftovers(database: Database, directory: Path, *, done: Iterable[str] = ()) -> list[Path]:
+    """Remove the uploads in `directory` that no import will read again: those of imports that ended or
+    were taken over (`done`), and of imports whose process died (reaped here, every agency's). An upload
+    a pending or running import names is kept whatever else names it: the paths are in rows members can
+    edit, so a row only ever keeps a file, and only files of this folder, named as uploads, are removed."""
+    try:
+        async with database.transaction("service_role") as conn:
+            await conn.execute(sql.REAP, {"error": sql.INTERRUPTED})
+            cur = await conn.execute(sql.UPLOAD_PATHS)
+            rows = await cur.fetchall()
+    except (GardenError, psycopg.Error) as exc:
+        # Tidying up: the next start or take-over tries again; never a reason to fail a request.
+        log.warning("could not look for left-over uploads in %s: %s", directory, exc)
+        return []
+    in_use = {path for path, used in rows if used}
+    ended = ({path for path, used in rows if not used} | set(done)) - in_use
+    return await asyncio.to_thread(_remove, directory, in_use, ended)
+
+
+def _remove(directory: Path, in_use: set[str], ended: set[str]) -> list[Path]:
+    removed = []
+    for path in directory.glob(f"*{UPLOAD_SUFFIX}"):
+        if str(path) in in_use:
+            continue
+        try:
+            unclaimed_for = time.time() - path.stat().st_mtime
+        except FileNotFoundError:
+            continue
+        if str(path) in ended or unclaimed_for > UNCLAIMED_AGE_S:
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
 
 
 class TooLarge(GardenError):
@@ -47,6 +104,8 @@ class _Sink:
         self.header_field = b""
         self.header_value = b""
         self.headers: dict[bytes, bytes] = {}
+        # Set when the closing boundary was read: a body without it was cut off on the way.
+        self.ended = False
 
     def on_part_begin(self) -> None:
         self.headers, self.name = {}, ""
@@ -95,6 +154,9 @@ class _Sink:
             else:
                 self.upload.fields[self.name] = value
             self.buffer = None
+
+    def on_end(self) -> None:
+        self.ended = True
 
     def close(self) -> None:
         if self.file is not None:
@@ -147,6 +209,12 @@ async def receive(
         sink.discard()
         raise BadRequest(f"the multipart body could not be read: {exc}") from exc
     sink.close()
+    if not sink.ended:
+        sink.discard()
+        raise BadRequest(
+            "the upload ended before the multipart body's closing boundary: it was cut off on the way; "
+            "send the file again"
+        )
     if sink.upload.filename is None:
         sink.discard()
         raise BadRequest("the form has no `file` part: send the CSV as `file` (curl -F file=@leads.csv …)")

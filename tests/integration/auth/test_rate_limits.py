@@ -67,3 +67,45 @@ def test_mails_to_one_address_are_limited(strict_api: Api) -> None:
     assert statuses == [200, 200, 429]
     # Recovery mails leave after the answer: wait for the two, then no third may have come.
     assert strict_api.mailbox.count_to(address, at_least=2) == 2
+
+
+def test_a_forged_x_forwarded_for_gets_no_fresh_budget(strict_api: Api) -> None:
+    """No proxy is trusted by default: a client that writes its own `X-Forwarded-For` is still counted
+    under the address it connects from."""
+    statuses = []
+    with strict_api.http() as http:
+        for attempt in range(LIMIT * 4 + 1):
+            response = http.post(
+                "/auth/v1/token",
+                params={"grant_type": "password"},
+                json={"email": unique_email("spoof"), "password": "Winter2026!"},
+                headers={"X-Forwarded-For": f"203.0.113.{attempt + 1}"},
+            )
+            statuses.append(response.status_code)
+    assert statuses == [400] * (LIMIT * 4) + [429]
+
+
+@pytest.fixture
+def proxied_api(
+    database: SessionDatabase, mailbox: tuple[Mailbox, int], clear_rate_limits: None
+) -> Iterator[Api]:
+    yield from serve(database, mailbox, trusted_proxies=["127.0.0.1"], rate_limit_token_per_ip=LIMIT)
+
+
+def test_a_trusted_proxy_gives_each_client_its_own_budget(proxied_api: Api) -> None:
+    """Behind a configured proxy (here: loopback), the address it forwards is the one counted, and an
+    address the client put in front of it is not believed."""
+
+    def sign_in(forwarded_for: str) -> int:
+        with proxied_api.http() as http:
+            return http.post(
+                "/auth/v1/token",
+                params={"grant_type": "password"},
+                json={"email": unique_email("proxied"), "password": "Winter2026!"},
+                headers={"X-Forwarded-For": forwarded_for},
+            ).status_code
+
+    # The client forged 198.51.100.n; the proxy appended the address it saw, 203.0.113.9.
+    first = [sign_in(f"198.51.100.{n}, 203.0.113.9") for n in range(LIMIT + 1)]
+    assert first == [400] * LIMIT + [429]
+    assert sign_in("203.0.113.10") == 400, "another client behind the proxy has its own budget"

@@ -76,13 +76,6 @@ def test_wrong_password_and_unknown_email_look_the_same(api: Api) -> None:
     assert errors[0] == errors[1] == (400, "invalid_credentials", "Invalid login credentials")
 
 
-def test_signing_up_twice_is_refused_once_confirmed(api: Api) -> None:
-    address, password = api.confirmed_user()
-    with pytest.raises(AuthApiError) as refused:
-        api.client().auth.sign_up({"email": address, "password": password})
-    assert refused.value.code == "user_already_exists"
-
-
 def test_short_password_is_refused_with_a_reason(api: Api) -> None:
     with pytest.raises(AuthWeakPasswordError) as refused:
         api.client().auth.sign_up({"email": unique_email(), "password": "short"})

@@ -86,6 +86,15 @@ def test_a_bad_file_fails_with_its_reason(api: Api, member: Member) -> None:
             "unknown field",
         ),
         ({"files": {"file": ("a.csv", b"email\n")}, "params": {"on_duplicate": "replace"}}, 422, ""),
+        (  # cut off on the way: no closing boundary
+            {
+                "content": b'--b\r\nContent-Disposition: form-data; name="file"; filename="a.csv"\r\n\r\n'
+                b"email\nx@example.com\n",
+                "headers": {"content-type": "multipart/form-data; boundary=b"},
+            },
+            400,
+            "closing boundary",
+        ),
     ],
 )
 def test_bad_uploads_are_4xx(

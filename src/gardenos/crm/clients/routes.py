@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from gardenos.api.deps import DatabaseDep, SettingsDep
+from gardenos.api.deps import DatabaseDep, SettingsDep, rate_limited
 from gardenos.auth.principal import PrincipalDep
 from gardenos.crm.activities import service as activities
 from gardenos.crm.activities.schemas import TimelinePage
@@ -26,7 +26,7 @@ async def create_client(
         return await service.create(conn, body, settings.default_phone_region)
 
 
-@router.get("")
+@router.get("", dependencies=[rate_limited("search", when_query="q")])
 async def list_clients(
     filters: Annotated[ClientFilters, Query()], database: DatabaseDep, principal: PrincipalDep
 ) -> ClientPage:

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
 
-from gardenos.api.deps import DatabaseDep, SettingsDep
+from gardenos.api.deps import DatabaseDep, SettingsDep, rate_limited
 from gardenos.auth.principal import PrincipalDep
 from gardenos.crm.activities import service as activities
 from gardenos.crm.activities.schemas import TimelinePage
@@ -35,7 +35,7 @@ async def create_lead(
         return await service.create(conn, body, settings.default_phone_region)
 
 
-@router.get("/leads")
+@router.get("/leads", dependencies=[rate_limited("search", when_query="q")])
 async def list_leads(
     filters: Annotated[LeadFilters, Query()], database: DatabaseDep, principal: PrincipalDep
 ) -> LeadPage:
