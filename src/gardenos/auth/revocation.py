@@ -154,16 +154,21 @@ def _ended(row: tuple[Any, ...] | None) -> str | None:
     return None
 
 
+# Higher ranks hold every power of the lower ones.
+_RANK = {"member": 0, "admin": 1, "owner": 2}
+
+
 def _check_membership(role: str | None, agency: str, claimed: Any) -> None:
-    """The membership the token claims must still hold, with the role it claims: a removed or demoted
-    member is refused (401: refreshing the session gives a token with the current memberships)."""
+    """The membership the token claims must still hold, with at least the role it claims: a removed or
+    demoted member is refused (401: refreshing the session gives a token with the current memberships). A
+    promoted one is not: the database grants by the current role anyway, so the stale claim only undersells."""
     if role is None:
         raise InvalidToken(
             f"this token claims agency {agency}, but you are no longer a member of it",
             hint="refresh the session (POST /auth/v1/token?grant_type=refresh_token) for a token with your "
             "current agencies",
         )
-    if role != claimed:
+    if _RANK.get(role, -1) < _RANK.get(str(claimed), 0):
         raise InvalidToken(
             f"this token claims the role {claimed!r} in agency {agency}, but your role there is now {role!r}",
             hint="refresh the session (POST /auth/v1/token?grant_type=refresh_token) for a token with your "
