@@ -161,7 +161,7 @@ _RANK = {"member": 0, "admin": 1, "owner": 2}
 def _check_membership(role: str | None, agency: str, claimed: Any) -> None:
     """The membership the token claims must still hold, with at least the role it claims: a removed or
     demoted member is refused (401: refreshing the session gives a token with the current memberships). A
-    promoted one is not: the database grants by the current role anyway, so the stale claim only undersells."""
+    promoted one is not: the database grants by the current role anyway, so the stale claim undersells."""
     if role is None:
         raise InvalidToken(
             f"this token claims agency {agency}, but you are no longer a member of it",

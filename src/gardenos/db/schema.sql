@@ -2364,12 +2364,6 @@ ALTER TABLE public.memberships ENABLE ROW LEVEL SECURITY;
 CREATE POLICY memberships_delete ON public.memberships FOR DELETE TO authenticated USING ((agency_id IN ( SELECT auth.agency_ids() AS agency_ids)));
 
 --
--- Name: memberships memberships_insert; Type: POLICY; Schema: public; Owner: -
---
-
-CREATE POLICY memberships_insert ON public.memberships FOR INSERT TO authenticated WITH CHECK ((agency_id IN ( SELECT auth.agency_ids() AS agency_ids)));
-
---
 -- Name: memberships memberships_read; Type: POLICY; Schema: public; Owner: -
 --
 
@@ -2798,8 +2792,8 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.lead_analyses TO service_role;
 -- Name: TABLE memberships; Type: ACL; Schema: public; Owner: -
 --
 
-GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.memberships TO anon;
-GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.memberships TO authenticated;
+GRANT SELECT,DELETE,UPDATE ON TABLE public.memberships TO anon;
+GRANT SELECT,DELETE,UPDATE ON TABLE public.memberships TO authenticated;
 GRANT ALL ON TABLE public.memberships TO service_role;
 
 --

@@ -112,6 +112,29 @@ def test_an_admin_cannot_make_itself_owner_nor_touch_the_owners_through_rest(
         assert http.get(f"/api/v1/agencies/{owner.agency_id}").status_code == 200
 
 
+def test_members_join_by_invitation_only_and_ids_cannot_be_probed(api: Api, agency: Agency) -> None:
+    """An owner adding a user by id through /rest/v1 is refused alike for an existing and a made-up id: no
+    user is added without an invitation, and the answer does not tell which ids exist."""
+    owner = agency.owner
+    outsider, _ = api.confirmed_user()
+    with psycopg.connect(api.owner_url) as conn:
+        row = conn.execute("SELECT id::text FROM auth.users WHERE email = %s", (outsider,)).fetchone()
+    assert row is not None
+    answers = []
+    with api.http(owner.access_token) as http:
+        for user_id in (row[0], str(uuid.uuid4())):
+            added = http.post(
+                "/rest/v1/memberships",
+                json={"agency_id": owner.agency_id, "user_id": user_id, "role": "member"},
+            )
+            assert added.status_code == 403, added.text
+            answers.append(added.json())
+        invited = http.post(f"/api/v1/agencies/{owner.agency_id}/invites", json={"email": outsider})
+    assert answers[0] == answers[1]
+    assert invited.status_code == 201, invited.text
+    assert _roles(api, owner.agency_id)[row[0]] == "member"
+
+
 def test_an_admin_cannot_add_an_owner_nor_change_its_own_role(api: Api, agency: Agency) -> None:
     owner, admin = agency.owner, agency.admin
     outsider, _ = api.confirmed_user()
