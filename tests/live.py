@@ -7,6 +7,7 @@ import contextlib
 import email
 import email.policy
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -216,41 +217,87 @@ def agency_owner(api: Api, agency_name: str) -> Member:
     )
 
 
-class UpProcess:
-    """`gardenos up` in a subprocess over the session database (as a server that can be signalled or
-    killed), with its output in a file (a pipe could fill and block it)."""
+class GardenosUp:
+    """`gardenos up` in a subprocess, as a user runs it (a server that can be signalled or killed), with
+    its output in a file (a pipe could fill and block it)."""
 
-    def __init__(self, database: SessionDatabase, log: Path, **env: str) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+    def __init__(self, args: list[str], env: dict[str, str], port: int, log: Path) -> None:
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
         self.log = log
         self.out = log.open("w")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "gardenos", "up", *args],
+            env=env,
+            stdout=self.out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+
+    def wait_ready(self, attempts: int = 600) -> httpx.Response:
+        """Poll /ready (a first start may load demo data or create a cluster), at most ~2 minutes."""
+        for _ in range(attempts):
+            assert self.proc.poll() is None, f"gardenos up exited early:\n{self.output()}"
+            # Connection refused until the server listens: keep polling.
+            with contextlib.suppress(httpx.TransportError):
+                response = httpx.get(f"{self.url}/ready", timeout=2)
+                if response.status_code == 200:
+                    return response
+            time.sleep(0.2)
+        self.kill()
+        raise AssertionError(f"gardenos up never became ready:\n{self.output()}")
+
+    def wait_output(self, text: str, attempts: int = 600) -> None:
+        """Until `text` appears in the output, at most ~2 minutes; fails if the process ends first."""
+        for _ in range(attempts):
+            if text in self.output():
+                return
+            assert self.proc.poll() is None, f"gardenos up exited before printing {text!r}:\n{self.output()}"
+            time.sleep(0.2)
+        raise AssertionError(f"gardenos up never printed {text!r}:\n{self.output()}")
+
+    def interrupt(self) -> int:
+        self.proc.send_signal(signal.SIGINT)
+        try:
+            return self.proc.wait(timeout=90)
+        finally:
+            self.out.close()
+
+    def output(self) -> str:
+        if not self.out.closed:
+            self.out.flush()
+        return self.log.read_text()
+
+    def kill(self) -> None:
+        """SIGKILL the `gardenos up` process alone, as the OOM killer or `kill -9` would."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.out.close()
+
+
+class UpProcess(GardenosUp):
+    """`gardenos up` over the session database, ready when constructed."""
+
+    def __init__(self, database: SessionDatabase, log: Path, **env: str) -> None:
+        port = free_port()
         tokens = TokenService(database.settings, database.target.secrets.jwt_secret)
         self.anon_key = tokens.api_key("anon")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "gardenos", "up", "--no-demo"],
-            env=database.env()
+        super().__init__(
+            ["--no-demo"],
+            database.env()
             | {
                 "GARDENOS_DATABASE_URL": database.owner_url,
-                "GARDENOS_PORT": str(self.port),
+                "GARDENOS_PORT": str(port),
                 "GARDENOS_AI_EMBEDDER": "hashing",
                 # The session's other servers count sign-ins from loopback too.
                 **{f"GARDENOS_{name.upper()}": "100000" for name in RATE_LIMITS},
                 **env,
             },
-            stdout=self.out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
+            port,
+            log,
         )
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, f"gardenos up exited early:\n{self.output()}"
-            with contextlib.suppress(httpx.TransportError):
-                if httpx.get(f"{self.url}/ready", timeout=2).status_code == 200:
-                    return
-            time.sleep(0.2)
-        self.kill()
-        raise AssertionError(f"gardenos up never became ready:\n{self.output()}")
+        self.wait_ready()
 
     def http(self, token: str | None = None) -> httpx.Client:
         headers = {"apikey": self.anon_key} | ({"Authorization": f"Bearer {token}"} if token else {})
@@ -266,14 +313,3 @@ class UpProcess:
         assert response.status_code == 200, response.text
         token: str = response.json()["access_token"]
         return token
-
-    def output(self) -> str:
-        if not self.out.closed:
-            self.out.flush()
-        return self.log.read_text()
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        self.out.close()
