@@ -182,6 +182,8 @@ CREATE FUNCTION gardenos.audit_row() RETURNS trigger
     SET search_path TO ''
     AS $$
 DECLARE
+    record_key text := coalesce(TG_ARGV[0], 'id');
+    agency_key text := coalesce(TG_ARGV[1], 'agency_id');
     old_row jsonb;
     new_row jsonb;
     row_agency uuid;
@@ -203,14 +205,14 @@ BEGIN
     THEN
         RETURN NULL;
     END IF;
-    row_agency := (coalesce(new_row, old_row) ->> 'agency_id')::uuid;
+    row_agency := (coalesce(new_row, old_row) ->> agency_key)::uuid;
     -- Rows removed because their agency is being deleted: the trail goes with the agency.
     IF TG_OP = 'DELETE' AND NOT EXISTS (SELECT FROM public.agencies a WHERE a.id = row_agency) THEN
         RETURN NULL;
     END IF;
     INSERT INTO public.audit_log (agency_id, actor_id, actor_role, action, table_name, record_id, before, after)
     VALUES (row_agency, auth.uid(), auth.role(), lower(TG_OP), TG_TABLE_NAME,
-            (coalesce(new_row, old_row) ->> 'id')::uuid, old_row, new_row);
+            (coalesce(new_row, old_row) ->> record_key)::uuid, old_row, new_row);
     RETURN NULL;
 END
 $$;
@@ -1737,6 +1739,12 @@ CREATE TRIGGER activities_created_by_member_update BEFORE UPDATE OF created_by, 
 CREATE TRIGGER activities_updated_at BEFORE UPDATE ON public.activities FOR EACH ROW EXECUTE FUNCTION gardenos.set_updated_at();
 
 --
+-- Name: agencies agencies_audit; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER agencies_audit AFTER INSERT OR UPDATE ON public.agencies FOR EACH ROW EXECUTE FUNCTION gardenos.audit_row('id', 'id');
+
+--
 -- Name: agencies agencies_updated_at; Type: TRIGGER; Schema: public; Owner: -
 --
 
@@ -1753,6 +1761,12 @@ CREATE TRIGGER agent_memory_created_by_member BEFORE INSERT ON public.agent_memo
 --
 
 CREATE TRIGGER agent_memory_created_by_member_update BEFORE UPDATE OF created_by, agency_id ON public.agent_memory FOR EACH ROW WHEN (((new.created_by IS NOT NULL) AND ((new.created_by IS DISTINCT FROM old.created_by) OR (new.agency_id IS DISTINCT FROM old.agency_id)))) EXECUTE FUNCTION gardenos.require_member('created_by');
+
+--
+-- Name: agent_subscriptions agent_subscriptions_audit; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER agent_subscriptions_audit AFTER INSERT OR DELETE OR UPDATE ON public.agent_subscriptions FOR EACH ROW EXECUTE FUNCTION gardenos.audit_row();
 
 --
 -- Name: agent_subscriptions agent_subscriptions_created_by_member; Type: TRIGGER; Schema: public; Owner: -
@@ -1869,6 +1883,12 @@ CREATE TRIGGER leads_owner_id_member_update BEFORE UPDATE OF owner_id, agency_id
 CREATE TRIGGER leads_updated_at BEFORE UPDATE ON public.leads FOR EACH ROW EXECUTE FUNCTION gardenos.set_updated_at();
 
 --
+-- Name: memberships memberships_audit; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER memberships_audit AFTER INSERT OR DELETE OR UPDATE ON public.memberships FOR EACH ROW EXECUTE FUNCTION gardenos.audit_row('user_id');
+
+--
 -- Name: memberships memberships_revocation_insert_delete; Type: TRIGGER; Schema: public; Owner: -
 --
 
@@ -1891,6 +1911,12 @@ CREATE TRIGGER memberships_revocation_update AFTER UPDATE OF role, agency_id, us
 --
 
 CREATE TRIGGER memberships_rules BEFORE INSERT OR DELETE OR UPDATE ON public.memberships FOR EACH ROW EXECUTE FUNCTION gardenos.membership_rules();
+
+--
+-- Name: price_list_items price_list_items_audit; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER price_list_items_audit AFTER INSERT OR DELETE OR UPDATE ON public.price_list_items FOR EACH ROW EXECUTE FUNCTION gardenos.audit_row();
 
 --
 -- Name: price_list_items price_list_items_updated_at; Type: TRIGGER; Schema: public; Owner: -

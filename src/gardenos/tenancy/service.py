@@ -9,7 +9,6 @@ that it does not exist, so agency ids cannot be probed.
 
 from __future__ import annotations
 
-import json
 import re
 import secrets
 import unicodedata
@@ -52,10 +51,6 @@ REMOVE_MEMBER = "DELETE FROM public.memberships WHERE agency_id = %s AND user_id
 SET_ACTIVE = """
 UPDATE auth.users SET raw_app_meta_data = raw_app_meta_data || jsonb_build_object('agency_id', %s::text)
 WHERE id = %s
-"""
-AUDIT = """
-INSERT INTO public.audit_log (agency_id, actor_id, actor_role, action, table_name, record_id, after)
-VALUES (%s, %s, 'authenticated', %s, 'memberships', %s, %s)
 """
 
 
@@ -142,9 +137,6 @@ class TenancyService:
             added = await repo.fetch_one(conn, ADD_MEMBER, (agency_id, user["id"], role, inviter))
             if added is None:
                 raise Conflict(f"{email} is already a member of this agency")
-            await conn.execute(
-                AUDIT, (agency_id, inviter, "invite", user["id"], json.dumps({"email": email, "role": role}))
-            )
             if user["email_confirmed_at"] is None:
                 await self.auth.mail_token(
                     conn, user, "invite", email, None, client, agency_name=agency["name"]
@@ -168,7 +160,6 @@ class TenancyService:
             await self._membership(conn, agency_id, caller)
             if await repo.fetch_one(conn, REMOVE_MEMBER, (agency_id, member_id)) is None:
                 raise NotFound("that user is not a member of this agency")
-            await conn.execute(AUDIT, (agency_id, caller, "remove_member", member_id, None))
 
     async def switch(self, principal: Principal, agency_id: uuid.UUID) -> dict[str, Any]:
         """Make `agency_id` the active agency; returns a new access token for the same session."""

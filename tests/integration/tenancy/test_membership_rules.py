@@ -427,3 +427,57 @@ def test_deleting_the_account_of_an_agencys_last_owner_is_refused(api: Api, agen
             http.delete(f"/auth/v1/admin/users/{agency.member.user_id}", headers=service).status_code == 200
         )
     assert _roles(api, owner.agency_id) == {owner.user_id: "owner", agency.admin.user_id: "admin"}
+
+
+# --- finding 6: the trail of who holds power is written by the database, at every door --------------------
+
+
+def _trail(api: Api, agency_id: str, table: str) -> list[tuple[str, str, str | None, Any, Any]]:
+    with psycopg.connect(api.owner_url) as conn:
+        rows = conn.execute(
+            """SELECT action, actor_id::text, record_id::text, before, after FROM audit_log
+               WHERE agency_id = %s AND table_name = %s ORDER BY id""",
+            (agency_id, table),
+        )
+        return rows.fetchall()
+
+
+def test_changes_to_members_settings_and_price_lists_are_audited_through_rest(
+    api: Api, agency: Agency
+) -> None:
+    """A role change, an agency's settings and a price list written through /rest/v1 land in the audit
+    trail with their actor, as the same changes through /api/v1 do: the triggers write it, not a service."""
+    owner, member = agency.owner, agency.member
+    with api.http(owner.access_token) as http:
+        promoted = http.patch(_row(owner.agency_id, member.user_id), json={"role": "admin"})
+        renamed = http.patch(f"/rest/v1/agencies?id=eq.{owner.agency_id}", json={"name": "Renamed Rules"})
+        priced = http.post(
+            "/rest/v1/price_list_items",
+            json={"sku": "AUD-1", "name": "Audited item", "unit_price": 10},
+            headers={"Prefer": "return=representation"},
+        )
+        removed = http.delete(f"/api/v1/agencies/{owner.agency_id}/members/{member.user_id}")
+    assert promoted.status_code in (200, 204), promoted.text
+    assert renamed.status_code in (200, 204), renamed.text
+    assert priced.status_code == 201, priced.text
+    assert removed.status_code == 204, removed.text
+
+    memberships = _trail(api, owner.agency_id, "memberships")
+    changes = [(action, actor, record) for action, actor, record, _, _ in memberships]
+    # The owner's own membership (agency created), the two invitations, the promotion and the removal.
+    assert changes[-2:] == [
+        ("update", owner.user_id, member.user_id),
+        ("delete", owner.user_id, member.user_id),
+    ]
+    _, _, _, before, after = memberships[-2]
+    assert (before["role"], after["role"]) == ("member", "admin")
+    assert [(a, r) for a, _, r in changes].count(("insert", member.user_id)) == 1
+
+    agencies = _trail(api, owner.agency_id, "agencies")
+    assert [(a, actor) for a, actor, *_ in agencies] == [("insert", None), ("update", owner.user_id)]
+    assert agencies[-1][4]["name"] == "Renamed Rules"
+
+    items = _trail(api, owner.agency_id, "price_list_items")
+    assert [(a, actor, r) for a, actor, r, _, _ in items] == [
+        ("insert", owner.user_id, priced.json()[0]["id"])
+    ]

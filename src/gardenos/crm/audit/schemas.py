@@ -44,7 +44,18 @@ class AuditPage(Page[AuditEntry]):
 
 class AuditFilters(ListFilters):
     record_id: uuid.UUID | None = None
-    table_name: Literal["leads", "clients", "activities", "memberships"] | None = None
+    table_name: (
+        Literal[
+            "leads",
+            "clients",
+            "activities",
+            "memberships",
+            "agencies",
+            "price_list_items",
+            "agent_subscriptions",
+        ]
+        | None
+    ) = None
     action: list[AuditAction] | None = Field(default=None, description="Any of these (repeatable).")
     actor_id: uuid.UUID | None = None
     created_after: AwareDatetime | None = None
