@@ -9,21 +9,25 @@ import io
 import json
 import re
 import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import replace
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
+import psycopg
 from fastapi import APIRouter, Depends, Request, Response
 from psycopg import sql
 
 from gardenos.api.deps import DatabaseDep
 from gardenos.auth.principal import Principal, PrincipalDep
-from gardenos.db.pool import Database
+from gardenos.db.pool import Database, Statement
 from gardenos.rest import schema
 from gardenos.rest.ast import ReadRequest
 from gardenos.rest.build import BuiltRead, RestError, build_read
 from gardenos.rest.grammar import parse_columns, parse_filters, parse_on_conflict, parse_read, parse_select
+from gardenos.rest.plan import PlanRequest, plan_request
 from gardenos.rest.prefer import Prefer, parse_prefer
-from gardenos.rest.rpc import build_call
+from gardenos.rest.rpc import build_call, split_query
 from gardenos.rest.write import BuiltWrite, build_delete, build_insert, build_update
 
 router = APIRouter(prefix="/rest/v1", tags=["rest"])
@@ -34,6 +38,11 @@ RANGE = re.compile(r"^\s*(\d+)-(\d*)\s*$")
 RELOAD_INTERVAL_S = 1.0
 # count=estimated counts exactly below this planned count, as PostgREST does below its max-rows.
 ESTIMATE_EXACT_BELOW = 1_000_000
+# GET and HEAD run read-only, as in PostgREST: a view or function that writes is refused (405, 25006).
+# set_config rather than SET, so it is a statement with a row, like the others of a pipelined read.
+READ_ONLY = "SELECT set_config('transaction_read_only', 'on', true)"
+
+_T = TypeVar("_T")
 
 
 class SchemaCacheHolder:
@@ -67,6 +76,13 @@ class SchemaCacheHolder:
     async def on_reconnect(self) -> None:
         # Notifications sent while the listener was away are lost: reload to be safe.
         await self.reload()
+
+    async def for_function(self, name: str) -> schema.SchemaCache:
+        cache = await self.get()
+        if name not in cache.functions:
+            # A function created since the last load: look again before saying 404.
+            cache = await self.reload(if_older_than=RELOAD_INTERVAL_S)
+        return cache
 
     async def for_table(self, name: str) -> schema.SchemaCache:
         cache = await self.get()
@@ -192,93 +208,185 @@ def _csv(rows: list[dict[str, Any]]) -> str:
     return out.getvalue()
 
 
+def _plan(request: Request) -> PlanRequest | None:
+    enabled: bool = request.app.state.settings.rest_plan_enabled
+    return plan_request(request.headers.get("accept", ""), enabled=enabled)
+
+
+@asynccontextmanager
+async def _read_only_refusals() -> AsyncIterator[None]:
+    """A write refused by a GET's or HEAD's read-only transaction: 405 with PostgreSQL's 25006, as
+    PostgREST answers (api/errors.py reads a 25006 elsewhere as a standby's)."""
+    try:
+        yield
+    except psycopg.errors.ReadOnlySqlTransaction as exc:
+        raise RestError("25006", 405, exc.diag.message_primary or str(exc)) from exc
+
+
+class _Rollback(Exception):
+    """Leaves a transaction by an exception, so it rolls back, carrying what it answered."""
+
+    def __init__(self, result: Any) -> None:
+        self.result = result
+
+
+async def _in_transaction(
+    principal: Principal,
+    db: Database,
+    work: Callable[[Any], Awaitable[_T]],
+    *,
+    read_only: bool,
+    rollback: bool,
+) -> _T:
+    """`work` in one transaction as the caller: read-only for GET and HEAD (PostgREST's access mode),
+    rolled back after answering under `Prefer: tx=rollback`."""
+    try:
+        async with _read_only_refusals(), db.transaction(principal.role, principal.raw_claims) as conn:
+            if read_only:
+                await conn.execute(READ_ONLY)
+            result = await work(conn)
+            if rollback:
+                raise _Rollback(result)
+    except _Rollback as rolled_back:
+        return rolled_back.result  # type: ignore[no-any-return]
+    return result
+
+
+async def _explain(
+    request: Request, principal: Principal, db: Database, plan: PlanRequest, statement: Any, params: Any
+) -> Response:
+    async def run(conn: Any) -> str:
+        return plan.body(await (await conn.execute(plan.explain(statement), params)).fetchall())
+
+    read_only = request.method in ("GET", "HEAD")
+    body = await _in_transaction(principal, db, run, read_only=read_only, rollback=_prefer(request).rollback)
+    return Response(b"" if request.method == "HEAD" else body, media_type=f"{plan.media_type}; charset=utf-8")
+
+
+async def _read_rows(
+    principal: Principal, db: Database, built: BuiltRead, prefer: Prefer, *, read_only: bool
+) -> tuple[str | None, int, int | None]:
+    """(the page as JSON text, its rows, the count if one was asked for)."""
+    if read_only and prefer.count in (None, "exact"):
+        # Nothing to decide between statements: one round trip.
+        statements: list[Statement] = [(READ_ONLY, None), (built.body, built.params)]
+        if prefer.count == "exact":
+            statements.append(built.count())
+        async with _read_only_refusals():
+            rows = await db.read(principal.role, principal.raw_claims, statements)
+        body, returned = rows[1]  # type: ignore[misc]
+        return body, returned, int(rows[2][0]) if len(rows) > 2 else None  # type: ignore[index]
+
+    async def run(conn: Any) -> tuple[str | None, int, int | None]:
+        body, returned = await (await conn.execute(built.body, built.params)).fetchone()
+        total: int | None = None
+        if prefer.count == "exact":
+            total = int((await (await conn.execute(*built.count())).fetchone())[0])
+        elif prefer.count is not None:
+            total = await _count(conn, built, prefer)
+        return body, returned, total
+
+    return await _in_transaction(principal, db, run, read_only=read_only, rollback=prefer.rollback)
+
+
+def _read_response(
+    request: Request, prefer: Prefer, body: str | None, returned: int, offset: int, total: int | None
+) -> Response:
+    """A read's answer (a table's, or a function's rows): 206 when a known total is not all here, and for
+    HEAD the same status and headers without the body."""
+    response = Response() if body is None else _body(request, body, returned)
+    response.headers["Content-Range"] = _content_range(offset, returned, total)
+    if total is not None and returned < total:
+        response.status_code = 206  # as PostgREST: a known total that this answer does not cover
+    if prefer.applied:
+        response.headers["Preference-Applied"] = ", ".join(prefer.applied)
+    return response
+
+
+def _read_request(request: Request, pairs: list[tuple[str, str]]) -> ReadRequest:
+    max_rows: int = request.app.state.settings.rest_max_rows
+    return capped(_apply_range(request, parse_read(pairs)), max_rows)
+
+
 async def _call(
     name: str,
     args: dict[str, Any],
+    read_pairs: list[tuple[str, str]],
     request: Request,
     principal: Principal,
     db: Database,
     holder: SchemaCacheHolder,
-    *,
-    read_only: bool,
 ) -> Response:
-    cache = await holder.get()
-    if name not in cache.functions:
-        cache = await holder.reload(if_older_than=RELOAD_INTERVAL_S)
+    cache = await holder.for_function(name)
+    head = request.method == "HEAD"
+    read_only = request.method in ("GET", "HEAD")
+    parsed = _read_request(request, read_pairs)
     built = build_call(
-        cache, name, args, read_only=read_only, max_rows=request.app.state.settings.rest_max_rows
+        cache,
+        name,
+        args,
+        parsed,
+        max_rows=request.app.state.settings.rest_max_rows,
+        headers_only=head,
     )
     prefer = _prefer(request)
-    async with db.transaction(principal.role, principal.raw_claims) as conn:
-        body, returned = await (await conn.execute(built.statement, built.params)).fetchone()  # type: ignore[misc]
-        if prefer.rollback:
-            raise _Rollback(body, returned)
-    response = (
-        _body(request, body, returned)
-        if built.returns_rows
-        else Response(body, media_type="application/json")
-    )
-    if built.returns_rows:
-        response.headers["Content-Range"] = _content_range(0, returned, None)
-    return response
+    if (plan := _plan(request)) is not None:
+        return await _explain(request, principal, db, plan, built.statement, built.params)
+    if built.read is not None:
+        body, returned, total = await _read_rows(principal, db, built.read, prefer, read_only=read_only)
+        return _read_response(request, prefer, body, returned, parsed.offset, total)
+
+    async def run(conn: Any) -> tuple[str, int]:
+        row = await (await conn.execute(built.statement, built.params)).fetchone()
+        return row[0], row[1]
+
+    body, returned = await _in_transaction(principal, db, run, read_only=read_only, rollback=prefer.rollback)
+    if not built.returns_rows:
+        return Response(b"" if head else body, media_type="application/json")
+    return _read_response(request, prefer, None if head else body, returned, 0, None)
 
 
 @router.post("/rpc/{name}")
 async def call_post(
     name: str, request: Request, principal: PrincipalDep, db: DatabaseDep, holder: SchemaDep
 ) -> Response:
+    """Named arguments in the JSON body; the query string shapes a result of rows as a table read."""
     payload = await _json_body(request)
     if payload is None:
         payload = {}
     if not isinstance(payload, dict):
         raise RestError("PGRST102", 400, "the body of an RPC call must be a JSON object of named arguments")
-    prefer = _prefer(request)
-    return await _transactional(
-        _call(name, payload, request, principal, db, holder, read_only=False), request, prefer, 200
-    )
+    return await _call(name, payload, _query_pairs(request), request, principal, db, holder)
 
 
-@router.get("/rpc/{name}")
+@router.api_route("/rpc/{name}", methods=["GET", "HEAD"])
 async def call_get(
     name: str, request: Request, principal: PrincipalDep, db: DatabaseDep, holder: SchemaDep
 ) -> Response:
-    """Stable and immutable functions, with their arguments in the query string."""
-    args = dict(request.query_params.items())
-    return await _call(name, args, request, principal, db, holder, read_only=True)
+    """Arguments in the query string beside select/filters/order (see `rpc.split_query`), in a read-only
+    transaction."""
+    args, read_pairs = split_query(await holder.for_function(name), name, _query_pairs(request))
+    return await _call(name, args, read_pairs, request, principal, db, holder)
 
 
-@router.get("/{table}")
+@router.api_route("/{table}", methods=["GET", "HEAD"])
 async def read(
     table: str, request: Request, principal: PrincipalDep, db: DatabaseDep, holder: SchemaDep
 ) -> Response:
     prefer = _prefer(request)
-    max_rows: int = request.app.state.settings.rest_max_rows
-    parsed = capped(_apply_range(request, parse_read(_query_pairs(request))), max_rows)
+    parsed = _read_request(request, _query_pairs(request))
     agency = (
         str(principal.agency_id)
         if principal.agency_id is not None and not principal.is_service_role
         else None
     )
-    built = build_read(await holder.for_table(table), table, parsed, agency)
-    if prefer.count in (None, "exact"):
-        # Nothing to decide between statements: one round trip.
-        statements = [(built.body, built.params)]
-        if prefer.count == "exact":
-            statements.append(built.count())
-        rows = await db.read(principal.role, principal.raw_claims, statements)
-        body, returned = rows[0]  # type: ignore[misc]
-        total = int(rows[1][0]) if len(rows) > 1 else None  # type: ignore[index]
-    else:
-        async with db.transaction(principal.role, principal.raw_claims) as conn:
-            body, returned = await (await conn.execute(built.body, built.params)).fetchone()  # type: ignore[misc]
-            total = await _count(conn, built, prefer)
-    response = _body(request, body, returned)
-    response.headers["Content-Range"] = _content_range(parsed.offset, returned, total)
-    if total is not None and returned < total:
-        response.status_code = 206  # as PostgREST: a known total that this answer does not cover
-    if prefer.applied:
-        response.headers["Preference-Applied"] = ", ".join(prefer.applied)
-    return response
+    built = build_read(
+        await holder.for_table(table), table, parsed, agency, headers_only=request.method == "HEAD"
+    )
+    if (plan := _plan(request)) is not None:
+        return await _explain(request, principal, db, plan, built.body, built.params)
+    body, returned, total = await _read_rows(principal, db, built, prefer, read_only=True)
+    return _read_response(request, prefer, body, returned, parsed.offset, total)
 
 
 def _select_param(request: Request) -> Any:
@@ -289,18 +397,15 @@ def _select_param(request: Request) -> Any:
 async def _run_write(
     request: Request, principal: Principal, db: Database, built: BuiltWrite, prefer: Prefer, status: int
 ) -> Response:
-    async with db.transaction(principal.role, principal.raw_claims) as conn:
-        body, returned = await (await conn.execute(built.statement, built.params)).fetchone()  # type: ignore[misc]
-        if prefer.rollback:
-            # Leaving the block by an exception rolls the transaction back; the answer is as if committed.
-            raise _Rollback(body, returned)
+    if (plan := _plan(request)) is not None:
+        return await _explain(request, principal, db, plan, built.statement, built.params)
+
+    async def run(conn: Any) -> tuple[str, int]:
+        row = await (await conn.execute(built.statement, built.params)).fetchone()
+        return row[0], row[1]
+
+    body, returned = await _in_transaction(principal, db, run, read_only=False, rollback=prefer.rollback)
     return _write_response(request, body, returned, prefer, status)
-
-
-class _Rollback(Exception):
-    def __init__(self, body: str, returned: int) -> None:
-        self.body = body
-        self.returned = returned
 
 
 def _write_response(request: Request, body: str, returned: int, prefer: Prefer, status: int) -> Response:
@@ -368,14 +473,6 @@ def _csv_rows(raw: bytes) -> list[dict[str, Any]]:
     return rows
 
 
-async def _transactional(coro: Any, request: Request, prefer: Prefer, status: int) -> Response:
-    try:
-        result: Response = await coro
-    except _Rollback as rolled_back:
-        return _write_response(request, rolled_back.body, rolled_back.returned, prefer, status)
-    return result
-
-
 @router.post("/{table}")
 async def insert(
     table: str, request: Request, principal: PrincipalDep, db: DatabaseDep, holder: SchemaDep
@@ -395,7 +492,7 @@ async def insert(
         body_json=json.dumps(rows),
         missing_default=prefer.missing_default,
     )
-    return await _transactional(_run_write(request, principal, db, built, prefer, 201), request, prefer, 201)
+    return await _run_write(request, principal, db, built, prefer, 201)
 
 
 def _require_filters(request: Request, where: tuple[Any, ...], verb: str) -> None:
@@ -428,7 +525,7 @@ async def update(
         select=_select_param(request),
         body_json=json.dumps(payload),
     )
-    return await _transactional(_run_write(request, principal, db, built, prefer, 200), request, prefer, 200)
+    return await _run_write(request, principal, db, built, prefer, 200)
 
 
 @router.delete("/{table}")
@@ -439,4 +536,4 @@ async def delete(
     where = parse_filters(_query_pairs(request))
     _require_filters(request, where, "DELETE")
     built = build_delete(await holder.for_table(table), table, where, select=_select_param(request))
-    return await _transactional(_run_write(request, principal, db, built, prefer, 200), request, prefer, 200)
+    return await _run_write(request, principal, db, built, prefer, 200)
