@@ -294,7 +294,12 @@ def _read_response(
 ) -> Response:
     """A read's answer (a table's, or a function's rows): 206 when a known total is not all here, and for
     HEAD the same status and headers without the body."""
-    response = Response() if body is None else _body(request, body, returned)
+    if body is None:
+        # HEAD: the type the GET would answer with (as PostgREST), and no body.
+        singular = SINGULAR in request.headers.get("accept", "")
+        response = Response(media_type=SINGULAR if singular else "application/json")
+    else:
+        response = _body(request, body, returned)
     response.headers["Content-Range"] = _content_range(offset, returned, total)
     if total is not None and returned < total:
         response.status_code = 206  # as PostgREST: a known total that this answer does not cover

@@ -27,13 +27,27 @@ def functions(database: SessionDatabase) -> Iterator[None]:
             "AS $$ SELECT count(*) FROM public.leads $$"
         )
         conn.execute("GRANT EXECUTE ON FUNCTION public.behaviours_lead_count() TO authenticated")
+        conn.execute(
+            "CREATE FUNCTION public.behaviours_squares(n integer) RETURNS TABLE(sq integer) "
+            "LANGUAGE sql STABLE AS $$ SELECT g * g FROM generate_series(1, n) AS g $$"
+        )
         conn.execute("CREATE TABLE public.behaviours_secret (id int PRIMARY KEY, note text)")
+        # PostgREST's own example of a read that writes: a view calling nextval.
+        conn.execute("CREATE SEQUENCE public.behaviours_calls")
+        conn.execute(
+            "CREATE VIEW public.behaviours_counter AS SELECT nextval('public.behaviours_calls') AS n"
+        )
+        conn.execute("GRANT SELECT ON public.behaviours_counter TO authenticated")
+        conn.execute("GRANT USAGE ON SEQUENCE public.behaviours_calls TO authenticated")
         conn.execute("REVOKE ALL ON public.behaviours_secret FROM anon, authenticated")
         conn.execute("NOTIFY pgrst, 'reload schema'")
     yield
     with psycopg.connect(database.owner_url, autocommit=True) as conn:
         conn.execute("DROP FUNCTION public.behaviours_lead_count()")
+        conn.execute("DROP FUNCTION public.behaviours_squares(integer)")
         conn.execute("DROP TABLE public.behaviours_secret")
+        conn.execute("DROP VIEW public.behaviours_counter")
+        conn.execute("DROP SEQUENCE public.behaviours_calls")
         conn.execute("NOTIFY pgrst, 'reload schema'")
 
 
@@ -85,6 +99,7 @@ def test_head_on_a_table_answers_the_headers_of_the_get_and_no_body(
             )
             assert head.status_code == 200, head.text
             assert head.content == b""
+            assert head.headers["content-type"] == "application/json"
             # A planned count is the planner's estimate; exact and estimated (below its threshold) count.
             expected = r"0-1/\d+" if count == "planned" else "0-1/2"
             assert re.fullmatch(expected, head.headers["content-range"]), count
@@ -189,6 +204,9 @@ def test_rpc_get_separates_arguments_from_select_filters_and_order(api: Api, own
             params={"query": "Lovelace", "max_results": "1", "select": "last_name"},
         )
         assert with_default_overridden.json() == [{"last_name": "Lovelace"}]
+        # A one-column RETURNS TABLE is rows with that column, as PostgREST answers it.
+        squares = http.get("/rest/v1/rpc/behaviours_squares?n=4&sq=gt.1&order=sq.desc&limit=2")
+        assert squares.json() == [{"sq": 16}, {"sq": 9}], squares.text
         wrong = http.get("/rest/v1/rpc/search_leads", params={"nope": "x"})
         assert wrong.status_code == 404
         assert wrong.json()["code"] == "PGRST202"
@@ -211,6 +229,15 @@ def test_rpc_get_runs_read_only_as_postgrest(api: Api, owner: Member) -> None:
         assert http.get(f"/rest/v1/leads?select=status&id=eq.{lead['id']}").json() == [
             {"status": lead["status"]}
         ]
+        # Tables and views too: GET and HEAD are read-only.
+        counter = http.get("/rest/v1/behaviours_counter")
+        assert counter.status_code == 405, counter.text
+        assert counter.json() == {
+            "code": "25006",
+            "message": "cannot execute nextval() in a read-only transaction",
+            "details": None,
+            "hint": None,
+        }
 
 
 # 4. EXPLAIN plans, off by default
