@@ -9,21 +9,19 @@ import io
 import json
 import re
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
 from dataclasses import replace
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
-import psycopg
 from fastapi import APIRouter, Depends, Request, Response
-from psycopg import sql
 
 from gardenos.api.deps import DatabaseDep
 from gardenos.auth.principal import Principal, PrincipalDep
-from gardenos.db.pool import Database, Statement
+from gardenos.db.pool import Database
 from gardenos.rest import schema
 from gardenos.rest.ast import ReadRequest
-from gardenos.rest.build import BuiltRead, RestError, build_read
+from gardenos.rest.bodies import json_body, rows_body
+from gardenos.rest.build import RestError, build_read
+from gardenos.rest.execute import explain, read_rows, run_statement
 from gardenos.rest.grammar import parse_columns, parse_filters, parse_on_conflict, parse_read, parse_select
 from gardenos.rest.plan import PlanRequest, plan_request
 from gardenos.rest.prefer import Prefer, parse_prefer
@@ -36,13 +34,6 @@ SINGULAR = "application/vnd.pgrst.object+json"
 RANGE = re.compile(r"^\s*(\d+)-(\d*)\s*$")
 # A request for a table the cache does not know reloads it, at most this often.
 RELOAD_INTERVAL_S = 1.0
-# count=estimated counts exactly below this planned count, as PostgREST does below its max-rows.
-ESTIMATE_EXACT_BELOW = 1_000_000
-# GET and HEAD run read-only, as in PostgREST: a view or function that writes is refused (405, 25006).
-# set_config rather than SET, so it is a statement with a row, like the others of a pipelined read.
-READ_ONLY = "SELECT set_config('transaction_read_only', 'on', true)"
-
-_T = TypeVar("_T")
 
 
 class SchemaCacheHolder:
@@ -145,36 +136,6 @@ def capped(read: ReadRequest, max_rows: int) -> ReadRequest:
     return replace(read, limit=max_rows)
 
 
-async def _count(conn: Any, built: BuiltRead, prefer: Prefer) -> int:
-    """count=planned|estimated (an exact count goes with the read, see `read`)."""
-    count, params = built.count()
-    # Planned from the caller's own agency's statistics (see build._agency_condition); exact when small.
-    # A parallel plan's scan estimates one worker's share: plan it serially.
-    await conn.execute("SET LOCAL max_parallel_workers_per_gather = 0")
-    explain = sql.SQL("EXPLAIN (FORMAT JSON) {}").format(count)
-    row = await (await conn.execute(explain, params)).fetchone()
-    planned = planned_rows(row[0][0]["Plan"])
-    await conn.execute("RESET max_parallel_workers_per_gather")
-    if prefer.count == "estimated" and planned < ESTIMATE_EXACT_BELOW:
-        row = await (await conn.execute(count, params)).fetchone()
-        return int(row[0])
-    return planned
-
-
-def planned_rows(plan: dict[str, Any]) -> int:
-    """The row estimate of a count's scan: down the plan (Aggregate, Result, …) to the node that reads the
-    table, past InitPlans (under RLS the policy's `auth.agency_id()` is one)."""
-    node = plan
-    while "Relation Name" not in node:
-        children = [
-            p for p in node.get("Plans", []) if p.get("Parent Relationship") not in ("InitPlan", "SubPlan")
-        ]
-        if not children:
-            break
-        node = children[0]
-    return int(node["Plan Rows"])
-
-
 def _content_range(offset: int, returned: int, total: int | None) -> str:
     total_text = "*" if total is None else str(total)
     if returned == 0:
@@ -213,80 +174,19 @@ def _plan(request: Request) -> PlanRequest | None:
     return plan_request(request.headers.get("accept", ""), enabled=enabled)
 
 
-@asynccontextmanager
-async def _read_only_refusals() -> AsyncIterator[None]:
-    """A write refused by a GET's or HEAD's read-only transaction: 405 with PostgreSQL's 25006, as
-    PostgREST answers (api/errors.py reads a 25006 elsewhere as a standby's)."""
-    try:
-        yield
-    except psycopg.errors.ReadOnlySqlTransaction as exc:
-        raise RestError("25006", 405, exc.diag.message_primary or str(exc)) from exc
-
-
-class _Rollback(Exception):
-    """Leaves a transaction by an exception, so it rolls back, carrying what it answered."""
-
-    def __init__(self, result: Any) -> None:
-        self.result = result
-
-
-async def _in_transaction(
-    principal: Principal,
-    db: Database,
-    work: Callable[[Any], Awaitable[_T]],
-    *,
-    read_only: bool,
-    rollback: bool,
-) -> _T:
-    """`work` in one transaction as the caller: read-only for GET and HEAD (PostgREST's access mode),
-    rolled back after answering under `Prefer: tx=rollback`."""
-    try:
-        async with _read_only_refusals(), db.transaction(principal.role, principal.raw_claims) as conn:
-            if read_only:
-                await conn.execute(READ_ONLY)
-            result = await work(conn)
-            if rollback:
-                raise _Rollback(result)
-    except _Rollback as rolled_back:
-        return rolled_back.result  # type: ignore[no-any-return]
-    return result
-
-
 async def _explain(
     request: Request, principal: Principal, db: Database, plan: PlanRequest, statement: Any, params: Any
 ) -> Response:
-    async def run(conn: Any) -> str:
-        return plan.body(await (await conn.execute(plan.explain(statement), params)).fetchall())
-
-    read_only = request.method in ("GET", "HEAD")
-    body = await _in_transaction(principal, db, run, read_only=read_only, rollback=_prefer(request).rollback)
+    body = await explain(
+        principal,
+        db,
+        plan,
+        statement,
+        params,
+        read_only=request.method in ("GET", "HEAD"),
+        rollback=_prefer(request).rollback,
+    )
     return Response(b"" if request.method == "HEAD" else body, media_type=f"{plan.media_type}; charset=utf-8")
-
-
-async def _read_rows(
-    principal: Principal, db: Database, built: BuiltRead, prefer: Prefer, *, read_only: bool
-) -> tuple[str | None, int, int | None]:
-    """(the page as JSON text, its rows, the count if one was asked for)."""
-    if read_only and prefer.count in (None, "exact"):
-        # Nothing to decide between statements: one round trip.
-        statements: list[Statement] = [(READ_ONLY, None), (built.body, built.params)]
-        if prefer.count == "exact":
-            statements.append(built.count())
-        async with _read_only_refusals():
-            rows = await db.read(principal.role, principal.raw_claims, statements)
-        body, returned = rows[1]  # type: ignore[misc]
-        return body, returned, int(rows[2][0]) if len(rows) > 2 else None  # type: ignore[index]
-
-    async def run(conn: Any) -> tuple[str | None, int, int | None]:
-        body, returned = await (await conn.execute(built.body, built.params)).fetchone()
-        total: int | None = None
-        if prefer.count == "exact":
-            total = int((await (await conn.execute(*built.count())).fetchone())[0])
-        elif prefer.count is not None:
-            total = await _count(conn, built, prefer)
-        return body, returned, total
-
-    return await _in_transaction(principal, db, run, read_only=read_only, rollback=prefer.rollback)
 
 
 def _read_response(
@@ -338,14 +238,11 @@ async def _call(
     if (plan := _plan(request)) is not None:
         return await _explain(request, principal, db, plan, built.statement, built.params)
     if built.read is not None:
-        body, returned, total = await _read_rows(principal, db, built.read, prefer, read_only=read_only)
+        body, returned, total = await read_rows(principal, db, built.read, prefer, read_only=read_only)
         return _read_response(request, prefer, body, returned, parsed.offset, total)
-
-    async def run(conn: Any) -> tuple[str, int]:
-        row = await (await conn.execute(built.statement, built.params)).fetchone()
-        return row[0], row[1]
-
-    body, returned = await _in_transaction(principal, db, run, read_only=read_only, rollback=prefer.rollback)
+    body, returned = await run_statement(
+        principal, db, built.statement, built.params, read_only=read_only, rollback=prefer.rollback
+    )
     if not built.returns_rows:
         return Response(b"" if head else body, media_type="application/json")
     return _read_response(request, prefer, None if head else body, returned, 0, None)
@@ -356,7 +253,7 @@ async def call_post(
     name: str, request: Request, principal: PrincipalDep, db: DatabaseDep, holder: SchemaDep
 ) -> Response:
     """Named arguments in the JSON body; the query string shapes a result of rows as a table read."""
-    payload = await _json_body(request)
+    payload = await json_body(request)
     if payload is None:
         payload = {}
     if not isinstance(payload, dict):
@@ -390,7 +287,7 @@ async def read(
     )
     if (plan := _plan(request)) is not None:
         return await _explain(request, principal, db, plan, built.body, built.params)
-    body, returned, total = await _read_rows(principal, db, built, prefer, read_only=True)
+    body, returned, total = await read_rows(principal, db, built, prefer, read_only=True)
     return _read_response(request, prefer, body, returned, parsed.offset, total)
 
 
@@ -404,12 +301,9 @@ async def _run_write(
 ) -> Response:
     if (plan := _plan(request)) is not None:
         return await _explain(request, principal, db, plan, built.statement, built.params)
-
-    async def run(conn: Any) -> tuple[str, int]:
-        row = await (await conn.execute(built.statement, built.params)).fetchone()
-        return row[0], row[1]
-
-    body, returned = await _in_transaction(principal, db, run, read_only=False, rollback=prefer.rollback)
+    body, returned = await run_statement(
+        principal, db, built.statement, built.params, read_only=False, rollback=prefer.rollback
+    )
     return _write_response(request, body, returned, prefer, status)
 
 
@@ -425,65 +319,12 @@ def _write_response(request: Request, body: str, returned: int, prefer: Prefer, 
     return Response(status_code=204 if status != 201 else 201, headers=headers)
 
 
-async def _json_body(request: Request) -> Any:
-    raw = await request.body()
-    try:
-        return json.loads(raw) if raw else None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise RestError("PGRST102", 400, "Empty or invalid json", details=str(exc)) from exc
-
-
-async def _rows_body(request: Request) -> list[dict[str, Any]]:
-    """The rows of an insert: a JSON object or array of objects, or (`Content-Type: text/csv`) a CSV with a
-    header row of column names, where an empty field is an empty string and `NULL` is null (as PostgREST)."""
-    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
-    if media_type == "text/csv":
-        return _csv_rows(await request.body())
-    payload = await _json_body(request)
-    rows = payload if isinstance(payload, list) else [payload]
-    if not rows or not all(isinstance(r, dict) for r in rows):
-        raise RestError("PGRST102", 400, "the body must be a JSON object or an array of objects")
-    return rows
-
-
-def _csv_rows(raw: bytes) -> list[dict[str, Any]]:
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise RestError("PGRST102", 400, "the CSV body is not UTF-8", details=str(exc)) from exc
-    try:
-        lines = list(csv.reader(io.StringIO(text, newline="")))
-    except csv.Error as exc:
-        raise RestError("PGRST102", 400, "the CSV body could not be read", details=str(exc)) from exc
-    if not lines or not lines[0]:
-        raise RestError("PGRST102", 400, "the CSV body is empty: it needs a header row of column names")
-    header = lines[0]
-    if len(set(header)) != len(header) or any(not name for name in header):
-        raise RestError(
-            "PGRST102", 400, "the CSV header must name each column once", details=",".join(header)
-        )
-    rows = []
-    for number, values in enumerate(lines[1:], start=2):
-        if not values:
-            continue  # a blank line, e.g. the one after a final newline
-        if len(values) != len(header):
-            raise RestError(
-                "PGRST102",
-                400,
-                f"line {number} of the CSV body has {len(values)} fields; the header names {len(header)}",
-            )
-        rows.append({k: None if v == "NULL" else v for k, v in zip(header, values, strict=True)})
-    if not rows:
-        raise RestError("PGRST102", 400, "the CSV body has a header but no rows")
-    return rows
-
-
 @router.post("/{table}")
 async def insert(
     table: str, request: Request, principal: PrincipalDep, db: DatabaseDep, holder: SchemaDep
 ) -> Response:
     prefer = _prefer(request)
-    rows = await _rows_body(request)
+    rows = await rows_body(request)
     columns = request.query_params.get("columns")
     on_conflict = request.query_params.get("on_conflict")
     built = build_insert(
@@ -517,7 +358,7 @@ async def update(
     table: str, request: Request, principal: PrincipalDep, db: DatabaseDep, holder: SchemaDep
 ) -> Response:
     prefer = _prefer(request)
-    payload = await _json_body(request)
+    payload = await json_body(request)
     if not isinstance(payload, dict):
         raise RestError("PGRST102", 400, "the body of a PATCH must be a JSON object")
     where = parse_filters(_query_pairs(request))
