@@ -357,6 +357,8 @@ class BuiltRead:
     where: tuple[Condition, ...]
     agency_id: str | None = None
     source: Source | None = None
+    # The body's third column is the total (see `read_from`); `count()` is then not needed.
+    with_total: bool = False
 
     def count(self) -> tuple[sql.Composed, dict[str, Any]]:
         """`count(*)` over the same filters, built only when a count is asked for."""
@@ -412,11 +414,16 @@ def read_from(
     *,
     headers_only: bool = False,
     single: bool = False,
+    with_total: bool = False,
 ) -> BuiltRead:
     """The read of `request` from `source`, whose rows have `table`'s columns (a table, or a function
     returning rows). The statement answers (JSON text, rows on the page): with `headers_only` (HEAD) the
     text is NULL and no JSON is built; with `single` (a function returning one row) it is that row's
-    object, or `null`, rather than an array."""
+    object, or `null`, rather than an array.
+
+    `with_total` adds a third column, the count of every row the filters keep, from the same rows: the
+    source is read once (a MATERIALIZED CTE), so a function that writes does so once, not again for a
+    separate count statement."""
     alias = q.alias()
     columns, inner = select_list(q, cache, table, alias, request, ())
     own = tuple(c for c in request.where if not _embed_path(c))
@@ -435,14 +442,30 @@ def read_from(
         aggregate = sql.SQL("coalesce((json_agg({})->0)::text, 'null')").format(rows)
     else:
         aggregate = sql.SQL("coalesce(json_agg({}), '[]'::json)::text").format(rows)
-    body = sql.SQL("SELECT {agg}, count(*) FROM (SELECT {cols} FROM {src} AS {a}{w}{o}{p}) AS {r}").format(
+    src = source(q)
+    prefix: sql.Composable = sql.SQL("")
+    total: sql.Composable = sql.SQL("")
+    if with_total:
+        shared = sql.Identifier("pgrst_source")
+        prefix = sql.SQL("WITH {} AS MATERIALIZED (SELECT * FROM {} AS s) ").format(shared, src)
+        src = shared
+        counted = q.alias()
+        parts = [condition_sql(q, table, counted, c) for c in own]
+        parts += _agency_condition(q, table, counted, agency_id)
+        total_where = sql.SQL(" WHERE {}").format(sql.SQL(" AND ").join(parts)) if parts else sql.SQL("")
+        total = sql.SQL(", (SELECT count(*) FROM {} AS {}{})").format(shared, counted, total_where)
+    body = sql.SQL(
+        "{pre}SELECT {agg}, count(*){total} FROM (SELECT {cols} FROM {src} AS {a}{w}{o}{p}) AS {r}"
+    ).format(
+        pre=prefix,
         agg=aggregate,
+        total=total,
         r=rows,
         cols=columns,
-        src=source(q),
+        src=src,
         a=alias,
         w=where,
         o=order_sql(table, alias, request.order),
         p=paging,
     )
-    return BuiltRead(body, q.params, table, own, agency_id, source)
+    return BuiltRead(body, q.params, table, own, agency_id, source, with_total)

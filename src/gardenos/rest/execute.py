@@ -98,24 +98,30 @@ async def read_rows(
     principal: Principal, db: Database, built: BuiltRead, prefer: Prefer, *, read_only: bool
 ) -> tuple[str | None, int, int | None]:
     """(the page as JSON text, its rows, the count if one was asked for)."""
-    if read_only and prefer.count in (None, "exact"):
+    exact = prefer.count == "exact" and not built.with_total
+    if read_only and (prefer.count in (None, "exact") or built.with_total):
         # Nothing to decide between statements: one round trip.
         statements: list[Statement] = [(READ_ONLY, None), (built.body, built.params)]
-        if prefer.count == "exact":
+        if exact:
             statements.append(built.count())
         async with read_only_refusals():
             rows = await db.read(principal.role, principal.raw_claims, statements)
-        body, returned = rows[1]  # type: ignore[misc]
-        return body, returned, int(rows[2][0]) if len(rows) > 2 else None  # type: ignore[index]
+        page = rows[1]
+        assert page is not None
+        if built.with_total:
+            return page[0], page[1], int(page[2])
+        return page[0], page[1], int(rows[2][0]) if exact else None  # type: ignore[index]
 
     async def run(conn: Any) -> tuple[str | None, int, int | None]:
-        body, returned = await (await conn.execute(built.body, built.params)).fetchone()
+        page = await (await conn.execute(built.body, built.params)).fetchone()
         total: int | None = None
-        if prefer.count == "exact":
+        if built.with_total:
+            total = int(page[2])
+        elif exact:
             total = int((await (await conn.execute(*built.count())).fetchone())[0])
         elif prefer.count is not None:
             total = await count_rows(conn, built, prefer)
-        return body, returned, total
+        return page[0], page[1], total
 
     return await in_transaction(principal, db, run, read_only=read_only, rollback=prefer.rollback)
 

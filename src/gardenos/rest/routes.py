@@ -225,6 +225,7 @@ async def _call(
     cache = await holder.for_function(name)
     head = request.method == "HEAD"
     read_only = request.method in ("GET", "HEAD")
+    prefer = _prefer(request)
     parsed = _read_request(request, read_pairs)
     built = build_call(
         cache,
@@ -233,8 +234,9 @@ async def _call(
         parsed,
         max_rows=request.app.state.settings.rest_max_rows,
         headers_only=head,
+        # Counted by the call itself: a second call for the count would run the function twice.
+        with_total=prefer.count in ("exact", "estimated"),
     )
-    prefer = _prefer(request)
     if (plan := _plan(request)) is not None:
         return await _explain(request, principal, db, plan, built.statement, built.params)
     if built.read is not None:
@@ -261,7 +263,8 @@ async def call_post(
     return await _call(name, payload, _query_pairs(request), request, principal, db, holder)
 
 
-@router.api_route("/rpc/{name}", methods=["GET", "HEAD"])
+@router.get("/rpc/{name}")
+@router.head("/rpc/{name}")
 async def call_get(
     name: str, request: Request, principal: PrincipalDep, db: DatabaseDep, holder: SchemaDep
 ) -> Response:
@@ -271,7 +274,8 @@ async def call_get(
     return await _call(name, args, read_pairs, request, principal, db, holder)
 
 
-@router.api_route("/{table}", methods=["GET", "HEAD"])
+@router.get("/{table}")
+@router.head("/{table}")
 async def read(
     table: str, request: Request, principal: PrincipalDep, db: DatabaseDep, holder: SchemaDep
 ) -> Response:

@@ -102,12 +102,14 @@ def build_call(
     *,
     max_rows: int,
     headers_only: bool = False,
+    with_total: bool = False,
 ) -> BuiltCall:
     """The call as one statement answering (JSON text, rows on the page).
 
     `request` (already capped at `max_rows`) shapes a result of rows with columns as a table read; the
     rows of a set of scalars stop at `max_rows`, as a table read's do. Volatility is not checked here:
-    a GET or HEAD runs in a read-only transaction, which refuses a function's writes (PostgREST's rule)."""
+    a GET or HEAD runs in a read-only transaction, which refuses a function's writes (PostgREST's rule).
+    `with_total`: the statement counts the result too, from the same call (see `build.read_from`)."""
     function = resolve(cache, name, args)
     types = dict(zip(function.arg_names, function.arg_types, strict=True))
 
@@ -128,6 +130,7 @@ def build_call(
             request,
             headers_only=headers_only,
             single=not function.returns_set,
+            with_total=with_total,
         )
         return BuiltCall(read.body, read.params, True, function, read)
     q = Query()

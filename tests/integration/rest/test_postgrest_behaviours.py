@@ -28,6 +28,10 @@ def functions(database: SessionDatabase) -> Iterator[None]:
         )
         conn.execute("GRANT EXECUTE ON FUNCTION public.behaviours_lead_count() TO authenticated")
         conn.execute(
+            "CREATE FUNCTION public.behaviours_bump(who text) RETURNS SETOF public.leads LANGUAGE sql "
+            "AS $$ UPDATE public.leads SET score = score + 1 WHERE first_name = who RETURNING * $$"
+        )
+        conn.execute(
             "CREATE FUNCTION public.behaviours_squares(n integer) RETURNS TABLE(sq integer) "
             "LANGUAGE sql STABLE AS $$ SELECT g * g FROM generate_series(1, n) AS g $$"
         )
@@ -45,6 +49,7 @@ def functions(database: SessionDatabase) -> Iterator[None]:
     with psycopg.connect(database.owner_url, autocommit=True) as conn:
         conn.execute("DROP FUNCTION public.behaviours_lead_count()")
         conn.execute("DROP FUNCTION public.behaviours_squares(integer)")
+        conn.execute("DROP FUNCTION public.behaviours_bump(text)")
         conn.execute("DROP TABLE public.behaviours_secret")
         conn.execute("DROP VIEW public.behaviours_counter")
         conn.execute("DROP SEQUENCE public.behaviours_calls")
@@ -175,6 +180,28 @@ def test_rpc_post_applies_select_filters_order_and_limit(api: Api, owner: Member
         unknown = http.post("/rest/v1/rpc/search_leads?select=nope", json={"query": "Lovelace"})
         assert unknown.status_code == 400
         assert unknown.json()["code"] == "42703"
+
+
+def test_a_counted_rpc_runs_its_function_once(api: Api, owner: Member) -> None:
+    """The count of a function's rows comes from the same call as the rows: a function that writes
+    writes once (PostgREST counts in the same statement too)."""
+    with _http(api, owner) as http:
+        created = http.post("/rest/v1/leads", json={"first_name": "Bumpy", "score": 1})
+        assert created.status_code == 201, created.text
+        try:
+            for count, score in (("exact", 2), ("estimated", 3)):
+                bumped = http.post(
+                    "/rest/v1/rpc/behaviours_bump?select=score",
+                    json={"who": "Bumpy"},
+                    headers={"Prefer": f"count={count}"},
+                )
+                assert bumped.status_code == 200, bumped.text
+                assert bumped.json() == [{"score": score}], count
+                assert bumped.headers["content-range"] == "0-0/1"
+                stored = http.get("/rest/v1/leads?select=score&first_name=eq.Bumpy").json()
+                assert stored == [{"score": score}], count
+        finally:
+            assert http.delete("/rest/v1/leads?first_name=eq.Bumpy").status_code == 204
 
 
 def test_rpc_filters_cannot_reach_other_agencies_rows(api: Api, owner: Member, other: Member) -> None:
