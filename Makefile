@@ -16,13 +16,13 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 # Cache and venv may sit on different file systems (CI's clone, /tmp): copy instead of warning about it.
 export UV_LINK_MODE := copy
 
-.PHONY: up test install install-runtime lint format bench schema lock lock-upgrade system-deps \
+.PHONY: up test install install-runtime lint format bench schema lock lock-upgrade system-deps js-deps \
 	dev-up dev-down logs test-failover backup clean
 
 up: install-runtime
 	$(BIN)/gardenos up
 
-test: install system-deps lint
+test: install system-deps js-deps lint
 	$(BIN)/pytest
 
 # The runtime alone for `make up` (dev tools already in the venv are left where they are); everything
@@ -73,6 +73,20 @@ system-deps:
 	command -v etcd >/dev/null 2>&1 || missing="$$missing etcd-server"; \
 	command -v haproxy >/dev/null 2>&1 || missing="$$missing haproxy"; \
 	if [ -n "$$missing" ]; then echo "installing from Debian:$$missing"; $(call apt_install,$$missing); fi
+
+# @supabase/supabase-js for the tests that run the official JS client (tests/js), exactly as its committed
+# package-lock.json pins it: node and npm come from Debian when missing, and `npm ci` runs again whenever
+# the lock is newer than what node_modules holds (npm ci rewrites node_modules/.package-lock.json).
+JS_DIR := tests/js
+js-deps: $(JS_DIR)/node_modules/.package-lock.json
+
+$(JS_DIR)/node_modules/.package-lock.json: $(JS_DIR)/package-lock.json $(JS_DIR)/package.json
+	@missing=""; \
+	command -v node >/dev/null 2>&1 || missing="$$missing nodejs"; \
+	command -v npm >/dev/null 2>&1 || missing="$$missing npm"; \
+	if [ -n "$$missing" ]; then echo "installing from Debian:$$missing"; $(call apt_install,$$missing); fi
+	npm ci --prefix $(JS_DIR) --no-audit --no-fund --loglevel=error
+	@touch $@
 
 # The development cluster: etcd, three Patroni nodes and HAProxy on loopback, with GardenOS served through
 # HAProxy's read-write port (Ctrl-C stops GardenOS; the cluster runs on until `make dev-down`).

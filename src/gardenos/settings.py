@@ -119,6 +119,10 @@ class Settings(BaseSettings):
     # The most rows one /rest/v1 read answers (PostgREST's db-max-rows): a read without a smaller limit
     # gets this many, and a Content-Range from which the client pages on.
     rest_max_rows: int = Field(default=1000, ge=1)
+    # `Accept: application/vnd.pgrst.plan+json|text` answers the request's EXPLAIN (PostgREST's
+    # db-plan-enabled). Off by default: a plan shows row estimates of the whole table and the policies'
+    # conditions, which a caller should not otherwise see.
+    rest_plan_enabled: bool = False
 
     # AI agents (/ai). Workers run inside the API process unless turned off (`gardenos worker` runs them
     # alone); unset means on, except in tests (env=test), which start their own.

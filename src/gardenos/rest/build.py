@@ -9,6 +9,7 @@ type named in a `::cast` must match a plain type-name pattern. Results are built
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,7 +68,14 @@ def table_not_found(name: str) -> RestError:
 
 
 def column_not_found(table: str, name: str) -> RestError:
+    """A write body's unknown key (PostgREST checks those against its schema cache)."""
     return RestError("PGRST204", 400, f"Could not find the '{name}' column of '{table}' in the schema cache")
+
+
+def undefined_column(table: str, name: str) -> RestError:
+    """An unknown column named in select=, a filter or order=: PostgREST leaves those to PostgreSQL, whose
+    42703 the clients then see; the same error, without sending the query."""
+    return RestError("42703", 400, f"column {table}.{name} does not exist")
 
 
 @dataclass
@@ -94,7 +102,7 @@ class Query:
 def _column(table: Table, name: str) -> Column:
     column = table.columns.get(name)
     if column is None:
-        raise column_not_found(table.name, name)
+        raise undefined_column(table.name, name)
     return column
 
 
@@ -332,6 +340,15 @@ def _embed_path(condition: Condition) -> tuple[str, ...]:
     return condition.embed_path
 
 
+# The relation a read selects from, as SQL: a table (`public.leads`), or a function call whose arguments
+# are bound into the query being built.
+Source = Callable[["Query"], sql.Composable]
+
+
+def table_source(table: Table) -> Source:
+    return lambda _q: sql.SQL("{}.{}").format(sql.Identifier(SCHEMA), sql.Identifier(table.name))
+
+
 @dataclass(frozen=True)
 class BuiltRead:
     body: sql.Composed
@@ -339,6 +356,9 @@ class BuiltRead:
     table: Table
     where: tuple[Condition, ...]
     agency_id: str | None = None
+    source: Source | None = None
+    # The body's third column is the total (see `read_from`); `count()` is then not needed.
+    with_total: bool = False
 
     def count(self) -> tuple[sql.Composed, dict[str, Any]]:
         """`count(*)` over the same filters, built only when a count is asked for."""
@@ -347,7 +367,7 @@ class BuiltRead:
         parts = [condition_sql(q, self.table, alias, c) for c in self.where]
         parts += _agency_condition(q, self.table, alias, self.agency_id)
         where = sql.SQL(" WHERE {}").format(sql.SQL(" AND ").join(parts)) if parts else sql.SQL("")
-        source = sql.SQL("{}.{}").format(sql.Identifier(SCHEMA), sql.Identifier(self.table.name))
+        source = (self.source or table_source(self.table))(q)
         return sql.SQL("SELECT count(*) FROM {} AS {}{}").format(source, alias, where), q.params
 
 
@@ -367,31 +387,85 @@ def _agency_condition(
 
 
 def build_read(
-    cache: SchemaCache, table_name: str, request: ReadRequest, agency_id: str | None = None
+    cache: SchemaCache,
+    table_name: str,
+    request: ReadRequest,
+    agency_id: str | None = None,
+    *,
+    headers_only: bool = False,
 ) -> BuiltRead:
     """`SELECT` returning one JSON array of the page; its `count()` builds the matching count.
     `agency_id`: the caller's agency (see `_agency_condition`)."""
     table = cache.tables.get(table_name)
     if table is None:
         raise table_not_found(table_name)
-    q = Query()
+    return read_from(
+        Query(), cache, table, table_source(table), request, agency_id, headers_only=headers_only
+    )
+
+
+def read_from(
+    q: Query,
+    cache: SchemaCache,
+    table: Table,
+    source: Source,
+    request: ReadRequest,
+    agency_id: str | None = None,
+    *,
+    headers_only: bool = False,
+    single: bool = False,
+    with_total: bool = False,
+) -> BuiltRead:
+    """The read of `request` from `source`, whose rows have `table`'s columns (a table, or a function
+    returning rows). The statement answers (JSON text, rows on the page): with `headers_only` (HEAD) the
+    text is NULL and no JSON is built; with `single` (a function returning one row) it is that row's
+    object, or `null`, rather than an array.
+
+    `with_total` adds a third column, the count of every row the filters keep, from the same rows: the
+    source is read once (a MATERIALIZED CTE), so a function that writes does so once, not again for a
+    separate count statement."""
     alias = q.alias()
     columns, inner = select_list(q, cache, table, alias, request, ())
     own = tuple(c for c in request.where if not _embed_path(c))
     where_parts = [condition_sql(q, table, alias, c) for c in own] + inner
     where_parts += _agency_condition(q, table, alias, agency_id)
     where = sql.SQL(" WHERE {}").format(sql.SQL(" AND ").join(where_parts)) if where_parts else sql.SQL("")
-    source = sql.SQL("{}.{}").format(sql.Identifier(SCHEMA), sql.Identifier(table.name))
     paging: sql.Composable = sql.SQL("")
     if request.limit is not None:
         paging = sql.SQL(" LIMIT {}").format(sql.Literal(request.limit))
     if request.offset:
         paging = sql.SQL("{} OFFSET {}").format(paging, sql.Literal(request.offset))
     rows = q.alias()
+    if headers_only:
+        aggregate: sql.Composable = sql.SQL("NULL::text")
+    elif single:
+        aggregate = sql.SQL("coalesce((json_agg({})->0)::text, 'null')").format(rows)
+    else:
+        aggregate = sql.SQL("coalesce(json_agg({}), '[]'::json)::text").format(rows)
+    src = source(q)
+    prefix: sql.Composable = sql.SQL("")
+    total: sql.Composable = sql.SQL("")
+    if with_total:
+        shared = sql.Identifier("pgrst_source")
+        prefix = sql.SQL("WITH {} AS MATERIALIZED (SELECT * FROM {} AS s) ").format(shared, src)
+        src = shared
+        counted = q.alias()
+        parts = [condition_sql(q, table, counted, c) for c in own]
+        parts += _agency_condition(q, table, counted, agency_id)
+        total_where = sql.SQL(" WHERE {}").format(sql.SQL(" AND ").join(parts)) if parts else sql.SQL("")
+        total = sql.SQL(", (SELECT count(*) FROM {} AS {}{})").format(shared, counted, total_where)
     body = sql.SQL(
-        "SELECT coalesce(json_agg({r}), '[]'::json)::text, count(*) FROM "
-        "(SELECT {cols} FROM {src} AS {a}{w}{o}{p}) AS {r}"
+        "{pre}SELECT {agg}, count(*){total} FROM (SELECT {cols} FROM {src} AS {a}{w}{o}{p}) AS {r}"
     ).format(
-        r=rows, cols=columns, src=source, a=alias, w=where, o=order_sql(table, alias, request.order), p=paging
+        pre=prefix,
+        agg=aggregate,
+        total=total,
+        r=rows,
+        cols=columns,
+        src=src,
+        a=alias,
+        w=where,
+        o=order_sql(table, alias, request.order),
+        p=paging,
     )
-    return BuiltRead(body, q.params, table, own, agency_id)
+    return BuiltRead(body, q.params, table, own, agency_id, source, with_total)

@@ -602,6 +602,24 @@ def parse_read(params: Sequence[tuple[str, str]]) -> ReadRequest:
     )
 
 
+def is_filter_value(value: str) -> bool:
+    """Whether a query value reads as a filter (`eq.5`, `not.in.(a,b)`, `is.null`). On GET /rpc, PostgREST
+    takes a parameter whose value does not for one of the function's arguments."""
+    try:
+        c = _Cursor(value, "filter", _Budget())
+        _operation(c, FieldRef("_"), in_logic=False)
+        c.end()
+    except QueryParseError:
+        return False
+    return True
+
+
+def is_reserved_key(key: str) -> bool:
+    """`select`, `columns`, `on_conflict`, and keys ending in `order`, `limit`, `offset`, `and`, `or`
+    (also per embed: `activities.limit`): never a function argument, as in PostgREST."""
+    return key in ("select", *_WRITE_ONLY) or key.rpartition(".")[2] in _EMBEDDABLE
+
+
 def parse_columns(text: str) -> tuple[str, ...]:
     """`columns=` on inserts: the names, in order, each once."""
     return _columns(text, "columns parameter")

@@ -13,17 +13,19 @@ from dataclasses import replace
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
-from psycopg import sql
 
 from gardenos.api.deps import DatabaseDep
 from gardenos.auth.principal import Principal, PrincipalDep
 from gardenos.db.pool import Database
 from gardenos.rest import schema
 from gardenos.rest.ast import ReadRequest
-from gardenos.rest.build import BuiltRead, RestError, build_read
+from gardenos.rest.bodies import json_body, rows_body
+from gardenos.rest.build import RestError, build_read
+from gardenos.rest.execute import explain, read_rows, run_statement
 from gardenos.rest.grammar import parse_columns, parse_filters, parse_on_conflict, parse_read, parse_select
+from gardenos.rest.plan import PlanRequest, plan_request
 from gardenos.rest.prefer import Prefer, parse_prefer
-from gardenos.rest.rpc import build_call
+from gardenos.rest.rpc import build_call, split_query
 from gardenos.rest.write import BuiltWrite, build_delete, build_insert, build_update
 
 router = APIRouter(prefix="/rest/v1", tags=["rest"])
@@ -32,8 +34,6 @@ SINGULAR = "application/vnd.pgrst.object+json"
 RANGE = re.compile(r"^\s*(\d+)-(\d*)\s*$")
 # A request for a table the cache does not know reloads it, at most this often.
 RELOAD_INTERVAL_S = 1.0
-# count=estimated counts exactly below this planned count, as PostgREST does below its max-rows.
-ESTIMATE_EXACT_BELOW = 1_000_000
 
 
 class SchemaCacheHolder:
@@ -67,6 +67,13 @@ class SchemaCacheHolder:
     async def on_reconnect(self) -> None:
         # Notifications sent while the listener was away are lost: reload to be safe.
         await self.reload()
+
+    async def for_function(self, name: str) -> schema.SchemaCache:
+        cache = await self.get()
+        if name not in cache.functions:
+            # A function created since the last load: look again before saying 404.
+            cache = await self.reload(if_older_than=RELOAD_INTERVAL_S)
+        return cache
 
     async def for_table(self, name: str) -> schema.SchemaCache:
         cache = await self.get()
@@ -129,36 +136,6 @@ def capped(read: ReadRequest, max_rows: int) -> ReadRequest:
     return replace(read, limit=max_rows)
 
 
-async def _count(conn: Any, built: BuiltRead, prefer: Prefer) -> int:
-    """count=planned|estimated (an exact count goes with the read, see `read`)."""
-    count, params = built.count()
-    # Planned from the caller's own agency's statistics (see build._agency_condition); exact when small.
-    # A parallel plan's scan estimates one worker's share: plan it serially.
-    await conn.execute("SET LOCAL max_parallel_workers_per_gather = 0")
-    explain = sql.SQL("EXPLAIN (FORMAT JSON) {}").format(count)
-    row = await (await conn.execute(explain, params)).fetchone()
-    planned = planned_rows(row[0][0]["Plan"])
-    await conn.execute("RESET max_parallel_workers_per_gather")
-    if prefer.count == "estimated" and planned < ESTIMATE_EXACT_BELOW:
-        row = await (await conn.execute(count, params)).fetchone()
-        return int(row[0])
-    return planned
-
-
-def planned_rows(plan: dict[str, Any]) -> int:
-    """The row estimate of a count's scan: down the plan (Aggregate, Result, …) to the node that reads the
-    table, past InitPlans (under RLS the policy's `auth.agency_id()` is one)."""
-    node = plan
-    while "Relation Name" not in node:
-        children = [
-            p for p in node.get("Plans", []) if p.get("Parent Relationship") not in ("InitPlan", "SubPlan")
-        ]
-        if not children:
-            break
-        node = children[0]
-    return int(node["Plan Rows"])
-
-
 def _content_range(offset: int, returned: int, total: int | None) -> str:
     total_text = "*" if total is None else str(total)
     if returned == 0:
@@ -192,93 +169,130 @@ def _csv(rows: list[dict[str, Any]]) -> str:
     return out.getvalue()
 
 
+def _plan(request: Request) -> PlanRequest | None:
+    enabled: bool = request.app.state.settings.rest_plan_enabled
+    return plan_request(request.headers.get("accept", ""), enabled=enabled)
+
+
+async def _explain(
+    request: Request, principal: Principal, db: Database, plan: PlanRequest, statement: Any, params: Any
+) -> Response:
+    body = await explain(
+        principal,
+        db,
+        plan,
+        statement,
+        params,
+        read_only=request.method in ("GET", "HEAD"),
+        rollback=_prefer(request).rollback,
+    )
+    return Response(b"" if request.method == "HEAD" else body, media_type=f"{plan.media_type}; charset=utf-8")
+
+
+def _read_response(
+    request: Request, prefer: Prefer, body: str | None, returned: int, offset: int, total: int | None
+) -> Response:
+    """A read's answer (a table's, or a function's rows): 206 when a known total is not all here, and for
+    HEAD the same status and headers without the body."""
+    if body is None:
+        # HEAD: the type the GET would answer with (as PostgREST), and no body.
+        singular = SINGULAR in request.headers.get("accept", "")
+        response = Response(media_type=SINGULAR if singular else "application/json")
+    else:
+        response = _body(request, body, returned)
+    response.headers["Content-Range"] = _content_range(offset, returned, total)
+    if total is not None and returned < total:
+        response.status_code = 206  # as PostgREST: a known total that this answer does not cover
+    if prefer.applied:
+        response.headers["Preference-Applied"] = ", ".join(prefer.applied)
+    return response
+
+
+def _read_request(request: Request, pairs: list[tuple[str, str]]) -> ReadRequest:
+    max_rows: int = request.app.state.settings.rest_max_rows
+    return capped(_apply_range(request, parse_read(pairs)), max_rows)
+
+
 async def _call(
     name: str,
     args: dict[str, Any],
+    read_pairs: list[tuple[str, str]],
     request: Request,
     principal: Principal,
     db: Database,
     holder: SchemaCacheHolder,
-    *,
-    read_only: bool,
 ) -> Response:
-    cache = await holder.get()
-    if name not in cache.functions:
-        cache = await holder.reload(if_older_than=RELOAD_INTERVAL_S)
-    built = build_call(
-        cache, name, args, read_only=read_only, max_rows=request.app.state.settings.rest_max_rows
-    )
+    cache = await holder.for_function(name)
+    head = request.method == "HEAD"
+    read_only = request.method in ("GET", "HEAD")
     prefer = _prefer(request)
-    async with db.transaction(principal.role, principal.raw_claims) as conn:
-        body, returned = await (await conn.execute(built.statement, built.params)).fetchone()  # type: ignore[misc]
-        if prefer.rollback:
-            raise _Rollback(body, returned)
-    response = (
-        _body(request, body, returned)
-        if built.returns_rows
-        else Response(body, media_type="application/json")
+    parsed = _read_request(request, read_pairs)
+    built = build_call(
+        cache,
+        name,
+        args,
+        parsed,
+        max_rows=request.app.state.settings.rest_max_rows,
+        headers_only=head,
+        # Counted by the call itself: a second call for the count would run the function twice.
+        with_total=prefer.count in ("exact", "estimated"),
     )
-    if built.returns_rows:
-        response.headers["Content-Range"] = _content_range(0, returned, None)
-    return response
+    if (plan := _plan(request)) is not None:
+        return await _explain(request, principal, db, plan, built.statement, built.params)
+    if built.read is not None:
+        body, returned, total = await read_rows(principal, db, built.read, prefer, read_only=read_only)
+        return _read_response(request, prefer, body, returned, parsed.offset, total)
+    body, returned = await run_statement(
+        principal, db, built.statement, built.params, read_only=read_only, rollback=prefer.rollback
+    )
+    if not built.returns_rows:
+        return Response(b"" if head else body, media_type="application/json")
+    return _read_response(request, prefer, None if head else body, returned, 0, None)
 
 
 @router.post("/rpc/{name}")
 async def call_post(
     name: str, request: Request, principal: PrincipalDep, db: DatabaseDep, holder: SchemaDep
 ) -> Response:
-    payload = await _json_body(request)
+    """Named arguments in the JSON body; the query string shapes a result of rows as a table read."""
+    payload = await json_body(request)
     if payload is None:
         payload = {}
     if not isinstance(payload, dict):
         raise RestError("PGRST102", 400, "the body of an RPC call must be a JSON object of named arguments")
-    prefer = _prefer(request)
-    return await _transactional(
-        _call(name, payload, request, principal, db, holder, read_only=False), request, prefer, 200
-    )
+    return await _call(name, payload, _query_pairs(request), request, principal, db, holder)
 
 
 @router.get("/rpc/{name}")
+@router.head("/rpc/{name}")
 async def call_get(
     name: str, request: Request, principal: PrincipalDep, db: DatabaseDep, holder: SchemaDep
 ) -> Response:
-    """Stable and immutable functions, with their arguments in the query string."""
-    args = dict(request.query_params.items())
-    return await _call(name, args, request, principal, db, holder, read_only=True)
+    """Arguments in the query string beside select/filters/order (see `rpc.split_query`), in a read-only
+    transaction."""
+    args, read_pairs = split_query(await holder.for_function(name), name, _query_pairs(request))
+    return await _call(name, args, read_pairs, request, principal, db, holder)
 
 
 @router.get("/{table}")
+@router.head("/{table}")
 async def read(
     table: str, request: Request, principal: PrincipalDep, db: DatabaseDep, holder: SchemaDep
 ) -> Response:
     prefer = _prefer(request)
-    max_rows: int = request.app.state.settings.rest_max_rows
-    parsed = capped(_apply_range(request, parse_read(_query_pairs(request))), max_rows)
+    parsed = _read_request(request, _query_pairs(request))
     agency = (
         str(principal.agency_id)
         if principal.agency_id is not None and not principal.is_service_role
         else None
     )
-    built = build_read(await holder.for_table(table), table, parsed, agency)
-    if prefer.count in (None, "exact"):
-        # Nothing to decide between statements: one round trip.
-        statements = [(built.body, built.params)]
-        if prefer.count == "exact":
-            statements.append(built.count())
-        rows = await db.read(principal.role, principal.raw_claims, statements)
-        body, returned = rows[0]  # type: ignore[misc]
-        total = int(rows[1][0]) if len(rows) > 1 else None  # type: ignore[index]
-    else:
-        async with db.transaction(principal.role, principal.raw_claims) as conn:
-            body, returned = await (await conn.execute(built.body, built.params)).fetchone()  # type: ignore[misc]
-            total = await _count(conn, built, prefer)
-    response = _body(request, body, returned)
-    response.headers["Content-Range"] = _content_range(parsed.offset, returned, total)
-    if total is not None and returned < total:
-        response.status_code = 206  # as PostgREST: a known total that this answer does not cover
-    if prefer.applied:
-        response.headers["Preference-Applied"] = ", ".join(prefer.applied)
-    return response
+    built = build_read(
+        await holder.for_table(table), table, parsed, agency, headers_only=request.method == "HEAD"
+    )
+    if (plan := _plan(request)) is not None:
+        return await _explain(request, principal, db, plan, built.body, built.params)
+    body, returned, total = await read_rows(principal, db, built, prefer, read_only=True)
+    return _read_response(request, prefer, body, returned, parsed.offset, total)
 
 
 def _select_param(request: Request) -> Any:
@@ -289,18 +303,12 @@ def _select_param(request: Request) -> Any:
 async def _run_write(
     request: Request, principal: Principal, db: Database, built: BuiltWrite, prefer: Prefer, status: int
 ) -> Response:
-    async with db.transaction(principal.role, principal.raw_claims) as conn:
-        body, returned = await (await conn.execute(built.statement, built.params)).fetchone()  # type: ignore[misc]
-        if prefer.rollback:
-            # Leaving the block by an exception rolls the transaction back; the answer is as if committed.
-            raise _Rollback(body, returned)
+    if (plan := _plan(request)) is not None:
+        return await _explain(request, principal, db, plan, built.statement, built.params)
+    body, returned = await run_statement(
+        principal, db, built.statement, built.params, read_only=False, rollback=prefer.rollback
+    )
     return _write_response(request, body, returned, prefer, status)
-
-
-class _Rollback(Exception):
-    def __init__(self, body: str, returned: int) -> None:
-        self.body = body
-        self.returned = returned
 
 
 def _write_response(request: Request, body: str, returned: int, prefer: Prefer, status: int) -> Response:
@@ -315,73 +323,12 @@ def _write_response(request: Request, body: str, returned: int, prefer: Prefer, 
     return Response(status_code=204 if status != 201 else 201, headers=headers)
 
 
-async def _json_body(request: Request) -> Any:
-    raw = await request.body()
-    try:
-        return json.loads(raw) if raw else None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise RestError("PGRST102", 400, "Empty or invalid json", details=str(exc)) from exc
-
-
-async def _rows_body(request: Request) -> list[dict[str, Any]]:
-    """The rows of an insert: a JSON object or array of objects, or (`Content-Type: text/csv`) a CSV with a
-    header row of column names, where an empty field is an empty string and `NULL` is null (as PostgREST)."""
-    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
-    if media_type == "text/csv":
-        return _csv_rows(await request.body())
-    payload = await _json_body(request)
-    rows = payload if isinstance(payload, list) else [payload]
-    if not rows or not all(isinstance(r, dict) for r in rows):
-        raise RestError("PGRST102", 400, "the body must be a JSON object or an array of objects")
-    return rows
-
-
-def _csv_rows(raw: bytes) -> list[dict[str, Any]]:
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise RestError("PGRST102", 400, "the CSV body is not UTF-8", details=str(exc)) from exc
-    try:
-        lines = list(csv.reader(io.StringIO(text, newline="")))
-    except csv.Error as exc:
-        raise RestError("PGRST102", 400, "the CSV body could not be read", details=str(exc)) from exc
-    if not lines or not lines[0]:
-        raise RestError("PGRST102", 400, "the CSV body is empty: it needs a header row of column names")
-    header = lines[0]
-    if len(set(header)) != len(header) or any(not name for name in header):
-        raise RestError(
-            "PGRST102", 400, "the CSV header must name each column once", details=",".join(header)
-        )
-    rows = []
-    for number, values in enumerate(lines[1:], start=2):
-        if not values:
-            continue  # a blank line, e.g. the one after a final newline
-        if len(values) != len(header):
-            raise RestError(
-                "PGRST102",
-                400,
-                f"line {number} of the CSV body has {len(values)} fields; the header names {len(header)}",
-            )
-        rows.append({k: None if v == "NULL" else v for k, v in zip(header, values, strict=True)})
-    if not rows:
-        raise RestError("PGRST102", 400, "the CSV body has a header but no rows")
-    return rows
-
-
-async def _transactional(coro: Any, request: Request, prefer: Prefer, status: int) -> Response:
-    try:
-        result: Response = await coro
-    except _Rollback as rolled_back:
-        return _write_response(request, rolled_back.body, rolled_back.returned, prefer, status)
-    return result
-
-
 @router.post("/{table}")
 async def insert(
     table: str, request: Request, principal: PrincipalDep, db: DatabaseDep, holder: SchemaDep
 ) -> Response:
     prefer = _prefer(request)
-    rows = await _rows_body(request)
+    rows = await rows_body(request)
     columns = request.query_params.get("columns")
     on_conflict = request.query_params.get("on_conflict")
     built = build_insert(
@@ -395,7 +342,7 @@ async def insert(
         body_json=json.dumps(rows),
         missing_default=prefer.missing_default,
     )
-    return await _transactional(_run_write(request, principal, db, built, prefer, 201), request, prefer, 201)
+    return await _run_write(request, principal, db, built, prefer, 201)
 
 
 def _require_filters(request: Request, where: tuple[Any, ...], verb: str) -> None:
@@ -415,7 +362,7 @@ async def update(
     table: str, request: Request, principal: PrincipalDep, db: DatabaseDep, holder: SchemaDep
 ) -> Response:
     prefer = _prefer(request)
-    payload = await _json_body(request)
+    payload = await json_body(request)
     if not isinstance(payload, dict):
         raise RestError("PGRST102", 400, "the body of a PATCH must be a JSON object")
     where = parse_filters(_query_pairs(request))
@@ -428,7 +375,7 @@ async def update(
         select=_select_param(request),
         body_json=json.dumps(payload),
     )
-    return await _transactional(_run_write(request, principal, db, built, prefer, 200), request, prefer, 200)
+    return await _run_write(request, principal, db, built, prefer, 200)
 
 
 @router.delete("/{table}")
@@ -439,4 +386,4 @@ async def delete(
     where = parse_filters(_query_pairs(request))
     _require_filters(request, where, "DELETE")
     built = build_delete(await holder.for_table(table), table, where, select=_select_param(request))
-    return await _transactional(_run_write(request, principal, db, built, prefer, 200), request, prefer, 200)
+    return await _run_write(request, principal, db, built, prefer, 200)

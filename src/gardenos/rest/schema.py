@@ -69,7 +69,25 @@ SELECT p.proname AS name, p.provolatile AS volatility, p.proretset AS returns_se
        format_type(p.prorettype, NULL) AS return_type, t.typtype = 'c' OR p.proretset AS returns_rows,
        coalesce(p.proargnames[1:p.pronargs], '{}') AS arg_names,
        array(SELECT format_type(x, NULL) FROM unnest(p.proargtypes) x) AS arg_types,
-       p.pronargdefaults AS defaults
+       p.pronargdefaults AS defaults,
+       -- A function returning an exposed table's rows: its result embeds along that table's keys.
+       (SELECT c.relname FROM pg_class c JOIN pg_namespace cn ON cn.oid = c.relnamespace
+        WHERE c.oid = t.typrelid AND cn.nspname = %(schema)s AND c.relkind IN ('r', 'p', 'v', 'm', 'f'))
+         AS result_table,
+       -- The columns of a row result, which select=, filters and order= name: the OUT/TABLE parameters,
+       -- else the attributes of the returned composite type.
+       CASE WHEN p.proargmodes::text[] && ARRAY['o', 'b', 't'] THEN
+         (SELECT json_agg(json_build_object('name', a.n, 'type', format_type(a.t, NULL),
+                                            'category', ty.typcategory) ORDER BY a.i)
+          FROM unnest(p.proallargtypes, p.proargmodes::text[], p.proargnames) WITH ORDINALITY AS a(t, m, n, i)
+          JOIN pg_type ty ON ty.oid = a.t
+          WHERE a.m IN ('o', 'b', 't'))
+       WHEN t.typrelid <> 0 THEN
+         (SELECT json_agg(json_build_object('name', a.attname, 'type', format_type(a.atttypid, a.atttypmod),
+                                            'category', ty.typcategory) ORDER BY a.attnum)
+          FROM pg_attribute a JOIN pg_type ty ON ty.oid = a.atttypid
+          WHERE a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped)
+       END AS result_columns
 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace JOIN pg_type t ON t.oid = p.prorettype
 WHERE n.nspname = %(schema)s AND p.prokind = 'f'
 ORDER BY p.proname
@@ -142,10 +160,19 @@ class Function:
     arg_names: tuple[str, ...]
     arg_types: tuple[str, ...]
     defaults: int
+    # The exposed table whose rows it returns, if any (`RETURNS SETOF leads`).
+    result_table: str | None = None
+    # Its result's columns when it returns rows (a table's, a composite type's or `RETURNS TABLE (…)`'s).
+    result_columns: tuple[Column, ...] = ()
 
     @property
     def required_args(self) -> tuple[str, ...]:
         return self.arg_names[: len(self.arg_names) - self.defaults]
+
+    @property
+    def returns_composite(self) -> bool:
+        """Rows with named columns: what select=, filters, order= and embedding apply to."""
+        return self.returns_rows and bool(self.result_columns)
 
 
 @dataclass(frozen=True)
@@ -217,6 +244,11 @@ async def load(conn: AsyncConnection[Any], schema: str = EXPOSED_SCHEMA) -> Sche
                 tuple(row["arg_names"]),
                 tuple(row["arg_types"]),
                 row["defaults"],
+                row["result_table"],
+                tuple(
+                    Column(c["name"], c["type"], c["category"], True, False, False)
+                    for c in row["result_columns"] or ()
+                ),
             )
         )
     return SchemaCache(tables, {name: tuple(fs) for name, fs in functions.items()}, keys)

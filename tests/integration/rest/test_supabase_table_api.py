@@ -158,7 +158,11 @@ def test_errors_are_postgrest_shaped(member: Member) -> None:
     assert unknown.value.code == "PGRST205"
     with pytest.raises(APIError) as bad_column:
         member.client.table("leads").select("nope").execute()
-    assert bad_column.value.code == "PGRST204"
+    assert bad_column.value.code == "42703"
+    assert bad_column.value.message == "column leads.nope does not exist"
+    with pytest.raises(APIError) as bad_body:
+        member.client.table("leads").insert({"first_name": "X", "nope": 1}).execute()
+    assert bad_body.value.code == "PGRST204"
     with pytest.raises(APIError) as bad_uuid:
         member.client.table("leads").select("id").eq("id", "not-a-uuid").execute()
     assert bad_uuid.value.code == "22P02"
@@ -178,3 +182,33 @@ def test_other_agencies_rows_are_invisible(api: Api, member: Member) -> None:
     )
     assert other.client.table("leads").delete().eq("email", "ada@example.com").execute().data == []
     assert len(member.client.table("leads").select("id").eq("email", "ada@example.com").execute().data) == 1
+
+
+def test_count_with_head(member: Member) -> None:
+    counted = (
+        member.client.table("leads").select("*", count="exact", head=True).eq("source", "website").execute()
+    )
+    assert counted.count == 2
+    assert counted.data == []
+    planned = member.client.table("leads").select("id", count="planned", head=True).execute()
+    assert planned.count is not None
+
+
+def test_rpc_results_filtered_ordered_and_single(member: Member) -> None:
+    rpc = member.client.rpc
+    found = rpc("search_leads", {"query": "Grace Hopper"}).select("first_name,company").execute()
+    assert found.data == [{"first_name": "Grace", "company": "Navy"}]
+    ordered = (
+        rpc("search_leads", {"query": "Ada Lovelace", "max_results": 5}, get=True)
+        .select("first_name")
+        .eq("company", "Engines")
+        .order("first_name")
+        .execute()
+    )
+    assert ordered.data == [{"first_name": "Ada"}]
+    one = rpc("search_leads", {"query": "Grace Hopper"}).select("email").single().execute()
+    assert one.data == {"email": "grace@example.com"}
+    counted = rpc("search_leads", {"query": "Grace Hopper"}, count="exact", head=True).execute()
+    assert counted.count == 1
+    summary = rpc("pipeline_summary", {}, get=True).select("status,leads").eq("status", "lost").execute()
+    assert summary.data == [{"status": "lost", "leads": 1}]

@@ -3,7 +3,7 @@ past the RLS policy's InitPlan."""
 
 from __future__ import annotations
 
-from gardenos.rest.routes import planned_rows
+from gardenos.rest.execute import planned_rows
 
 
 def test_the_scan_under_an_aggregate_and_a_one_time_filter_gives_the_count() -> None:
