@@ -73,7 +73,7 @@ async def _enqueue_and_answer(
     async with agency_transaction(database, principal) as conn:
         row = await conn_work(conn)
     if wait and row["status"] not in queue.FINISHED:
-        row = await service.wait_for_task(
+        row = await queue.wait_for_task(
             database, principal.raw_claims, row["id"], _ai(request).settings.ai_wait_timeout_s
         )
     response.status_code = 200 if row["status"] in queue.FINISHED else 202
@@ -335,7 +335,7 @@ async def get_task(
     async with agency_transaction(database, principal) as conn:
         row = await queue.get(conn, task_id)
     if wait and row["status"] not in queue.FINISHED:
-        row = await service.wait_for_task(
+        row = await queue.wait_for_task(
             database, principal.raw_claims, task_id, _ai(request).settings.ai_wait_timeout_s
         )
     return Task.model_validate(row)

@@ -10,7 +10,6 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Mapping
 from typing import Any
 
 import psycopg
@@ -101,23 +100,6 @@ SET status = 'done', subject = %(subject)s, body = %(body)s, completed_at = now(
 WHERE a.id = %(id)s
 RETURNING {activity_repo.COLUMNS}
 """
-
-
-async def wait_for_task(
-    database: Database, claims: Mapping[str, Any], task_id: uuid.UUID, timeout_s: float
-) -> dict[str, Any]:
-    """The task once finished, or as it is when `timeout_s` passes. Polls (starting at 20 ms, up to
-    0.5 s), so it sees tasks finished by any process."""
-    deadline = time.monotonic() + timeout_s
-    delay = 0.02
-    while True:
-        async with database.transaction("authenticated", claims) as conn:
-            row = await queue.get(conn, task_id)
-        remaining = deadline - time.monotonic()
-        if row["status"] in queue.FINISHED or remaining <= 0:
-            return row
-        await asyncio.sleep(min(delay, remaining))
-        delay = min(delay * 1.5, 0.5)
 
 
 class AIService:

@@ -13,6 +13,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 from rich.table import Table
 
 from gardenos.cli.console import console, err_console, print_json
+from gardenos.cli.target import database_target
 from gardenos.crm.normalize import valid_region
 from gardenos.db.target import DatabaseTarget
 from gardenos.errors import BadRequest
@@ -66,7 +67,7 @@ def leads(
         default_region=chosen_region,
         dry_run=dry_run,
     )
-    target = DatabaseTarget(settings)
+    target = database_target(settings)
     with target.running():
         target.prepare()
         outcome = run_import(settings, target, file, agency=agency, options=options)

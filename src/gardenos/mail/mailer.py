@@ -192,7 +192,14 @@ class OutboxMailer:
 
     async def send(self, mail: OutgoingMail) -> None:
         try:
-            mail_id = await outbox.store_mail(self._database_url, mail)
+            mail_id = await outbox.store_mail(
+                self._database_url,
+                to=mail.to,
+                subject=mail.subject,
+                text=mail.text,
+                html=mail.html,
+                kind=mail.kind,
+            )
         except DatabaseUnavailable as exc:
             raise MailDeliveryError(
                 f"could not store mail in the outbox: {exc.message}", status_code=503, hint=exc.hint
