@@ -24,7 +24,8 @@ from gardenos.crm.activities.schemas import Activity
 from gardenos.crm.common import fetch_all, fetch_one
 from gardenos.db.pool import Conn, Database
 from gardenos.errors import BadRequest, Conflict, GardenError, NotFound
-from gardenos.mail.mailer import Mailer, OutgoingMail
+from gardenos.mail import sender as outbox
+from gardenos.mail.mailer import OutgoingMail
 from gardenos.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -85,7 +86,7 @@ FROM public.lead_analyses a WHERE a.lead_id = %s ORDER BY a.created_at DESC LIMI
 LEAD_EXISTS = "SELECT EXISTS (SELECT FROM public.leads l WHERE l.id = %s) AS found"
 CLIENT_EXISTS = "SELECT EXISTS (SELECT FROM public.clients c WHERE c.id = %s) AS found"
 DRAFT = """
-SELECT a.id, a.lead_id, a.client_id, a.kind, a.subject, a.body, a.status, a.metadata,
+SELECT a.id, a.agency_id, a.lead_id, a.client_id, a.kind, a.subject, a.body, a.status, a.metadata,
        coalesce(l.email, c.email) AS email
 FROM public.activities a
 LEFT JOIN public.leads l ON l.id = a.lead_id
@@ -233,15 +234,15 @@ async def analyses(conn: Conn, lead_id: uuid.UUID) -> list[dict[str, Any]]:
 
 async def approve_follow_up(
     conn: Conn,
-    mailer: Mailer,
     activity_id: uuid.UUID,
     *,
     subject: str | None,
     body: str | None,
     approved_by: uuid.UUID,
-) -> Activity:
-    """Send a drafted follow-up by the configured mailer and mark it done. A mail that cannot be sent
-    leaves the draft as it was."""
+) -> tuple[Activity, uuid.UUID]:
+    """Mark a drafted follow-up done and write its mail to the outbox, in the caller's transaction;
+    returns the activity and the mail's id, for the caller to deliver (`MailSender.deliver`) once that
+    transaction committed: a commit that fails sends nothing, and the mail leaves once."""
     draft = await fetch_one(conn, DRAFT, (activity_id,))
     if draft is None:
         raise NotFound("activity not found (or not in your agency)")
@@ -258,7 +259,6 @@ async def approve_follow_up(
         html="<p>" + html.escape(text).replace("\n\n", "</p><p>").replace("\n", "<br>") + "</p>",
         kind="follow_up",
     )
-    await mailer.send(mail)
     meta = {"sent_to": draft["email"], "approved_by": str(approved_by), "sent_at": time.time()}
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(
@@ -271,7 +271,9 @@ async def approve_follow_up(
         await conn.execute(activity_repo.TOUCH_LEAD, {"id": activity.lead_id, "at": activity.occurred_at})
     if activity.client_id is not None:
         await conn.execute(activity_repo.TOUCH_CLIENT, {"id": activity.client_id, "at": activity.occurred_at})
-    return activity
+    # After the status change: the database lets an agency write a mail only for a done email activity.
+    mail_id = await outbox.enqueue(conn, mail, agency_id=draft["agency_id"], activity_id=activity_id)
+    return activity, mail_id
 
 
 async def add_memory(
