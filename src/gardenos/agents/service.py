@@ -21,8 +21,8 @@ from gardenos.agents.embeddings import Embedder, build_embedder
 from gardenos.agents.orchestrator import CONTROL_CHANNEL, AIOrchestrator
 from gardenos.crm.activities import repository as activity_repo
 from gardenos.crm.activities.schemas import Activity
-from gardenos.crm.common import fetch_all, fetch_one
 from gardenos.db.pool import Conn, Database
+from gardenos.db.rows import fetch_all, fetch_one
 from gardenos.errors import BadRequest, Conflict, GardenError, NotFound
 from gardenos.mail import sender as outbox
 from gardenos.mail.mailer import OutgoingMail

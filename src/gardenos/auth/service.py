@@ -24,6 +24,7 @@ from gardenos.auth.principal import Principal
 from gardenos.auth.ratelimit import RateLimiter, client_key
 from gardenos.auth.tokens import TokenService
 from gardenos.db.pool import Database
+from gardenos.db.rows import fetch_one
 from gardenos.errors import BadRequest, GardenError
 from gardenos.mail.mailer import AuthMailKind, Mailer, OutgoingMail
 from gardenos.mail.templates import compose
@@ -173,7 +174,7 @@ class AuthService:
             if existing is not None and existing["email_confirmed_at"] is not None:
                 await self._limit_mail(email, client)
                 _token, mail = await self.token_mail(conn, existing, "magiclink", email, redirect_to)
-                imitation = await repo.fetch_one(conn, repo.IMITATE_NEW_USER, (email, json.dumps(data)))
+                imitation = await fetch_one(conn, repo.IMITATE_NEW_USER, (email, json.dumps(data)))
                 assert imitation is not None
                 return repo.user_json(imitation, await self.app_metadata(conn, imitation)), mail
             if existing is not None:
@@ -225,19 +226,19 @@ class AuthService:
         retried); any other reuse means the token leaked, and the whole session is revoked."""
         reused = False
         async with self.database.transaction("service_role") as conn:
-            token = await repo.fetch_one(conn, repo.LOCK_REFRESH_TOKEN, (refresh_token,))
+            token = await fetch_one(conn, repo.LOCK_REFRESH_TOKEN, (refresh_token,))
             if token is None:
                 raise AuthApiError(
                     "Invalid Refresh Token: Refresh Token Not Found", 400, "refresh_token_not_found"
                 )
-            session = await repo.fetch_one(conn, repo.LOCK_SESSION, (token["session_id"],))
+            session = await fetch_one(conn, repo.LOCK_SESSION, (token["session_id"],))
             user = await repo.user_by_id(conn, token["user_id"])
             if session is None or user is None or user["deleted_at"] is not None:
                 raise AuthApiError("Invalid Refresh Token: Session Expired", 400, "session_expired")
             _check_not_banned(user)
             new_token: str | None = None
             if token["revoked"]:
-                active = await repo.fetch_one(conn, repo.ACTIVE_CHILD, (token["session_id"],))
+                active = await fetch_one(conn, repo.ACTIVE_CHILD, (token["session_id"],))
                 if active is not None:
                     age = (token["now"] - token["updated_at"]).total_seconds()
                     is_parent = await self._is_parent_of(conn, token["token"], active["token"])
@@ -262,7 +263,7 @@ class AuthService:
         raise _AlreadyUsed()
 
     async def _is_parent_of(self, conn: repo.Conn, parent: str, child: str) -> bool:
-        row = await repo.fetch_one(conn, repo.TOKEN_PARENT, (child,))
+        row = await fetch_one(conn, repo.TOKEN_PARENT, (child,))
         return row is not None and row["parent"] == parent
 
     async def logout(self, principal: Principal, scope: LogoutScope) -> None:
