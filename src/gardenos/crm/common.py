@@ -35,9 +35,7 @@ from gardenos.db.pool import Conn, Database
 # crm's modules read rows with these (one implementation, in db/).
 from gardenos.db.rows import fetch_all as fetch_all
 from gardenos.db.rows import fetch_one as fetch_one
-from gardenos.errors import BadRequest, Forbidden
-
-NO_AGENCY = "no active agency: create one with POST /api/v1/agencies or ask to be invited"
+from gardenos.errors import BadRequest
 
 ADMIN_ROLES = frozenset({"owner", "admin"})
 MIN_MOMENT = datetime(1900, 1, 1, tzinfo=UTC)
@@ -64,10 +62,7 @@ class InvalidField(BadRequest):
 
 def require_agency(principal: Principal) -> uuid.UUID:
     """The caller's active agency: a signed-in user (401 otherwise) whose token carries one (403)."""
-    principal.require_user()
-    if principal.agency_id is None:
-        raise Forbidden(NO_AGENCY)
-    return principal.agency_id
+    return principal.require_agency()
 
 
 def agency_role(principal: Principal) -> str | None:

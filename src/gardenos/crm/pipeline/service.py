@@ -29,7 +29,7 @@ from gardenos.crm.pipeline import repository as repo
 from gardenos.crm.pipeline.schemas import MERGEABLE_FIELDS, ConvertRequest, MergeRequest
 from gardenos.db.pool import Database
 from gardenos.db.rows import fetch_all, fetch_one
-from gardenos.errors import BadRequest, Conflict, Forbidden, NotFound
+from gardenos.errors import BadRequest, Conflict, NotFound
 
 # Lead fields a new client starts with; the rest of the client is its own (status, lifetime value).
 CLIENT_FIELDS_FROM_LEAD = (
@@ -60,13 +60,8 @@ class Caller:
 
 def caller(principal: Principal) -> Caller:
     """A signed-in user with an active agency: what every pipeline operation needs."""
+    principal.require_agency()
     user_id = principal.require_user()
-    if principal.agency_id is None:
-        raise Forbidden(
-            "no active agency: create one with POST /api/v1/agencies or ask to be invited",
-            error_code="no_active_agency",
-        )
-
     return Caller(user_id, principal.raw_claims)
 
 
