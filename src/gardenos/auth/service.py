@@ -22,7 +22,7 @@ from gardenos.auth import repository as repo
 from gardenos.auth.passwords import hash_password, verify_password
 from gardenos.auth.principal import Principal
 from gardenos.auth.ratelimit import RateLimiter, client_key
-from gardenos.auth.tokens import TokenService
+from gardenos.auth.tokens import TokenService, user_claims, with_agency
 from gardenos.db.pool import Database
 from gardenos.db.rows import fetch_one
 from gardenos.errors import BadRequest, GardenError
@@ -99,13 +99,9 @@ class AuthService:
     async def app_metadata(self, conn: repo.Conn, user: DictRow) -> dict[str, Any]:
         """`app_metadata` as tokens carry it: the stored one with the agency resolved from memberships,
         so a removed member loses the agency at the next refresh and a new one gains it."""
-        meta = dict(user["raw_app_meta_data"])
-        preferred = _uuid(meta.get("agency_id"))
-        active = await repo.active_membership(conn, user["id"], preferred)
-        meta.pop("agency_id", None)
-        meta.pop("agency_role", None)
-        if active is not None:
-            meta["agency_id"], meta["agency_role"] = str(active[0]), active[1]
+        stored = user["raw_app_meta_data"]
+        active = await repo.active_membership(conn, user["id"], _uuid(stored.get("agency_id")))
+        meta = with_agency(stored, *(active or (None, None)))
         meta.setdefault("provider", "email")
         meta.setdefault("providers", ["email"])
         return meta
@@ -114,18 +110,18 @@ class AuthService:
         self, conn: repo.Conn, user: DictRow, session: DictRow, refresh_token: str
     ) -> dict[str, Any]:
         app_meta = await self.app_metadata(conn, user)
-        claims = {
-            "sub": str(user["id"]),
-            "email": user["email"] or "",
-            "phone": user["phone"] or "",
-            "app_metadata": app_meta,
-            "user_metadata": user["raw_user_meta_data"],
-            "role": user["role"],
-            "aal": "aal1",
-            "amr": [{"method": session["amr"], "timestamp": int(session["created_at"].timestamp())}],
-            "session_id": str(session["id"]),
-            "is_anonymous": user["is_anonymous"],
-        }
+        claims = user_claims(
+            user["id"],
+            app_meta,
+            role=user["role"],
+            email=user["email"] or "",
+            phone=user["phone"] or "",
+            user_metadata=user["raw_user_meta_data"],
+            aal="aal1",
+            amr=[{"method": session["amr"], "timestamp": int(session["created_at"].timestamp())}],
+            session_id=str(session["id"]),
+            is_anonymous=user["is_anonymous"],
+        )
         access_token, expires_at = self.tokens.access_token(claims)
         return {
             "access_token": access_token,
