@@ -39,3 +39,11 @@ def test_uvicorn_is_configured_in_one_place() -> None:
     configured by `api.server.server_config`, which believes only GARDENOS_TRUSTED_PROXIES."""
     offenders = [name for name, text in _sources() if "uvicorn.Config(" in text and name != "api/server.py"]
     assert offenders == [], f"build uvicorn's configuration with api.server.server_config: {offenders}"
+
+
+def test_rows_are_fetched_by_one_helper() -> None:
+    """`fetch_one` / `fetch_all` live in db/rows.py; three copies had drifted (one prepared lists'
+    statements, which folds their optional filters into one generic plan)."""
+    defines = re.compile(r"^(async )?def (fetch_one|fetch_all)\(", re.MULTILINE)
+    offenders = [name for name, text in _sources() if defines.search(text) and name != "db/rows.py"]
+    assert offenders == [], f"import fetch_one / fetch_all from gardenos.db.rows: {offenders}"

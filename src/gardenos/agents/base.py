@@ -24,6 +24,7 @@ from pydantic import BaseModel
 from gardenos.agents.embeddings import Embedder
 from gardenos.agents.llm import Generation, GenerationRequest, LLMError, LLMProvider, T
 from gardenos.agents.queue import AgentTask
+from gardenos.auth.tokens import agency_claims
 from gardenos.db.pool import Conn, Database
 from gardenos.settings import Settings
 
@@ -53,13 +54,7 @@ class LeaseLost(Exception):
 
 def tenant_claims(agency_id: uuid.UUID, user_id: uuid.UUID | None = None) -> dict[str, Any]:
     """The claims an agent works under: its task's agency, as the user who asked if there was one."""
-    claims: dict[str, Any] = {
-        "role": "authenticated",
-        "app_metadata": {"agency_id": str(agency_id), "agency_role": "agent"},
-    }
-    if user_id is not None:
-        claims["sub"] = str(user_id)
-    return claims
+    return agency_claims(agency_id, "agent", user_id)
 
 
 @dataclass(frozen=True)

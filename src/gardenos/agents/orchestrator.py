@@ -349,9 +349,7 @@ class AIOrchestrator:
         self, task_id: uuid.UUID, agency_id: uuid.UUID, timeout_s: float | None = None
     ) -> dict[str, Any]:
         """The task once it finished (or as it is when the timeout passes)."""
-        from gardenos.agents.service import wait_for_task
-
-        return await wait_for_task(
+        return await queue.wait_for_task(
             self.database, tenant_claims(agency_id), task_id, timeout_s or self.settings.ai_wait_timeout_s
         )
 
@@ -409,7 +407,7 @@ class AIOrchestrator:
                 return {"agent_type": pool.agent_type, "status": worker.status} | worker.metrics.snapshot()
         return None
 
-    # --- called by pools -----------------------------------------------------------------------------
+    # --- called by pools (their `PoolHost`) -------------------------------------------------------------
 
     async def register_agent(self, agent_type: str) -> uuid.UUID:
         agent_id = uuid.uuid4()
@@ -424,6 +422,9 @@ class AIOrchestrator:
 
     def agent_stopped(self, agent_id: uuid.UUID) -> None:
         self._stopped_agents.append(agent_id)
+
+    def complete_later(self, task: AgentTask, output: Mapping[str, Any]) -> asyncio.Future[bool]:
+        return self.completer.submit(task, output)
 
     def task_finished(self, task: AgentTask, output: Mapping[str, Any] | None) -> None:
         """A task ended here (succeeded, failed or dead); subclasses and tests may watch this."""

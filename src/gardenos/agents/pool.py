@@ -19,22 +19,53 @@ import logging
 import time
 import uuid
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 import psycopg
 
 from gardenos.agents import queue
-from gardenos.agents.base import AgentResult, BaseAIAgent, LeaseLost, TaskContext, TaskError
+from gardenos.agents.base import AgentResult, AgentRuntime, BaseAIAgent, LeaseLost, TaskContext, TaskError
 from gardenos.agents.metrics import Metrics
 from gardenos.agents.queue import AgentTask
 from gardenos.errors import GardenError
 
-if TYPE_CHECKING:
-    from gardenos.agents.orchestrator import AIOrchestrator
-
 log = logging.getLogger(__name__)
 
 PREFETCH_BELOW_S = 0.05  # agents of a pool whose tasks run faster than this (on average) prefetch
+
+
+class PoolHost(Protocol):
+    """What a pool needs from the process that runs it (`AIOrchestrator`), and nothing more: the pool
+    neither knows the orchestrator nor imports it."""
+
+    @property
+    def runtime(self) -> AgentRuntime:
+        """The agents' database (with its statement timeout), settings, LLM and embedder."""
+        ...
+
+    @property
+    def service(self) -> queue.ServiceConnections:
+        """The machinery's connections: claims, failures, releases."""
+        ...
+
+    @property
+    def closing(self) -> bool:
+        """Stopping: claim nothing more."""
+        ...
+
+    def complete_later(self, task: AgentTask, output: Mapping[str, Any]) -> asyncio.Future[bool]:
+        """Store a result that has no writes of its own, batched with others; the future says whether
+        the attempt still held the task."""
+        ...
+
+    async def register_agent(self, agent_type: str) -> uuid.UUID: ...
+
+    async def agent_status(self, agent_ids: list[uuid.UUID], status: str) -> None: ...
+
+    def agent_stopped(self, agent_id: uuid.UUID) -> None: ...
+
+    def task_finished(self, task: AgentTask, output: Mapping[str, Any] | None) -> None: ...
 
 
 class AgentWorker:
@@ -117,8 +148,8 @@ class AgentWorker:
             self.pool.retire(self)
 
     async def _process(self, task: AgentTask) -> None:
-        orchestrator = self.pool.orchestrator
-        ctx = TaskContext(orchestrator.runtime, task)
+        host = self.pool.host
+        ctx = TaskContext(host.runtime, task)
         started = time.perf_counter()
         self.current, self._lost = task, False
         self._run = asyncio.create_task(
@@ -142,12 +173,12 @@ class AgentWorker:
             # Nothing to write but the result: the completer stores it with others in one statement,
             # while this agent goes on to its next task.
             self.unacknowledged += 1
-            orchestrator.completer.submit(task, result.output).add_done_callback(
+            host.complete_later(task, result.output).add_done_callback(
                 lambda done: self._completed(task, ctx, started, result.output, done)
             )
             return
         try:
-            async with orchestrator.database.transaction("authenticated", ctx.claims) as conn:
+            async with host.runtime.database.transaction("authenticated", ctx.claims) as conn:
                 if result.write is not None:
                     await result.write(conn)
                 await ctx.record_interactions(conn)
@@ -168,7 +199,7 @@ class AgentWorker:
             sum(i.completion_tokens for i in ctx.interactions),
         )
         self.metrics.succeeded(time.perf_counter() - started, task.queue_wait_s, tokens, ctx.cost_usd)
-        self.pool.orchestrator.task_finished(task, output)
+        self.pool.host.task_finished(task, output)
 
     def _completed(
         self,
@@ -198,8 +229,8 @@ class AgentWorker:
                 self.pool.acknowledged(self)
 
     async def _fail(self, task: AgentTask, ctx: TaskContext, exc: BaseException) -> None:
-        orchestrator = self.pool.orchestrator
-        settings = orchestrator.settings
+        host = self.pool.host
+        settings = host.runtime.settings
         retryable = bool(getattr(exc, "retryable", True))
         message = exc.message if isinstance(exc, GardenError) else str(exc) or type(exc).__name__
         message = f"attempt {task.attempt}: {type(exc).__name__}: {message}"
@@ -209,9 +240,9 @@ class AgentWorker:
         status: str | None = None
         try:
             if ctx.interactions:
-                async with orchestrator.database.transaction("authenticated", ctx.claims) as conn:
+                async with host.runtime.database.transaction("authenticated", ctx.claims) as conn:
                     await ctx.record_interactions(conn)
-            async with orchestrator.service.connection() as conn:
+            async with host.service.connection() as conn:
                 status = await queue.fail(conn, task, message, retryable=retryable, delay_s=delay)
         except (GardenError, psycopg.Error) as error:
             # The lease runs out and the task is reclaimed: nothing is lost.
@@ -227,12 +258,12 @@ class AgentWorker:
         if status == "queued":
             asyncio.get_running_loop().call_later(delay, self.pool.wake.set)
         elif status in ("dead", "failed"):
-            orchestrator.task_finished(task, None)
+            host.task_finished(task, None)
 
 
 class AgentPool:
-    def __init__(self, orchestrator: AIOrchestrator, agent_cls: type[BaseAIAgent]) -> None:
-        self.orchestrator = orchestrator
+    def __init__(self, host: PoolHost, agent_cls: type[BaseAIAgent]) -> None:
+        self.host = host
         self.agent_cls = agent_cls
         self.agent_type = agent_cls.agent_type
         self.workers: dict[uuid.UUID, AgentWorker] = {}
@@ -258,7 +289,7 @@ class AgentPool:
         """Tasks an agent may hold: one, or `ai_prefetch` in a pool of fast tasks."""
         if self.run_s is None or self.run_s >= PREFETCH_BELOW_S:
             return 1
-        return max(1, self.orchestrator.settings.ai_prefetch)
+        return max(1, self.host.runtime.settings.ai_prefetch)
 
     def observe(self, run_s: float) -> None:
         self.run_s = run_s if self.run_s is None else 0.9 * self.run_s + 0.1 * run_s
@@ -284,13 +315,13 @@ class AgentPool:
             unstarted = [task for worker in ordered[:surplus] for task in worker.stop()]
             if unstarted:
                 await self._release(unstarted)
-            await self.orchestrator.agent_status([w.id for w in ordered[:surplus]], "draining")
+            await self.host.agent_status([w.id for w in ordered[:surplus]], "draining")
         self.wake.set()
         return self.size
 
     async def _add(self) -> None:
-        agent_id = await self.orchestrator.register_agent(self.agent_type)
-        worker = AgentWorker(self, self.agent_cls(agent_id, self.orchestrator.runtime))
+        agent_id = await self.host.register_agent(self.agent_type)
+        worker = AgentWorker(self, self.agent_cls(agent_id, self.host.runtime))
         self.workers[agent_id] = worker
         worker.loop = asyncio.create_task(worker.serve(), name=f"agent-{self.agent_type}-{agent_id}")
 
@@ -300,7 +331,7 @@ class AgentPool:
                 self.retiring.append(worker)  # its metrics are still being counted
             else:
                 self.retired = Metrics.combined([self.retired, worker.metrics])
-            self.orchestrator.agent_stopped(worker.id)
+            self.host.agent_stopped(worker.id)
 
     def acknowledged(self, worker: AgentWorker) -> None:
         """A worker's results were all stored (or failed to be)."""
@@ -339,20 +370,21 @@ class AgentPool:
         return [w for _, _, w in places]
 
     async def _dispatch(self) -> None:
-        orchestrator = self.orchestrator
+        host = self.host
+        settings = host.runtime.settings
         while True:
             await self.wake.wait()
             self.wake.clear()
-            while not orchestrator.closing:
+            while not host.closing:
                 slots = self._slots()
                 if not slots:
                     break
                 for worker in slots:
                     worker.reserved += 1  # a resize meanwhile sees them busy
                 try:
-                    async with orchestrator.service.connection() as conn:
+                    async with host.service.connection() as conn:
                         tasks = await queue.claim(
-                            conn, self.agent_type, [w.id for w in slots], orchestrator.settings.ai_lease_s
+                            conn, self.agent_type, [w.id for w in slots], settings.ai_lease_s
                         )
                 except (GardenError, psycopg.Error) as exc:
                     for worker in slots:
@@ -362,7 +394,7 @@ class AgentPool:
                     # back after a restart or a failover, a task arrived).
                     self.wake.clear()
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self.wake.wait(), orchestrator.settings.ai_poll_interval_s)
+                        await asyncio.wait_for(self.wake.wait(), settings.ai_poll_interval_s)
                     continue
                 for worker in slots:
                     worker.reserved = 0
@@ -382,7 +414,7 @@ class AgentPool:
 
     async def _release(self, tasks: list[AgentTask]) -> None:
         try:
-            async with self.orchestrator.service.connection() as conn:
+            async with self.host.service.connection() as conn:
                 await queue.release(conn, tasks)
         except (GardenError, psycopg.Error) as exc:
             log.warning(

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 import uuid
 import weakref
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -414,6 +415,23 @@ async def get(conn: Conn, task_id: uuid.UUID) -> dict[str, Any]:
     if row is None:
         raise NotFound("task not found (or not in your agency)")
     return dict(row)
+
+
+async def wait_for_task(
+    database: Database, claims: Mapping[str, Any], task_id: uuid.UUID, timeout_s: float
+) -> dict[str, Any]:
+    """The task once finished, or as it is when `timeout_s` passes. Polls (starting at 20 ms, up to
+    0.5 s), so it sees tasks finished by any process."""
+    deadline = time.monotonic() + timeout_s
+    delay = 0.02
+    while True:
+        async with database.transaction("authenticated", claims) as conn:
+            row = await get(conn, task_id)
+        remaining = deadline - time.monotonic()
+        if row["status"] in FINISHED or remaining <= 0:
+            return row
+        await asyncio.sleep(min(delay, remaining))
+        delay = min(delay * 1.5, 0.5)
 
 
 async def cancel(conn: Conn, task_id: uuid.UUID) -> dict[str, Any]:

@@ -40,7 +40,7 @@ from gardenos.crm.activities.schemas import Activity
 from gardenos.crm.common import ADMIN_ROLES, agency_role, agency_transaction, require_agency
 from gardenos.db.pool import Conn, Database
 from gardenos.errors import BadRequest, Forbidden
-from gardenos.mail.mailer import Mailer
+from gardenos.mail.sender import MailSender
 
 router = APIRouter(prefix="/ai", tags=["ai"])
 search_router = APIRouter(prefix="/api/v1", tags=["search"])
@@ -57,9 +57,9 @@ def _ai(request: Request) -> AIService:
     return ai
 
 
-def _mailer(request: Request) -> Mailer:
-    mailer: Mailer = request.app.state.auth.mailer
-    return mailer
+def _mail_sender(request: Request) -> MailSender:
+    sender: MailSender = request.app.state.mail_sender
+    return sender
 
 
 async def _enqueue_and_answer(
@@ -73,7 +73,7 @@ async def _enqueue_and_answer(
     async with agency_transaction(database, principal) as conn:
         row = await conn_work(conn)
     if wait and row["status"] not in queue.FINISHED:
-        row = await service.wait_for_task(
+        row = await queue.wait_for_task(
             database, principal.raw_claims, row["id"], _ai(request).settings.ai_wait_timeout_s
         )
     response.status_code = 200 if row["status"] in queue.FINISHED else 202
@@ -335,7 +335,7 @@ async def get_task(
     async with agency_transaction(database, principal) as conn:
         row = await queue.get(conn, task_id)
     if wait and row["status"] not in queue.FINISHED:
-        row = await service.wait_for_task(
+        row = await queue.wait_for_task(
             database, principal.raw_claims, task_id, _ai(request).settings.ai_wait_timeout_s
         )
     return Task.model_validate(row)
@@ -370,17 +370,19 @@ async def approve_follow_up(
     body: ApproveBody | None = None,
 ) -> Activity:
     """Send a drafted follow-up or support reply (optionally edited) by the configured mailer; it becomes
-    a done email."""
+    a done email. The mail leaves after the approval committed, once: if the mail server cannot take it
+    now, it is sent again later (the approval stands)."""
     user_id = principal.require_user()
     async with agency_transaction(database, principal) as conn:
-        return await service.approve_follow_up(
+        activity, mail_id = await service.approve_follow_up(
             conn,
-            _mailer(request),
             activity_id,
             subject=body.subject if body else None,
             body=body.body if body else None,
             approved_by=user_id,
         )
+    await _mail_sender(request).deliver([mail_id])
+    return activity
 
 
 @router.get("/memory")

@@ -10,7 +10,6 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Mapping
 from typing import Any
 
 import psycopg
@@ -22,10 +21,11 @@ from gardenos.agents.embeddings import Embedder, build_embedder
 from gardenos.agents.orchestrator import CONTROL_CHANNEL, AIOrchestrator
 from gardenos.crm.activities import repository as activity_repo
 from gardenos.crm.activities.schemas import Activity
-from gardenos.crm.common import fetch_all, fetch_one
 from gardenos.db.pool import Conn, Database
+from gardenos.db.rows import fetch_all, fetch_one
 from gardenos.errors import BadRequest, Conflict, GardenError, NotFound
-from gardenos.mail.mailer import Mailer, OutgoingMail
+from gardenos.mail import sender as outbox
+from gardenos.mail.mailer import OutgoingMail
 from gardenos.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -86,7 +86,7 @@ FROM public.lead_analyses a WHERE a.lead_id = %s ORDER BY a.created_at DESC LIMI
 LEAD_EXISTS = "SELECT EXISTS (SELECT FROM public.leads l WHERE l.id = %s) AS found"
 CLIENT_EXISTS = "SELECT EXISTS (SELECT FROM public.clients c WHERE c.id = %s) AS found"
 DRAFT = """
-SELECT a.id, a.lead_id, a.client_id, a.kind, a.subject, a.body, a.status, a.metadata,
+SELECT a.id, a.agency_id, a.lead_id, a.client_id, a.kind, a.subject, a.body, a.status, a.metadata,
        coalesce(l.email, c.email) AS email
 FROM public.activities a
 LEFT JOIN public.leads l ON l.id = a.lead_id
@@ -101,23 +101,6 @@ SET status = 'done', subject = %(subject)s, body = %(body)s, completed_at = now(
 WHERE a.id = %(id)s
 RETURNING {activity_repo.COLUMNS}
 """
-
-
-async def wait_for_task(
-    database: Database, claims: Mapping[str, Any], task_id: uuid.UUID, timeout_s: float
-) -> dict[str, Any]:
-    """The task once finished, or as it is when `timeout_s` passes. Polls (starting at 20 ms, up to
-    0.5 s), so it sees tasks finished by any process."""
-    deadline = time.monotonic() + timeout_s
-    delay = 0.02
-    while True:
-        async with database.transaction("authenticated", claims) as conn:
-            row = await queue.get(conn, task_id)
-        remaining = deadline - time.monotonic()
-        if row["status"] in queue.FINISHED or remaining <= 0:
-            return row
-        await asyncio.sleep(min(delay, remaining))
-        delay = min(delay * 1.5, 0.5)
 
 
 class AIService:
@@ -251,15 +234,15 @@ async def analyses(conn: Conn, lead_id: uuid.UUID) -> list[dict[str, Any]]:
 
 async def approve_follow_up(
     conn: Conn,
-    mailer: Mailer,
     activity_id: uuid.UUID,
     *,
     subject: str | None,
     body: str | None,
     approved_by: uuid.UUID,
-) -> Activity:
-    """Send a drafted follow-up by the configured mailer and mark it done. A mail that cannot be sent
-    leaves the draft as it was."""
+) -> tuple[Activity, uuid.UUID]:
+    """Mark a drafted follow-up done and write its mail to the outbox, in the caller's transaction;
+    returns the activity and the mail's id, for the caller to deliver (`MailSender.deliver`) once that
+    transaction committed: a commit that fails sends nothing, and the mail leaves once."""
     draft = await fetch_one(conn, DRAFT, (activity_id,))
     if draft is None:
         raise NotFound("activity not found (or not in your agency)")
@@ -276,7 +259,6 @@ async def approve_follow_up(
         html="<p>" + html.escape(text).replace("\n\n", "</p><p>").replace("\n", "<br>") + "</p>",
         kind="follow_up",
     )
-    await mailer.send(mail)
     meta = {"sent_to": draft["email"], "approved_by": str(approved_by), "sent_at": time.time()}
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(
@@ -289,7 +271,9 @@ async def approve_follow_up(
         await conn.execute(activity_repo.TOUCH_LEAD, {"id": activity.lead_id, "at": activity.occurred_at})
     if activity.client_id is not None:
         await conn.execute(activity_repo.TOUCH_CLIENT, {"id": activity.client_id, "at": activity.occurred_at})
-    return activity
+    # After the status change: the database lets an agency write a mail only for a done email activity.
+    mail_id = await outbox.enqueue(conn, mail, agency_id=draft["agency_id"], activity_id=activity_id)
+    return activity, mail_id
 
 
 async def add_memory(

@@ -10,8 +10,8 @@ from psycopg.types.json import Jsonb
 
 from gardenos.agents import repository as repo
 from gardenos.agents.base import PermanentTaskError
-from gardenos.crm.common import fetch_all, fetch_one
 from gardenos.db.pool import Conn
+from gardenos.db.rows import fetch_all, fetch_one
 
 SubjectType = Literal["lead", "client"]
 

@@ -33,6 +33,7 @@ from gardenos.importer import routes as import_routes
 from gardenos.importer.runner import ImportRunner
 from gardenos.importer.upload import remove_leftovers, upload_dir
 from gardenos.mail.mailer import build_mailer
+from gardenos.mail.sender import MailSender
 from gardenos.rest import routes as rest_routes
 from gardenos.tenancy import routes as tenancy_routes
 
@@ -85,6 +86,7 @@ def create_app(target: DatabaseTarget, *, revocation_check: bool = True) -> Fast
                     name="revocation-listener",
                 )
             )
+        listeners.append(asyncio.create_task(app.state.mail_sender.run(), name="mail-sender"))
         await ai.start()
         try:
             yield
@@ -114,6 +116,8 @@ def create_app(target: DatabaseTarget, *, revocation_check: bool = True) -> Fast
     app.state.auth = AuthService(
         database, tokens, build_mailer(settings, target.owner_url), app.state.limiter, settings
     )
+    # Mails that committed transactions wrote (approved follow-ups): sent after their commit, once.
+    app.state.mail_sender = MailSender(database, app.state.auth.mailer)
     errors.install(app)
     app.add_middleware(RequestBounds, settings=settings)
     app.include_router(health.router)

@@ -14,6 +14,7 @@ from psycopg.rows import DictRow
 from gardenos.auth import repository as repo
 from gardenos.auth.passwords import hash_password
 from gardenos.auth.service import AuthApiError, AuthService, ClientInfo, normalise_email
+from gardenos.db.rows import fetch_all, fetch_one
 from gardenos.errors import BadRequest
 
 LINK_TYPES = {
@@ -41,11 +42,11 @@ class AdminService:
 
     async def list_users(self, page: int, per_page: int) -> tuple[list[dict[str, Any]], int]:
         async with self.database.transaction("service_role") as conn:
-            rows = await repo.fetch_all(conn, repo.LIST_USERS, (per_page, (page - 1) * per_page))
+            rows = await fetch_all(conn, repo.LIST_USERS, (per_page, (page - 1) * per_page))
             users = [await self._json(conn, row) for row in rows]
             if rows:
                 return users, int(rows[0]["total"])
-            total = await repo.fetch_one(conn, repo.COUNT_USERS)
+            total = await fetch_one(conn, repo.COUNT_USERS)
             return users, int(total["n"]) if total else 0
 
     async def get_user(self, user_id: uuid.UUID) -> dict[str, Any]:

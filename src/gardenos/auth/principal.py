@@ -20,6 +20,15 @@ from gardenos.db.pool import ApiRole
 from gardenos.errors import Forbidden, Unauthorized
 
 
+class NoActiveAgency(Forbidden):
+    """A signed-in user whose token carries no agency, at a door that acts in one."""
+
+    error_code = "no_active_agency"
+
+
+NO_AGENCY = "no active agency: create one with POST /api/v1/agencies or ask to be invited"
+
+
 @dataclass(frozen=True)
 class Principal:
     claims: VerifiedClaims
@@ -58,6 +67,13 @@ class Principal:
                 error_code="no_authorization",
             )
         return self.user_id
+
+    def require_agency(self) -> uuid.UUID:
+        """The caller's active agency: a signed-in user (401 otherwise) whose token carries one (403)."""
+        self.require_user()
+        if self.agency_id is None:
+            raise NoActiveAgency(NO_AGENCY)
+        return self.agency_id
 
     def require_service_role(self) -> None:
         if not self.is_service_role:

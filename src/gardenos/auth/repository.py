@@ -11,7 +11,9 @@ from datetime import datetime
 from typing import Any
 
 from psycopg import AsyncConnection
-from psycopg.rows import DictRow, dict_row
+from psycopg.rows import DictRow
+
+from gardenos.db.rows import fetch_one
 
 Conn = AsyncConnection[Any]
 
@@ -143,18 +145,6 @@ def digest(value: str) -> str:
 
 def code_digest(email: str, code: str) -> str:
     return digest(f"{email.strip().lower()}:{code.strip()}")
-
-
-async def fetch_one(conn: Conn, query: str, params: Any = None) -> DictRow | None:
-    async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(query, params)
-        return await cur.fetchone()
-
-
-async def fetch_all(conn: Conn, query: str, params: Any = None) -> list[DictRow]:
-    async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(query, params)
-        return await cur.fetchall()
 
 
 async def user_by_email(conn: Conn, email: str) -> DictRow | None:

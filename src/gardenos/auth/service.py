@@ -22,8 +22,9 @@ from gardenos.auth import repository as repo
 from gardenos.auth.passwords import hash_password, verify_password
 from gardenos.auth.principal import Principal
 from gardenos.auth.ratelimit import RateLimiter, client_key
-from gardenos.auth.tokens import TokenService
+from gardenos.auth.tokens import TokenService, user_claims, with_agency
 from gardenos.db.pool import Database
+from gardenos.db.rows import fetch_one
 from gardenos.errors import BadRequest, GardenError
 from gardenos.mail.mailer import AuthMailKind, Mailer, OutgoingMail
 from gardenos.mail.templates import compose
@@ -98,13 +99,9 @@ class AuthService:
     async def app_metadata(self, conn: repo.Conn, user: DictRow) -> dict[str, Any]:
         """`app_metadata` as tokens carry it: the stored one with the agency resolved from memberships,
         so a removed member loses the agency at the next refresh and a new one gains it."""
-        meta = dict(user["raw_app_meta_data"])
-        preferred = _uuid(meta.get("agency_id"))
-        active = await repo.active_membership(conn, user["id"], preferred)
-        meta.pop("agency_id", None)
-        meta.pop("agency_role", None)
-        if active is not None:
-            meta["agency_id"], meta["agency_role"] = str(active[0]), active[1]
+        stored = user["raw_app_meta_data"]
+        active = await repo.active_membership(conn, user["id"], _uuid(stored.get("agency_id")))
+        meta = with_agency(stored, *(active or (None, None)))
         meta.setdefault("provider", "email")
         meta.setdefault("providers", ["email"])
         return meta
@@ -113,18 +110,18 @@ class AuthService:
         self, conn: repo.Conn, user: DictRow, session: DictRow, refresh_token: str
     ) -> dict[str, Any]:
         app_meta = await self.app_metadata(conn, user)
-        claims = {
-            "sub": str(user["id"]),
-            "email": user["email"] or "",
-            "phone": user["phone"] or "",
-            "app_metadata": app_meta,
-            "user_metadata": user["raw_user_meta_data"],
-            "role": user["role"],
-            "aal": "aal1",
-            "amr": [{"method": session["amr"], "timestamp": int(session["created_at"].timestamp())}],
-            "session_id": str(session["id"]),
-            "is_anonymous": user["is_anonymous"],
-        }
+        claims = user_claims(
+            user["id"],
+            app_meta,
+            role=user["role"],
+            email=user["email"] or "",
+            phone=user["phone"] or "",
+            user_metadata=user["raw_user_meta_data"],
+            aal="aal1",
+            amr=[{"method": session["amr"], "timestamp": int(session["created_at"].timestamp())}],
+            session_id=str(session["id"]),
+            is_anonymous=user["is_anonymous"],
+        )
         access_token, expires_at = self.tokens.access_token(claims)
         return {
             "access_token": access_token,
@@ -173,7 +170,7 @@ class AuthService:
             if existing is not None and existing["email_confirmed_at"] is not None:
                 await self._limit_mail(email, client)
                 _token, mail = await self.token_mail(conn, existing, "magiclink", email, redirect_to)
-                imitation = await repo.fetch_one(conn, repo.IMITATE_NEW_USER, (email, json.dumps(data)))
+                imitation = await fetch_one(conn, repo.IMITATE_NEW_USER, (email, json.dumps(data)))
                 assert imitation is not None
                 return repo.user_json(imitation, await self.app_metadata(conn, imitation)), mail
             if existing is not None:
@@ -225,19 +222,19 @@ class AuthService:
         retried); any other reuse means the token leaked, and the whole session is revoked."""
         reused = False
         async with self.database.transaction("service_role") as conn:
-            token = await repo.fetch_one(conn, repo.LOCK_REFRESH_TOKEN, (refresh_token,))
+            token = await fetch_one(conn, repo.LOCK_REFRESH_TOKEN, (refresh_token,))
             if token is None:
                 raise AuthApiError(
                     "Invalid Refresh Token: Refresh Token Not Found", 400, "refresh_token_not_found"
                 )
-            session = await repo.fetch_one(conn, repo.LOCK_SESSION, (token["session_id"],))
+            session = await fetch_one(conn, repo.LOCK_SESSION, (token["session_id"],))
             user = await repo.user_by_id(conn, token["user_id"])
             if session is None or user is None or user["deleted_at"] is not None:
                 raise AuthApiError("Invalid Refresh Token: Session Expired", 400, "session_expired")
             _check_not_banned(user)
             new_token: str | None = None
             if token["revoked"]:
-                active = await repo.fetch_one(conn, repo.ACTIVE_CHILD, (token["session_id"],))
+                active = await fetch_one(conn, repo.ACTIVE_CHILD, (token["session_id"],))
                 if active is not None:
                     age = (token["now"] - token["updated_at"]).total_seconds()
                     is_parent = await self._is_parent_of(conn, token["token"], active["token"])
@@ -262,7 +259,7 @@ class AuthService:
         raise _AlreadyUsed()
 
     async def _is_parent_of(self, conn: repo.Conn, parent: str, child: str) -> bool:
-        row = await repo.fetch_one(conn, repo.TOKEN_PARENT, (child,))
+        row = await fetch_one(conn, repo.TOKEN_PARENT, (child,))
         return row is not None and row["parent"] == parent
 
     async def logout(self, principal: Principal, scope: LogoutScope) -> None:

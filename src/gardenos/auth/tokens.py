@@ -11,6 +11,7 @@ import json
 import os
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -61,6 +62,40 @@ class VerifiedClaims:
     def agency_id(self) -> uuid.UUID | None:
         meta = self.raw.get("app_metadata")
         return _uuid_or_none(meta.get("agency_id")) if isinstance(meta, dict) else None
+
+
+def with_agency(
+    app_metadata: Mapping[str, Any], agency_id: uuid.UUID | str | None, agency_role: str | None
+) -> dict[str, Any]:
+    """`app_metadata` carrying this agency and role (none: no agency): where a token says which agency it
+    acts in, read by `auth.agency_id()`, the revocation check and `Principal.agency_id`."""
+    meta = {k: v for k, v in app_metadata.items() if k not in ("agency_id", "agency_role")}
+    if agency_id is not None:
+        meta["agency_id"], meta["agency_role"] = str(agency_id), agency_role
+    return meta
+
+
+def user_claims(
+    user_id: uuid.UUID | str | None,
+    app_metadata: Mapping[str, Any],
+    *,
+    role: str = "authenticated",
+    **more: Any,
+) -> dict[str, Any]:
+    """The claims of a user's access token (`TokenService.access_token` adds iss, aud, iat, exp), and of
+    work done for a user or an agency without a token (agents, the CLI importer), for
+    `request.jwt.claims`: one shape, so the database reads them all alike."""
+    claims: dict[str, Any] = {"role": role, "aud": USER_AUDIENCE, "app_metadata": dict(app_metadata), **more}
+    if user_id is not None:
+        claims["sub"] = str(user_id)
+    return claims
+
+
+def agency_claims(
+    agency_id: uuid.UUID | str, agency_role: str, user_id: uuid.UUID | str | None = None
+) -> dict[str, Any]:
+    """Claims that act in `agency_id` as `agency_role` (as `user_id`, when there is one)."""
+    return user_claims(user_id, with_agency({}, agency_id, agency_role))
 
 
 class TokenService:

@@ -22,6 +22,7 @@ from gardenos.agents.kinds import AGENTS
 from gardenos.agents.kinds.embed import content_hash
 from gardenos.agents.orchestrator import CONTROL_CHANNEL
 from gardenos.cli.console import console, err_console, print_json
+from gardenos.cli.target import database_target
 from gardenos.db.target import DatabaseTarget
 from gardenos.errors import BadRequest, NotFound
 from gardenos.settings import get_settings
@@ -58,7 +59,7 @@ DROP_OTHER_MODELS = "DELETE FROM public.record_embeddings e WHERE e.embedding_mo
 
 
 def _target() -> DatabaseTarget:
-    return DatabaseTarget(get_settings())
+    return database_target(get_settings())
 
 
 @app.command()
@@ -126,7 +127,7 @@ def scale(
         raise BadRequest(
             f"a pool has {settings.ai_pool_min} to {settings.ai_pool_max} agents; asked for {size}"
         )
-    target = DatabaseTarget(settings)
+    target = database_target(settings)
     with target.running(), target.connect(autocommit=True) as conn:
         conn.execute(
             queue.NOTIFY,
@@ -205,7 +206,7 @@ def reembed(
     catch up), here and now, with the embedder the settings choose."""
     settings = get_settings()
     embedder = build_embedder(settings)
-    target = DatabaseTarget(settings)
+    target = database_target(settings)
     # Autocommit: each batch below is its own transaction (committed as it goes, so an interrupted
     # backfill keeps what it did), not a savepoint of one transaction the first statement opened.
     with target.running(), target.connect(autocommit=True) as conn:

@@ -10,6 +10,7 @@ from psycopg.conninfo import conninfo_to_dict
 from rich.table import Table
 
 from gardenos.cli.console import console, print_json
+from gardenos.cli.target import database_target
 from gardenos.db import migrate as migrations
 from gardenos.db.target import DatabaseTarget
 from gardenos.embedded.postgres import wheel_bin_dir
@@ -20,7 +21,7 @@ app = typer.Typer(help="Migrate, inspect and open the database.", no_args_is_hel
 
 
 def _target() -> DatabaseTarget:
-    return DatabaseTarget(get_settings())
+    return database_target(get_settings())
 
 
 @app.command()

@@ -8,6 +8,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from gardenos.cli.console import console, err_console
+from gardenos.cli.target import database_target
 from gardenos.db.target import DatabaseTarget
 from gardenos.demo.agency import DEMO_SLUG, demo_login, ensure_agency, validate_slug
 from gardenos.demo.generator import DemoCounts, load_demo_data
@@ -23,7 +24,7 @@ def demo_data(
     """Add demo leads, clients and activities to an agency (in one transaction: all or nothing)."""
     validate_slug(agency)
     settings = get_settings()
-    target = DatabaseTarget(settings)
+    target = database_target(settings)
     with target.running():
         target.prepare()
         started = time.perf_counter()

@@ -12,7 +12,9 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
+from gardenos.auth.tokens import agency_claims
 from gardenos.cli.console import console, err_console, print_json
+from gardenos.cli.target import database_target
 from gardenos.crm.normalize import valid_region
 from gardenos.db.target import DatabaseTarget
 from gardenos.errors import BadRequest
@@ -66,7 +68,7 @@ def leads(
         default_region=chosen_region,
         dry_run=dry_run,
     )
-    target = DatabaseTarget(settings)
+    target = database_target(settings)
     with target.running():
         target.prepare()
         outcome = run_import(settings, target, file, agency=agency, options=options)
@@ -94,12 +96,7 @@ def claims_for(conn: psycopg.Connection, agency: str | None) -> dict[str, Any]:
         slugs = ", ".join(sorted({r[1] for r in rows})[:10])
         raise BadRequest(f"there is more than one agency: choose one with --agency ({slugs})")
     agency_id, _slug, user_id, role = rows[0]
-    return {
-        "sub": str(user_id),
-        "role": "authenticated",
-        "aud": "authenticated",
-        "app_metadata": {"agency_id": str(agency_id), "agency_role": role},
-    }
+    return agency_claims(agency_id, role, user_id)
 
 
 def run_import(

@@ -11,8 +11,8 @@ from rich.table import Table
 from rich.text import Text
 
 from gardenos.cli.console import console, err_console, print_json
+from gardenos.cli.target import database_target
 from gardenos.db import outbox
-from gardenos.db.target import DatabaseTarget
 from gardenos.errors import BadRequest, NotFound
 from gardenos.settings import Settings, get_settings
 
@@ -41,7 +41,7 @@ def list_mail(
     """The newest mails in the outbox, with the first link in each."""
     settings = get_settings()
     _note_smtp(settings)
-    target = DatabaseTarget(settings)
+    target = database_target(settings)
     with target.running():
         mails = outbox.list_mail(target.owner_url, limit=limit, to=to)
     if as_json:
@@ -103,7 +103,7 @@ def show(
         raise BadRequest(f"{mail_id!r} is not a mail id", hint="`gardenos mail list` shows the ids") from None
     settings = get_settings()
     _note_smtp(settings)
-    target = DatabaseTarget(settings)
+    target = database_target(settings)
     with target.running():
         mail = outbox.get_mail(target.owner_url, wanted)
     if mail is None:

@@ -15,6 +15,7 @@ from gardenos.api.server import server_config
 from gardenos.auth.tokens import TokenService
 from gardenos.cli.console import console, err_console
 from gardenos.cli.demo import load_into_agency
+from gardenos.cli.target import database_target
 from gardenos.cluster.cluster import Cluster
 from gardenos.db.target import DatabaseTarget
 from gardenos.demo.agency import DEMO_SLUG, FIND_AGENCY, demo_login
@@ -50,7 +51,7 @@ def up(
             if v is not None
         }
     )
-    target = DatabaseTarget(settings)
+    target = database_target(settings)
     lock = UpLock(settings.data_path) if target.embedded is not None else None
     # Whether PostgreSQL is ours to stop at the end (we started it, or were about to).
     owns_postgres = False

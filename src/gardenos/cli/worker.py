@@ -15,6 +15,7 @@ from rich.markup import escape
 from gardenos.agents.kinds import AGENTS
 from gardenos.agents.orchestrator import AIOrchestrator
 from gardenos.cli.console import console, err_console
+from gardenos.cli.target import database_target
 from gardenos.db.pool import Database
 from gardenos.db.target import DatabaseTarget
 from gardenos.errors import BadRequest
@@ -46,7 +47,7 @@ def worker(
     settings = get_settings()
     if size is not None:
         settings = settings.model_copy(update={"ai_pool_size": size})
-    target = DatabaseTarget(settings)
+    target = database_target(settings)
     with target.running():
         target.prepare()
         agents = {name: cls for name, cls in AGENTS.items() if not agent or name in agent}

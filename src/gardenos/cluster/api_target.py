@@ -50,7 +50,7 @@ def serve_api(cluster: Cluster, *, start_timeout: float = 60) -> Iterator[ApiTar
     settings = cluster.settings.model_copy(
         update={"cluster": True, "database_url": None, "ai_workers": False}
     )
-    target = DatabaseTarget(settings)
+    target = DatabaseTarget(settings, cluster_url=cluster.url)
     target.prepare()
     email = f"failover-{uuid.uuid4().hex[:10]}@example.com"
     password = secrets.token_urlsafe(18)

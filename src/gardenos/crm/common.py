@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Generic, TypeVar
 
-from psycopg.rows import DictRow, dict_row
+from psycopg.rows import DictRow
 from pydantic import (
     AfterValidator,
     AwareDatetime,
@@ -31,9 +31,12 @@ from pydantic import (
 from gardenos.auth.principal import Principal
 from gardenos.crm.normalize import InvalidValue, normalize_email, normalize_phone
 from gardenos.db.pool import Conn, Database
-from gardenos.errors import BadRequest, Forbidden
 
-NO_AGENCY = "no active agency: create one with POST /api/v1/agencies or ask to be invited"
+# crm's modules read rows with these (one implementation, in db/).
+from gardenos.db.rows import fetch_all as fetch_all
+from gardenos.db.rows import fetch_one as fetch_one
+from gardenos.errors import BadRequest
+
 ADMIN_ROLES = frozenset({"owner", "admin"})
 MIN_MOMENT = datetime(1900, 1, 1, tzinfo=UTC)
 MAX_MOMENT = datetime(9000, 1, 1, tzinfo=UTC)
@@ -59,10 +62,7 @@ class InvalidField(BadRequest):
 
 def require_agency(principal: Principal) -> uuid.UUID:
     """The caller's active agency: a signed-in user (401 otherwise) whose token carries one (403)."""
-    principal.require_user()
-    if principal.agency_id is None:
-        raise Forbidden(NO_AGENCY)
-    return principal.agency_id
+    return principal.require_agency()
 
 
 def agency_role(principal: Principal) -> str | None:
@@ -78,20 +78,6 @@ async def agency_transaction(database: Database, principal: Principal) -> AsyncI
     require_agency(principal)
     async with database.transaction("authenticated", principal.raw_claims) as conn:
         yield conn
-
-
-async def fetch_one(conn: Conn, query: str, params: Any = None) -> DictRow | None:
-    async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(query, params)
-        return await cur.fetchone()
-
-
-async def fetch_all(conn: Conn, query: str, params: Any = None) -> list[DictRow]:
-    # Never prepared: the lists' optional filters (`%(x)s IS NULL OR …`) fold away only in a plan made for
-    # the actual values, and a prepared statement may switch to one generic plan for all of them.
-    async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(query, params, prepare=False)
-        return await cur.fetchall()
 
 
 # Phones are stored in E.164, read in the agency's region (`settings.phone_region` of the agency, e.g.

@@ -9,7 +9,6 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 import psycopg
 from psycopg import errors
@@ -18,9 +17,6 @@ from psycopg.rows import class_row
 
 from gardenos.db.connect import connect
 from gardenos.errors import ConfigurationError, DatabaseUnavailable
-
-if TYPE_CHECKING:
-    from gardenos.mail.mailer import MailKind, OutgoingMail
 
 STORE = """
 INSERT INTO gardenos.mail_outbox (to_address, subject, text_body, html_body, kind)
@@ -46,15 +42,15 @@ class StoredMail:
     subject: str
     text_body: str
     html_body: str
-    kind: MailKind
+    kind: str  # one of mail.mailer.MailKind (db/ stands below mail/ and does not import it)
     created_at: datetime
 
 
-async def store_mail(url: str, mail: OutgoingMail) -> uuid.UUID:
+async def store_mail(url: str, *, to: str, subject: str, text: str, html: str, kind: str) -> uuid.UUID:
     """Store one mail; returns its id."""
     try:
         async with await psycopg.AsyncConnection.connect(url, autocommit=True, connect_timeout=10) as conn:
-            cur = await conn.execute(STORE, (mail.to, mail.subject, mail.text, mail.html, mail.kind))
+            cur = await conn.execute(STORE, (to, subject, text, html, kind))
             row = await cur.fetchone()
     except psycopg.OperationalError as exc:
         raise DatabaseUnavailable(

@@ -668,6 +668,30 @@ CREATE TABLE gardenos.mail_outbox (
 );
 
 --
+-- Name: outgoing_mail; Type: TABLE; Schema: gardenos; Owner: -
+--
+
+CREATE TABLE gardenos.outgoing_mail (
+    id uuid NOT NULL,
+    agency_id uuid NOT NULL,
+    activity_id uuid NOT NULL,
+    to_address text NOT NULL,
+    subject text NOT NULL,
+    text_body text NOT NULL,
+    html_body text NOT NULL,
+    kind text NOT NULL,
+    status text DEFAULT 'pending'::text NOT NULL,
+    attempts integer DEFAULT 0 NOT NULL,
+    run_after timestamp with time zone DEFAULT now() NOT NULL,
+    claimed_at timestamp with time zone,
+    sent_at timestamp with time zone,
+    last_error text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT outgoing_mail_kind_check CHECK ((kind = 'follow_up'::text)),
+    CONSTRAINT outgoing_mail_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'sending'::text, 'sent'::text, 'failed'::text, 'unconfirmed'::text])))
+);
+
+--
 -- Name: schema_migrations; Type: TABLE; Schema: gardenos; Owner: -
 --
 
@@ -1145,6 +1169,20 @@ ALTER TABLE ONLY gardenos.mail_outbox
     ADD CONSTRAINT mail_outbox_pkey PRIMARY KEY (id);
 
 --
+-- Name: outgoing_mail outgoing_mail_activity_id_key; Type: CONSTRAINT; Schema: gardenos; Owner: -
+--
+
+ALTER TABLE ONLY gardenos.outgoing_mail
+    ADD CONSTRAINT outgoing_mail_activity_id_key UNIQUE (activity_id);
+
+--
+-- Name: outgoing_mail outgoing_mail_pkey; Type: CONSTRAINT; Schema: gardenos; Owner: -
+--
+
+ALTER TABLE ONLY gardenos.outgoing_mail
+    ADD CONSTRAINT outgoing_mail_pkey PRIMARY KEY (id);
+
+--
 -- Name: schema_migrations schema_migrations_pkey; Type: CONSTRAINT; Schema: gardenos; Owner: -
 --
 
@@ -1395,6 +1433,18 @@ CREATE UNIQUE INDEX users_phone_key ON auth.users USING btree (phone) WHERE (pho
 --
 
 CREATE INDEX mail_outbox_to_created_idx ON gardenos.mail_outbox USING btree (to_address, created_at DESC);
+
+--
+-- Name: outgoing_mail_agency_idx; Type: INDEX; Schema: gardenos; Owner: -
+--
+
+CREATE INDEX outgoing_mail_agency_idx ON gardenos.outgoing_mail USING btree (agency_id);
+
+--
+-- Name: outgoing_mail_due_idx; Type: INDEX; Schema: gardenos; Owner: -
+--
+
+CREATE INDEX outgoing_mail_due_idx ON gardenos.outgoing_mail USING btree (run_after) WHERE (status = 'pending'::text);
 
 --
 -- Name: activities_agency_due_idx; Type: INDEX; Schema: public; Owner: -
@@ -1989,6 +2039,13 @@ ALTER TABLE ONLY auth.sessions
     ADD CONSTRAINT sessions_user_id_fkey FOREIGN KEY (user_id) REFERENCES auth.users(id) ON DELETE CASCADE;
 
 --
+-- Name: outgoing_mail outgoing_mail_agency_id_fkey; Type: FK CONSTRAINT; Schema: gardenos; Owner: -
+--
+
+ALTER TABLE ONLY gardenos.outgoing_mail
+    ADD CONSTRAINT outgoing_mail_agency_id_fkey FOREIGN KEY (agency_id) REFERENCES public.agencies(id) ON DELETE CASCADE;
+
+--
 -- Name: activities activities_agency_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -2268,6 +2325,22 @@ ALTER TABLE auth.users ENABLE ROW LEVEL SECURITY;
 --
 
 ALTER TABLE gardenos.mail_outbox ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: outgoing_mail; Type: ROW SECURITY; Schema: gardenos; Owner: -
+--
+
+ALTER TABLE gardenos.outgoing_mail ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: outgoing_mail outgoing_mail_insert; Type: POLICY; Schema: gardenos; Owner: -
+--
+
+CREATE POLICY outgoing_mail_insert ON gardenos.outgoing_mail FOR INSERT TO authenticated WITH CHECK (((agency_id = ( SELECT auth.agency_id() AS agency_id)) AND (EXISTS ( SELECT
+   FROM ((public.activities a
+     LEFT JOIN public.leads l ON ((l.id = a.lead_id)))
+     LEFT JOIN public.clients c ON ((c.id = a.client_id)))
+  WHERE ((a.id = outgoing_mail.activity_id) AND (a.agency_id = outgoing_mail.agency_id) AND (a.kind = 'email'::text) AND (a.status = 'done'::text) AND (COALESCE(l.email, c.email) = outgoing_mail.to_address))))));
 
 --
 -- Name: activities; Type: ROW SECURITY; Schema: public; Owner: -
@@ -2713,6 +2786,13 @@ GRANT ALL ON TABLE auth.sessions TO service_role;
 --
 
 GRANT ALL ON TABLE auth.users TO service_role;
+
+--
+-- Name: TABLE outgoing_mail; Type: ACL; Schema: gardenos; Owner: -
+--
+
+GRANT INSERT ON TABLE gardenos.outgoing_mail TO authenticated;
+GRANT SELECT,UPDATE ON TABLE gardenos.outgoing_mail TO service_role;
 
 --
 -- Name: TABLE schema_migrations; Type: ACL; Schema: gardenos; Owner: -

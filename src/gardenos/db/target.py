@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import psycopg
@@ -11,6 +11,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from gardenos.db.connect import connect
 from gardenos.db.migrate import Migration, migrate, set_login_password
 from gardenos.embedded.postgres import EmbeddedPostgres
+from gardenos.errors import ConfigurationError
 from gardenos.secrets import ProjectSecrets, load_or_create
 from gardenos.settings import Settings
 
@@ -18,11 +19,23 @@ API_LOGIN_ROLE = "authenticator"
 
 
 class DatabaseTarget:
-    """The database's two logins: the owner (migrations, CLI) and `authenticator` (the API)."""
+    """The database's two logins: the owner (migrations, CLI) and `authenticator` (the API).
 
-    def __init__(self, settings: Settings, secrets: ProjectSecrets | None = None) -> None:
+    Which server: `GARDENOS_DATABASE_URL` when set; else, in cluster mode, the URL that `cluster_url`
+    finds (asked each time: the cluster may be created after this target); else the embedded server.
+    The cluster's URL is passed in because db/ stands below the cluster launcher and never imports it
+    (`gardenos.cli.target.database_target` builds targets for the CLI)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        secrets: ProjectSecrets | None = None,
+        *,
+        cluster_url: Callable[[], str] | None = None,
+    ) -> None:
         self.settings = settings
         self.secrets = secrets or load_or_create(settings)
+        self.cluster_url = cluster_url
         self.embedded: EmbeddedPostgres | None = None
         if settings.database_url is None and not settings.cluster:
             self.embedded = EmbeddedPostgres(
@@ -37,10 +50,12 @@ class DatabaseTarget:
         if self.embedded is not None:
             return self.embedded.url()
         if self.settings.cluster and self.settings.database_url is None:
-            # `gardenos cluster up`'s superuser through HAProxy's read-write port (the leader).
-            from gardenos.cluster.cluster import Cluster
-
-            return Cluster(self.settings).url()
+            if self.cluster_url is None:
+                raise ConfigurationError(
+                    "cluster mode, but this database target was not told where the cluster is",
+                    hint="build it with gardenos.cli.target.database_target",
+                )
+            return self.cluster_url()
         assert self.settings.database_url is not None
         return self.settings.database_url
 

@@ -36,6 +36,9 @@ class MailDeliveryError(GardenError):
 
     status_code = 502
     code = "GARDEN_MAIL"
+    # True when the server may have taken the mail all the same (the connection dropped, or no answer
+    # came, after the message was on its way): sending it again could deliver it twice.
+    maybe_delivered = False
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,9 @@ class OutgoingMail:
     text: str
     html: str
     kind: MailKind
+    # The left part of the Message-ID, when a mail must keep one identity across attempts (the outbox's
+    # row id); otherwise a fresh Message-ID per message.
+    message_key: str | None = None
 
 
 class Mailer(Protocol):
@@ -64,7 +70,10 @@ def build_message(mail: OutgoingMail, *, sender: str) -> EmailMessage:
         # The email package refuses line breaks in headers: a crafted address never injects headers.
         raise BadRequest(f"cannot send mail to {mail.to!r}: {exc}") from exc
     message["Date"] = format_datetime(datetime.now(UTC))
-    message["Message-ID"] = make_msgid(domain=_domain(sender))
+    domain = _domain(sender)
+    message["Message-ID"] = (
+        f"<{mail.message_key}@{domain}>" if mail.message_key else make_msgid(domain=domain)
+    )
     message["Auto-Submitted"] = "auto-generated"
     message.set_content(mail.text)
     message.add_alternative(mail.html, subtype="html")
@@ -126,7 +135,13 @@ class SmtpMailer:
                 timeout=self.timeout,
             )
         except (aiosmtplib.SMTPException, OSError) as exc:
-            raise self._delivery_error(mail, exc) from exc
+            error = self._delivery_error(mail, exc)
+            # A read timeout or a dropped connection can come after the server took the message (it
+            # answers only once the whole message arrived); refusals and failures to connect cannot.
+            error.maybe_delivered = isinstance(
+                exc, aiosmtplib.SMTPReadTimeoutError | aiosmtplib.SMTPServerDisconnected
+            )
+            raise error from exc
 
     def _delivery_error(self, mail: OutgoingMail, exc: BaseException) -> MailDeliveryError:
         where = f"could not deliver mail via {self.host}:{self.port}"
@@ -192,7 +207,14 @@ class OutboxMailer:
 
     async def send(self, mail: OutgoingMail) -> None:
         try:
-            mail_id = await outbox.store_mail(self._database_url, mail)
+            mail_id = await outbox.store_mail(
+                self._database_url,
+                to=mail.to,
+                subject=mail.subject,
+                text=mail.text,
+                html=mail.html,
+                kind=mail.kind,
+            )
         except DatabaseUnavailable as exc:
             raise MailDeliveryError(
                 f"could not store mail in the outbox: {exc.message}", status_code=503, hint=exc.hint

@@ -20,6 +20,7 @@ from psycopg.rows import DictRow
 from gardenos.auth import repository as repo
 from gardenos.auth.principal import Principal
 from gardenos.auth.service import AuthService, ClientInfo, normalise_email
+from gardenos.db.rows import fetch_all, fetch_one
 from gardenos.errors import BadRequest, Conflict, NotFound
 from gardenos.mail.templates import compose
 
@@ -80,11 +81,11 @@ class TenancyService:
             if slug is not None:
                 if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,62}", slug):
                     raise BadRequest(f"{slug!r} is not a valid slug: lower-case letters, digits and dashes")
-                if await repo.fetch_one(conn, SLUG_TAKEN, (slug,)):
+                if await fetch_one(conn, SLUG_TAKEN, (slug,)):
                     raise Conflict(f"the slug {slug!r} is taken; choose another")
             else:
                 slug = await _free_slug(conn, name)
-            agency = await repo.fetch_one(conn, INSERT_AGENCY, (name, slug))
+            agency = await fetch_one(conn, INSERT_AGENCY, (name, slug))
             assert agency is not None
             await conn.execute(ADD_MEMBER, (agency["id"], user_id, "owner", None))
             active = await repo.active_membership(conn, user_id, None)
@@ -93,11 +94,11 @@ class TenancyService:
     async def list_agencies(self, principal: Principal) -> list[dict[str, Any]]:
         user_id = principal.require_user()
         async with self.database.transaction("service_role") as conn:
-            rows = await repo.fetch_all(conn, MY_AGENCIES, (user_id,))
+            rows = await fetch_all(conn, MY_AGENCIES, (user_id,))
         return [agency_json(row, principal.agency_id) for row in rows]
 
     async def _membership(self, conn: repo.Conn, agency_id: uuid.UUID, user_id: uuid.UUID) -> DictRow:
-        row = await repo.fetch_one(conn, MY_ROLE, (agency_id, user_id))
+        row = await fetch_one(conn, MY_ROLE, (agency_id, user_id))
         if row is None:
             raise NotFound("agency not found (or you are not a member of it)")
         return row
@@ -111,7 +112,7 @@ class TenancyService:
         user_id = principal.require_user()
         async with self.database.transaction("service_role") as conn:
             await self._membership(conn, agency_id, user_id)
-            rows = await repo.fetch_all(conn, MEMBERS, (agency_id,))
+            rows = await fetch_all(conn, MEMBERS, (agency_id,))
         return [
             {
                 "user_id": str(r["user_id"]),
@@ -134,7 +135,7 @@ class TenancyService:
             user = await repo.find_or_invite(conn, email)
             # The membership rules refuse an inviter who is not an owner or admin (now), or an admin
             # making an owner: the account made for the address above goes with the rolled-back transaction.
-            added = await repo.fetch_one(conn, ADD_MEMBER, (agency_id, user["id"], role, inviter))
+            added = await fetch_one(conn, ADD_MEMBER, (agency_id, user["id"], role, inviter))
             if added is None:
                 raise Conflict(f"{email} is already a member of this agency")
             if user["email_confirmed_at"] is None:
@@ -158,7 +159,7 @@ class TenancyService:
         caller = principal.require_user()
         async with self.database.transaction("service_role", principal.raw_claims) as conn:
             await self._membership(conn, agency_id, caller)
-            if await repo.fetch_one(conn, REMOVE_MEMBER, (agency_id, member_id)) is None:
+            if await fetch_one(conn, REMOVE_MEMBER, (agency_id, member_id)) is None:
                 raise NotFound("that user is not a member of this agency")
 
     async def switch(self, principal: Principal, agency_id: uuid.UUID) -> dict[str, Any]:
@@ -184,6 +185,6 @@ async def _free_slug(conn: repo.Conn, name: str) -> str:
     ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()
     base = re.sub(r"[^a-z0-9]+", "-", ascii_name).strip("-")[:48] or "agency"
     slug = base
-    while await repo.fetch_one(conn, SLUG_TAKEN, (slug,)):
+    while await fetch_one(conn, SLUG_TAKEN, (slug,)):
         slug = f"{base}-{secrets.token_hex(3)}"
     return slug

@@ -17,8 +17,8 @@ from gardenos.agents.llm import GenerationRequest
 from gardenos.agents.outputs import ProposalDraft
 from gardenos.agents.queue import AgentTask
 from gardenos.agents.subjects import SubjectType, save_draft
-from gardenos.crm.common import fetch_all, fetch_one
 from gardenos.db.pool import Conn
+from gardenos.db.rows import fetch_all, fetch_one
 
 SYSTEM = (
     "You draft quotes for an agency. Choose items from the price list (by sku) and quantities that meet the "

@@ -17,8 +17,8 @@ from gardenos.agents import repository as repo
 from gardenos.agents.base import AgentResult, BaseAIAgent, PermanentTaskError, TaskContext
 from gardenos.agents.embeddings import vector_literal
 from gardenos.agents.queue import AgentTask
-from gardenos.crm.common import fetch_all
 from gardenos.db.pool import Conn
+from gardenos.db.rows import fetch_all
 
 MAX_IDS = 5000
 SUBJECTS = ("lead", "client")

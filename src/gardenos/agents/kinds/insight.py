@@ -13,7 +13,7 @@ from gardenos.agents.kinds.lead_analysis import _jsonable
 from gardenos.agents.llm import GenerationRequest
 from gardenos.agents.outputs import InsightText
 from gardenos.agents.queue import AgentTask
-from gardenos.crm.common import fetch_all, fetch_one
+from gardenos.db.rows import fetch_all, fetch_one
 
 SYSTEM = (
     "You are a sales-operations analyst. From the agency's pipeline metrics, write a short summary of what "

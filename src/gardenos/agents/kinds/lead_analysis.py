@@ -19,8 +19,8 @@ from gardenos.agents.base import AgentResult, BaseAIAgent, PermanentTaskError, T
 from gardenos.agents.llm import GenerationRequest
 from gardenos.agents.outputs import LeadAnalysis
 from gardenos.agents.queue import AgentTask
-from gardenos.crm.common import fetch_all, fetch_one
 from gardenos.db.pool import Conn
+from gardenos.db.rows import fetch_all, fetch_one
 
 SYSTEM = (
     "You are a sales analyst for an agency's CRM. Score the lead's quality from 0 to 100, estimate the "

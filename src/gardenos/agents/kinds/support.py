@@ -25,8 +25,8 @@ from gardenos.agents.llm import GenerationRequest
 from gardenos.agents.outputs import SupportAnswer
 from gardenos.agents.queue import AgentTask
 from gardenos.agents.subjects import load_subject, save_draft
-from gardenos.crm.common import fetch_one
 from gardenos.db.pool import Conn
+from gardenos.db.rows import fetch_one
 
 MAX_QUESTION = 2000
 SYSTEM = (

@@ -12,10 +12,11 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from psycopg.rows import DictRow, dict_row
+from psycopg.rows import DictRow
 from psycopg.types.json import Jsonb
 
 from gardenos.db.pool import Conn
+from gardenos.db.rows import fetch_all, fetch_one
 
 LEAD_COLUMNS = """
     l.id, l.first_name, l.last_name, l.email, l.phone, l.company, l.job_title, l.website, l.city, l.country,
@@ -201,18 +202,6 @@ JOIN public.leads b ON b.id = m.second_id
 ORDER BY m.email_key IS NULL, m.email_key, m.phone_key, m.second_id
 LIMIT %(limit)s
 """
-
-
-async def fetch_one(conn: Conn, query: str, params: Sequence[Any] | Mapping[str, Any]) -> DictRow | None:
-    async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(query, params)
-        return await cur.fetchone()
-
-
-async def fetch_all(conn: Conn, query: str, params: Sequence[Any] | Mapping[str, Any]) -> list[DictRow]:
-    async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(query, params)
-        return await cur.fetchall()
 
 
 async def execute(conn: Conn, query: str, params: Sequence[Any] | Mapping[str, Any]) -> int:

@@ -28,7 +28,8 @@ from gardenos.auth.principal import Principal
 from gardenos.crm.pipeline import repository as repo
 from gardenos.crm.pipeline.schemas import MERGEABLE_FIELDS, ConvertRequest, MergeRequest
 from gardenos.db.pool import Database
-from gardenos.errors import BadRequest, Conflict, Forbidden, NotFound
+from gardenos.db.rows import fetch_all, fetch_one
+from gardenos.errors import BadRequest, Conflict, NotFound
 
 # Lead fields a new client starts with; the rest of the client is its own (status, lifetime value).
 CLIENT_FIELDS_FROM_LEAD = (
@@ -59,12 +60,8 @@ class Caller:
 
 def caller(principal: Principal) -> Caller:
     """A signed-in user with an active agency: what every pipeline operation needs."""
+    principal.require_agency()
     user_id = principal.require_user()
-    if principal.agency_id is None:
-        raise Forbidden(
-            "no active agency: create one with POST /api/v1/agencies or ask to be invited",
-            error_code="no_active_agency",
-        )
     return Caller(user_id, principal.raw_claims)
 
 
@@ -92,14 +89,14 @@ class PipelineService:
                 )
             overrides = request.overrides() if request is not None else {}
             owner = overrides.get("owner_id")
-            if owner is not None and await repo.fetch_one(conn, repo.IS_MEMBER, (owner,)) is None:
+            if owner is not None and await fetch_one(conn, repo.IS_MEMBER, (owner,)) is None:
                 raise BadRequest(f"owner_id {owner} is not a member of this agency")
             fields = {name: lead[name] for name in CLIENT_FIELDS_FROM_LEAD}
             fields |= {"status": "active", "lifetime_value": Decimal(0)} | overrides
             fields["custom_fields"] = Jsonb(fields["custom_fields"])
-            client = await repo.fetch_one(conn, repo.INSERT_CLIENT, {**fields, "lead_id": lead_id})
+            client = await fetch_one(conn, repo.INSERT_CLIENT, {**fields, "lead_id": lead_id})
             assert client is not None
-            converted = await repo.fetch_one(conn, repo.MARK_CONVERTED, (lead_id,))
+            converted = await fetch_one(conn, repo.MARK_CONVERTED, (lead_id,))
             assert converted is not None
             moved = await repo.execute(
                 conn, repo.ATTACH_ACTIVITIES_TO_CLIENT, {"client_id": client["id"], "lead_id": lead_id}
@@ -124,7 +121,7 @@ class PipelineService:
             if lead is None:
                 raise NotFound(f"lead {lead_id} not found")
             await conn.execute(repo.SET_SIMILARITY_THRESHOLD, (str(threshold),))
-            rows = await repo.fetch_all(
+            rows = await fetch_all(
                 conn,
                 repo.LEAD_DUPLICATES,
                 {
@@ -153,7 +150,7 @@ class PipelineService:
         survivor of a merge), email matches before phone-only ones."""
         who = caller(principal)
         async with self.database.transaction("authenticated", who.claims) as conn:
-            rows = await repo.fetch_all(conn, repo.AGENCY_DUPLICATES, {"limit": limit})
+            rows = await fetch_all(conn, repo.AGENCY_DUPLICATES, {"limit": limit})
         return [
             {
                 "score": SAME_EMAIL_SCORE if row["same_email"] else SAME_PHONE_SCORE,
@@ -199,7 +196,7 @@ class PipelineService:
                 )
             duplicates = [rows[i] for i in duplicate_ids]
             values = _merged_values(survivor, duplicates, {f: rows[i] for f, i in request.prefer.items()})
-            updated = await repo.fetch_one(conn, repo.UPDATE_SURVIVOR, {**values, "id": survivor_id})
+            updated = await fetch_one(conn, repo.UPDATE_SURVIVOR, {**values, "id": survivor_id})
             assert updated is not None
             moves = {
                 "survivor": survivor_id,
