@@ -1,11 +1,15 @@
-"""`gardenos ai …`: the agents' pools and queues, as the operator (every agency)."""
+"""`gardenos ai …`: the agents' pools and queues, as the operator (every agency).
+
+The agents, their providers (openai, onnxruntime) and their kinds are imported by the commands that use
+them, not here: `gardenos --help` and the other commands would pay a second or more for them.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 import typer
@@ -16,16 +20,14 @@ from rich.table import Table
 
 from gardenos.agents import queue
 from gardenos.agents import repository as repo
-from gardenos.agents.base import tenant_claims
-from gardenos.agents.embeddings import build_embedder, vector_literal
-from gardenos.agents.kinds import AGENTS
-from gardenos.agents.kinds.embed import content_hash
-from gardenos.agents.orchestrator import CONTROL_CHANNEL
 from gardenos.cli.console import console, err_console, print_json
 from gardenos.cli.target import database_target
 from gardenos.db.target import DatabaseTarget
 from gardenos.errors import BadRequest, NotFound
 from gardenos.settings import get_settings
+
+if TYPE_CHECKING:
+    from gardenos.agents.embeddings import Embedder
 
 app = typer.Typer(help="The AI agents: pools, queues, tasks, re-embedding.", no_args_is_help=True)
 
@@ -120,6 +122,9 @@ def scale(
     size: int = typer.Argument(..., min=0, help="Agents per worker process."),
 ) -> None:
     """Resize a pool in every running worker process (within GARDENOS_AI_POOL_MIN/MAX)."""
+    from gardenos.agents.kinds import AGENTS
+    from gardenos.agents.orchestrator import CONTROL_CHANNEL
+
     settings = get_settings()
     if agent_type not in AGENTS:
         raise BadRequest(f"unknown agent type {agent_type!r}; known: {', '.join(sorted(AGENTS))}")
@@ -204,6 +209,8 @@ def reembed(
 ) -> None:
     """Embed every lead and client without a vector of the current model (after a model change, or to
     catch up), here and now, with the embedder the settings choose."""
+    from gardenos.agents.embeddings import build_embedder
+
     settings = get_settings()
     embedder = build_embedder(settings)
     target = database_target(settings)
@@ -249,18 +256,23 @@ def _task_json(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _scope(conn: psycopg.Connection, agency_id: uuid.UUID) -> None:
+    from gardenos.agents.base import tenant_claims
+
     conn.execute(SCOPE, (json.dumps(tenant_claims(agency_id)),))
 
 
 async def _reembed(
     conn: psycopg.Connection,
-    embedder: Any,
+    embedder: Embedder,
     totals: dict[tuple[uuid.UUID, str], int],
     batch: int,
     progress: Progress,
     bar: Any,
 ) -> None:
     import time
+
+    from gardenos.agents.embeddings import vector_literal
+    from gardenos.agents.kinds.embed import content_hash
 
     started, done = time.perf_counter(), 0
     for (agency_id, subject), missing in totals.items():

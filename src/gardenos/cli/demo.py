@@ -1,8 +1,12 @@
-"""`gardenos demo-data`: realistic leads, clients and activities for an agency, loaded with COPY."""
+"""`gardenos demo-data`: realistic leads, clients and activities for an agency, loaded with COPY.
+
+The generator (and faker with it) is imported when data is loaded, not with the CLI.
+"""
 
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -11,8 +15,10 @@ from gardenos.cli.console import console, err_console
 from gardenos.cli.target import database_target
 from gardenos.db.target import DatabaseTarget
 from gardenos.demo.agency import DEMO_SLUG, demo_login, ensure_agency, validate_slug
-from gardenos.demo.generator import DemoCounts, load_demo_data
 from gardenos.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from gardenos.demo.generator import DemoCounts
 
 
 def demo_data(
@@ -39,6 +45,8 @@ def demo_data(
 def load_into_agency(
     settings: Settings, target: DatabaseTarget, *, slug: str, leads: int, clients: int, seed: int | None
 ) -> DemoCounts:
+    from gardenos.demo.generator import load_demo_data
+
     login = demo_login(settings.data_path)
     email = login.email if slug == DEMO_SLUG else f"owner@{slug}.example"
     with target.connect() as conn, conn.transaction():

@@ -1,10 +1,13 @@
-"""`gardenos import leads FILE`: a spreadsheet export into an agency's leads, with progress and a summary."""
+"""`gardenos import leads FILE`: a spreadsheet export into an agency's leads, with progress and a summary.
+
+The importer (with its YAML and phone-number libraries) is imported when the command runs, not with the CLI.
+"""
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import psycopg
 import typer
@@ -15,12 +18,12 @@ from rich.table import Table
 from gardenos.auth.tokens import agency_claims
 from gardenos.cli.console import console, err_console, print_json
 from gardenos.cli.target import database_target
-from gardenos.crm.normalize import valid_region
 from gardenos.db.target import DatabaseTarget
 from gardenos.errors import BadRequest
-from gardenos.importer.mapping import parse_mapping
-from gardenos.importer.service import Counts, Importer, ImportOptions, OnDuplicate, Outcome, Phase
 from gardenos.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from gardenos.importer.service import Counts, ImportOptions, OnDuplicate, Outcome, Phase
 
 app = typer.Typer(help="Import spreadsheets (CSV) into an agency.", no_args_is_help=True)
 
@@ -56,6 +59,10 @@ def leads(
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON (for scripts)."),
 ) -> None:
     """Import leads from a CSV file: validated, normalised, deduplicated, in one transaction."""
+    from gardenos.crm.normalize import valid_region
+    from gardenos.importer.mapping import parse_mapping
+    from gardenos.importer.service import ImportOptions
+
     if on_duplicate not in ("skip", "update", "merge"):
         raise BadRequest("--on-duplicate must be skip, update or merge")
     settings = get_settings()
@@ -102,6 +109,8 @@ def claims_for(conn: psycopg.Connection, agency: str | None) -> dict[str, Any]:
 def run_import(
     settings: Settings, target: DatabaseTarget, file: Path, *, agency: str | None, options: ImportOptions
 ) -> Outcome:
+    from gardenos.importer.service import Importer
+
     with (
         target.connect() as conn,
         target.connect(autocommit=False) as progress_conn,

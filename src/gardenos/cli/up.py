@@ -7,11 +7,8 @@ import socket
 from types import FrameType
 
 import typer
-import uvicorn
 from rich.panel import Panel
 
-from gardenos.api.app import create_app
-from gardenos.api.server import server_config
 from gardenos.auth.tokens import TokenService
 from gardenos.cli.console import console, err_console
 from gardenos.cli.demo import load_into_agency
@@ -88,14 +85,10 @@ def up(
             console.print(f"applied {len(applied)} migration(s): {', '.join(m.label for m in applied)}")
         if settings.demo:
             _ensure_demo(settings, target)
-        app = create_app(target)
+        from gardenos.cli.serving import api_server  # imported only now: see its docstring
+
+        server = api_server(settings, target, lock)
         _announce(settings, target)
-        server = _Server(
-            server_config(
-                app, settings, host=settings.host, port=settings.port, log_level="info", lifespan="on"
-            ),
-            lock,
-        )
         if lock is not None:
             lock.set_phase("serving")
         server.run()
@@ -116,20 +109,6 @@ def up(
                 lock.set_postgres(None)
             lock.release()
     console.print("GardenOS stopped")
-
-
-class _Server(uvicorn.Server):
-    """uvicorn's server, which takes SIGINT and SIGTERM over while it runs (and raises them again once
-    stopped): marks the data folder's lock as stopping as soon as either arrives."""
-
-    def __init__(self, config: uvicorn.Config, lock: UpLock | None) -> None:
-        super().__init__(config)
-        self.lock = lock
-
-    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-        if self.lock is not None:
-            self.lock.set_phase("stopping")
-        super().handle_exit(sig, frame)
 
 
 def _runs_on_its_own(pg: EmbeddedPostgres, previous: UpRecord | None) -> bool:

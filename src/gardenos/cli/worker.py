@@ -2,6 +2,9 @@
 
 Ctrl-C or SIGTERM drains: no new claims, running tasks finish (up to `--drain-timeout`), the rest are
 picked up by another worker once their lease runs out. A worker killed outright loses nothing either.
+
+The agents (and their providers: openai, onnxruntime) are imported when the command runs, not with the
+CLI: `gardenos --help` would pay a second or more for them.
 """
 
 from __future__ import annotations
@@ -12,8 +15,6 @@ import signal
 import typer
 from rich.markup import escape
 
-from gardenos.agents.kinds import AGENTS
-from gardenos.agents.orchestrator import AIOrchestrator
 from gardenos.cli.console import console, err_console
 from gardenos.cli.target import database_target
 from gardenos.db.pool import Database
@@ -41,6 +42,8 @@ def worker(
     ),
 ) -> None:
     """Run the AI agents (no API) until Ctrl-C."""
+    from gardenos.agents.kinds import AGENTS
+
     unknown = sorted(set(agent) - set(AGENTS))
     if unknown:
         raise BadRequest(f"unknown agent types {unknown}; known: {', '.join(sorted(AGENTS))}")
@@ -61,6 +64,8 @@ async def _serve(
     autoscale: bool | None,
     drain_timeout: float,
 ) -> None:
+    from gardenos.agents.orchestrator import AIOrchestrator
+
     database = Database(
         target.api_url, min_size=1, max_size=settings.pool_max_size, timeout=settings.pool_timeout_s
     )

@@ -25,13 +25,6 @@ def gardenos(
     )
 
 
-def test_help_everywhere(database: SessionDatabase) -> None:
-    for command in ([], ["up"], ["db"], ["db", "psql"], ["db", "migrate"], ["db", "status"], ["demo-data"]):
-        result = gardenos(database, *command, "--help")
-        assert result.returncode == 0, (command, result.stderr)
-        assert "Usage" in result.stdout
-
-
 def test_db_status_lists_applied_migrations(database: SessionDatabase) -> None:
     result = gardenos(database, "db", "status")
     assert result.returncode == 0, result.stderr
