@@ -65,12 +65,12 @@ def _import_row(database: SessionDatabase, tenant: Tenant) -> tuple[object, ...]
         ).fetchone()
 
 
-def _locked(database: SessionDatabase, import_id: object) -> bool:
+def _locked(database: SessionDatabase, tenant: Tenant, import_id: object) -> bool:
     with psycopg.connect(database.owner_url) as conn:
         row = conn.execute(
             "SELECT EXISTS (SELECT FROM pg_locks WHERE locktype = 'advisory' AND classid = 70071 "
-            "AND objid = hashtext(%s::text)::oid)",
-            (str(import_id),),
+            "AND objid = hashtext(%s::text || '/' || %s::text)::oid)",
+            (str(tenant.id), str(import_id)),
         ).fetchone()
     return bool(row and row[0])
 
@@ -104,7 +104,7 @@ def test_kill_9_mid_import_then_resume(database: SessionDatabase, tenant: Tenant
     assert process.returncode == -9
     import_id = row[0]
     deadline = time.monotonic() + 120
-    while _locked(database, import_id) and time.monotonic() < deadline:
+    while _locked(database, tenant, import_id) and time.monotonic() < deadline:
         time.sleep(0.1)  # the server rolls the transaction back when it notices the client is gone
     assert leads_of(database, tenant) == [], "nothing of a killed import may be kept"
 
