@@ -12,7 +12,9 @@ from typing import Any
 import psycopg
 import pytest
 
+from gardenos.db.pool import SCOPE, scope
 from tests.live import Api, Member, agency_owner
+from tests.support import SessionDatabase
 
 VECTOR = "[" + ",".join(["0.1"] * 384) + "]"
 
@@ -210,6 +212,26 @@ def test_every_table_a_member_inserts_into_is_probed(api: Api) -> None:
     assert {t for (t,) in tables} == set(PROBES)
 
 
+def test_tenant_tables_are_keyed_by_agency_and_id_and_no_index_is_doubled(api: Api) -> None:
+    with psycopg.connect(api.owner_url) as conn:
+        keys = conn.execute(
+            "SELECT c.oid::regclass::text, array(SELECT a.attname::text "
+            "  FROM unnest(i.indkey) WITH ORDINALITY k(n, o) "
+            "  JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.n ORDER BY k.o) "
+            "FROM pg_class c JOIN pg_index i ON i.indrelid = c.oid AND i.indisprimary "
+            "JOIN pg_attribute t ON t.attrelid = c.oid AND t.attname = 'id' AND t.atttypid = 'uuid'::regtype "
+            "WHERE EXISTS (SELECT FROM pg_attribute g WHERE g.attrelid = c.oid AND g.attname = 'agency_id')"
+        ).fetchall()
+        doubled = conn.execute(
+            "SELECT i.indrelid::regclass::text, array_agg(i.indexrelid::regclass::text) FROM pg_index i "
+            "GROUP BY i.indrelid, i.indkey::text, i.indclass::text, pg_get_expr(i.indexprs, i.indrelid), "
+            "pg_get_expr(i.indpred, i.indrelid) HAVING count(*) > 1"
+        ).fetchall()
+    assert len(keys) >= len(PROBES) + 1  # and storage.objects
+    assert [table for table, key in keys if key != ["agency_id", "id"]] == []
+    assert doubled == []
+
+
 @pytest.mark.parametrize("table", sorted(PROBES))
 def test_inserting_another_agencys_id_answers_as_a_fresh_id(
     api: Api, a: AgencyA, b: Member, table: str
@@ -267,6 +289,34 @@ def test_renaming_a_row_to_another_agencys_id_answers_as_a_fresh_id(
         assert renamed.status_code == 200, renamed.text
         assert [(r["id"], r["agency_id"]) for r in renamed.json()] == [(row_id, b.agency_id)]
     _a_sees_only_its_row(api, a, table, a_row)
+
+
+@pytest.mark.parametrize("table", sorted(PROBES))
+def test_get_by_id_under_row_level_security_probes_the_agency_key(
+    api: Api, a: AgencyA, database: SessionDatabase, table: str
+) -> None:
+    """The tenant policy's `agency_id = (SELECT auth.agency_id())` and `id = $1` make one probe of the
+    primary key (agency_id, id)."""
+    row = _a_row(api, a, table)
+    claims = {
+        "role": "authenticated",
+        "sub": a.owner.user_id,
+        "app_metadata": {"agency_id": a.owner.agency_id, "agency_role": "owner"},
+    }
+    with psycopg.connect(database.api_url) as conn, conn.transaction():
+        conn.execute(SCOPE, scope("authenticated", claims, 0))
+        # The session's tables are small: without this the planner may read them whole, which says nothing
+        # about whether the policy lets the key serve the read.
+        conn.execute("SET LOCAL enable_seqscan = off")
+        plan = conn.execute(
+            f"EXPLAIN (FORMAT JSON, COSTS OFF) SELECT * FROM {table} WHERE id = %s", (row["id"],)
+        )
+        found = plan.fetchone()
+    assert found is not None
+    scan = found[0][0]["Plan"]
+    assert (scan["Node Type"], scan["Index Name"]) == ("Index Scan", f"{table}_pkey"), scan
+    # Both columns of the key bound: the agency from the policy's InitPlan, the id from the query.
+    assert scan["Index Cond"].startswith("((agency_id = (InitPlan 1).col1) AND (id = "), scan
 
 
 def test_agency_ids_are_the_servers_whether_or_not_the_id_exists(api: Api, a: AgencyA, b: Member) -> None:
