@@ -98,7 +98,8 @@ WHERE NOT EXISTS (
 LIMIT 1000
 ON CONFLICT ON CONSTRAINT agent_tasks_idempotency_key DO NOTHING
 """
-# One sweep task per agency and subject with records lacking a vector of the current model.
+# One sweep task per agency and subject with records lacking a vector of the current model. As
+# service_role, across agencies: a record is named by (agency_id, id), as ids are unique per agency only.
 EMBED_SWEEP = """
 INSERT INTO public.agent_tasks (agency_id, agent_type, priority, payload)
 SELECT a.id, 'embed', 1, jsonb_build_object('subject', s.subject, 'missing', true, 'limit', 1000)
@@ -112,11 +113,11 @@ WHERE NOT EXISTS (
       WHEN 'lead' THEN EXISTS (
           SELECT FROM public.leads r WHERE r.agency_id = a.id AND NOT EXISTS (
               SELECT FROM public.record_embeddings e
-              WHERE e.lead_id = r.id AND e.embedding_model = %(model)s))
+              WHERE e.agency_id = r.agency_id AND e.lead_id = r.id AND e.embedding_model = %(model)s))
       ELSE EXISTS (
           SELECT FROM public.clients r WHERE r.agency_id = a.id AND NOT EXISTS (
               SELECT FROM public.record_embeddings e
-              WHERE e.client_id = r.id AND e.embedding_model = %(model)s))
+              WHERE e.agency_id = r.agency_id AND e.client_id = r.id AND e.embedding_model = %(model)s))
       END
 """
 
@@ -194,7 +195,7 @@ class Completer:
             raise
         for task, _, future in batch:
             if not future.done():
-                future.set_result(task.id in held)
+                future.set_result(task.key in held)
 
 
 class AIOrchestrator:
@@ -477,7 +478,7 @@ class AIOrchestrator:
                 )
                 continue
             for worker, task in running:
-                if task is not None and task.id not in held:
+                if task is not None and task.key not in held:
                     worker.lose_lease(task)
             await self._flush_stopped()
 

@@ -16,6 +16,8 @@ whole semantics, and they fit in the statements below.
   round trip, prepared by psycopg after its first few runs.
 - An attempt is fenced by (id, locked_by, attempts): completing or failing it changes nothing once its
   lease was taken over (the agent's writes roll back with it), so a task completes exactly once.
+- A task's key is (agency_id, id): an id is unique within its agency only (migration 0017), so every
+  statement here that runs as service_role, across agencies, names both.
 - Failure: retried after an exponential backoff with jitter until `max_retries` retries, then `dead`;
   errors that no retry can fix go to `failed` at once. An admin requeues either.
 """
@@ -70,14 +72,15 @@ GET = f"SELECT {COLUMNS} FROM public.agent_tasks t WHERE t.id = %s"
 # As service_role (all agencies). Each claimed row goes to one of the idle agents, in claim order.
 CLAIM = """
 WITH locked AS (
-    SELECT q.id, q.priority, q.run_after
+    SELECT q.agency_id, q.id, q.priority, q.run_after
     FROM public.agent_tasks q
     WHERE q.status = 'queued' AND q.agent_type = %(agent_type)s AND q.run_after <= now()
     ORDER BY q.priority DESC, q.run_after, q.id
     LIMIT cardinality(%(agents)s::uuid[])
     FOR UPDATE SKIP LOCKED
 ), numbered AS (
-    SELECT l.id, row_number() OVER (ORDER BY l.priority DESC, l.run_after, l.id) AS n FROM locked l
+    SELECT l.agency_id, l.id, row_number() OVER (ORDER BY l.priority DESC, l.run_after, l.id) AS n
+    FROM locked l
 )
 UPDATE public.agent_tasks t
 SET status = 'running', attempts = t.attempts + 1,
@@ -85,7 +88,7 @@ SET status = 'running', attempts = t.attempts + 1,
     lease_expires_at = now() + make_interval(secs => %(lease_s)s), heartbeat_at = now(),
     started_at = now(), finished_at = NULL
 FROM numbered
-WHERE t.id = numbered.id
+WHERE t.agency_id = numbered.agency_id AND t.id = numbered.id
 RETURNING t.id, t.agency_id, t.agent_type, t.priority, t.payload, t.attempts, t.max_retries, t.locked_by,
     t.created_by, t.created_at, t.run_after, t.started_at
 """
@@ -93,9 +96,11 @@ RETURNING t.id, t.agency_id, t.agent_type, t.priority, t.payload, t.attempts, t.
 HEARTBEAT = """
 UPDATE public.agent_tasks t
 SET lease_expires_at = now() + make_interval(secs => %(lease_s)s), heartbeat_at = now()
-FROM unnest(%(ids)s::uuid[], %(agents)s::uuid[], %(attempts)s::int[]) AS h (id, agent, attempt)
-WHERE t.id = h.id AND t.locked_by = h.agent AND t.attempts = h.attempt AND t.status = 'running'
-RETURNING t.id
+FROM unnest(%(agencies)s::uuid[], %(ids)s::uuid[], %(agents)s::uuid[], %(attempts)s::int[])
+    AS h (agency_id, id, agent, attempt)
+WHERE t.agency_id = h.agency_id AND t.id = h.id AND t.locked_by = h.agent AND t.attempts = h.attempt
+  AND t.status = 'running'
+RETURNING t.agency_id, t.id
 """
 
 # Fenced completion. In the tenant's transaction (with the agent's writes), or as service_role for a
@@ -104,16 +109,18 @@ COMPLETE = """
 UPDATE public.agent_tasks t
 SET status = 'succeeded', result = %(result)s, last_error = NULL, finished_at = now(), locked_by = NULL,
     lease_expires_at = NULL
-WHERE t.id = %(id)s AND t.locked_by = %(agent)s AND t.attempts = %(attempt)s AND t.status = 'running'
+WHERE t.agency_id = %(agency)s AND t.id = %(id)s AND t.locked_by = %(agent)s AND t.attempts = %(attempt)s
+  AND t.status = 'running'
 RETURNING t.id
 """
 COMPLETE_MANY = """
 UPDATE public.agent_tasks t
 SET status = 'succeeded', result = d.result, last_error = NULL, finished_at = now(), locked_by = NULL,
     lease_expires_at = NULL
-FROM jsonb_to_recordset(%s::jsonb) AS d (id uuid, agent uuid, attempt int, result jsonb)
-WHERE t.id = d.id AND t.locked_by = d.agent AND t.attempts = d.attempt AND t.status = 'running'
-RETURNING t.id
+FROM jsonb_to_recordset(%s::jsonb) AS d (agency uuid, id uuid, agent uuid, attempt int, result jsonb)
+WHERE t.agency_id = d.agency AND t.id = d.id AND t.locked_by = d.agent AND t.attempts = d.attempt
+  AND t.status = 'running'
+RETURNING t.agency_id, t.id
 """
 FAIL = """
 UPDATE public.agent_tasks t
@@ -123,7 +130,8 @@ SET status = CASE WHEN NOT %(retryable)s THEN 'failed' WHEN t.attempts > t.max_r
                      THEN now() + make_interval(secs => %(delay_s)s) ELSE t.run_after END,
     finished_at = CASE WHEN NOT %(retryable)s OR t.attempts > t.max_retries THEN now() END,
     last_error = %(error)s, locked_by = NULL, lease_expires_at = NULL
-WHERE t.id = %(id)s AND t.locked_by = %(agent)s AND t.attempts = %(attempt)s AND t.status = 'running'
+WHERE t.agency_id = %(agency)s AND t.id = %(id)s AND t.locked_by = %(agent)s AND t.attempts = %(attempt)s
+  AND t.status = 'running'
 RETURNING t.status
 """
 
@@ -131,15 +139,17 @@ RETURNING t.status
 RELEASE = """
 UPDATE public.agent_tasks t
 SET status = 'queued', attempts = t.attempts - 1, locked_by = NULL, lease_expires_at = NULL, started_at = NULL
-FROM unnest(%(ids)s::uuid[], %(agents)s::uuid[], %(attempts)s::int[]) AS h (id, agent, attempt)
-WHERE t.id = h.id AND t.locked_by = h.agent AND t.attempts = h.attempt AND t.status = 'running'
+FROM unnest(%(agencies)s::uuid[], %(ids)s::uuid[], %(agents)s::uuid[], %(attempts)s::int[])
+    AS h (agency_id, id, agent, attempt)
+WHERE t.agency_id = h.agency_id AND t.id = h.id AND t.locked_by = h.agent AND t.attempts = h.attempt
+  AND t.status = 'running'
 """
 
 # Tasks whose worker stopped renewing the lease (killed, frozen, cut off): back to the queue, or to the
 # dead letter if that was their last attempt.
 RECLAIM = """
 WITH expired AS (
-    SELECT e.id FROM public.agent_tasks e
+    SELECT e.agency_id, e.id FROM public.agent_tasks e
     WHERE e.status = 'running' AND e.lease_expires_at < now()
     ORDER BY e.lease_expires_at
     LIMIT 1000
@@ -152,7 +162,7 @@ SET status = CASE WHEN t.attempts > t.max_retries THEN 'dead' ELSE 'queued' END,
     last_error = 'attempt ' || t.attempts || ': the worker running it stopped renewing its lease '
         || '(it stopped or lost the database); ' || coalesce(t.last_error, '')
 FROM expired
-WHERE t.id = expired.id
+WHERE t.agency_id = expired.agency_id AND t.id = expired.id
 RETURNING t.id, t.agent_type, t.status
 """
 
@@ -166,7 +176,8 @@ REQUEUE = f"""
 UPDATE public.agent_tasks t
 SET status = 'queued', attempts = 0, run_after = now(), finished_at = NULL, locked_by = NULL,
     lease_expires_at = NULL
-WHERE t.id = %s AND t.status IN ('dead', 'failed', 'cancelled')
+WHERE t.agency_id = coalesce(%(agency_id)s::uuid, (SELECT auth.agency_id())) AND t.id = %(id)s
+  AND t.status IN ('dead', 'failed', 'cancelled')
 RETURNING {COLUMNS}
 """
 NOTIFY = "SELECT pg_notify(%s, %s)"
@@ -215,8 +226,13 @@ class AgentTask:
         )
 
     @property
+    def key(self) -> tuple[uuid.UUID, uuid.UUID]:
+        """The task's key: its id is unique within its agency only."""
+        return self.agency_id, self.id
+
+    @property
     def fence(self) -> dict[str, Any]:
-        return {"id": self.id, "agent": self.agent_id, "attempt": self.attempt}
+        return {"agency": self.agency_id, "id": self.id, "agent": self.agent_id, "attempt": self.attempt}
 
     @property
     def queue_wait_s(self) -> float:
@@ -352,32 +368,30 @@ async def claim(conn: Conn, agent_type: str, agents: Sequence[uuid.UUID], lease_
     ]
 
 
-async def heartbeat(conn: Conn, tasks: Sequence[AgentTask], lease_s: float) -> set[uuid.UUID]:
-    """Renew the leases of `tasks`; returns those still held (the others were cancelled or taken over)."""
+def _attempts(tasks: Sequence[AgentTask]) -> dict[str, list[Any]]:
+    """The fences of `tasks`, as the arrays that HEARTBEAT and RELEASE unnest."""
+    return {
+        "agencies": [t.agency_id for t in tasks],
+        "ids": [t.id for t in tasks],
+        "agents": [t.agent_id for t in tasks],
+        "attempts": [t.attempt for t in tasks],
+    }
+
+
+async def heartbeat(
+    conn: Conn, tasks: Sequence[AgentTask], lease_s: float
+) -> set[tuple[uuid.UUID, uuid.UUID]]:
+    """Renew the leases of `tasks`; returns the keys of those still held (the others were cancelled or
+    taken over)."""
     if not tasks:
         return set()
-    cur = await conn.execute(
-        HEARTBEAT,
-        {
-            "lease_s": lease_s,
-            "ids": [t.id for t in tasks],
-            "agents": [t.agent_id for t in tasks],
-            "attempts": [t.attempt for t in tasks],
-        },
-    )
-    return {row[0] for row in await cur.fetchall()}
+    cur = await conn.execute(HEARTBEAT, {"lease_s": lease_s, **_attempts(tasks)})
+    return {(row[0], row[1]) for row in await cur.fetchall()}
 
 
 async def release(conn: Conn, tasks: Sequence[AgentTask]) -> None:
     """Put claimed attempts back as if they had never been claimed."""
-    await conn.execute(
-        RELEASE,
-        {
-            "ids": [t.id for t in tasks],
-            "agents": [t.agent_id for t in tasks],
-            "attempts": [t.attempt for t in tasks],
-        },
-    )
+    await conn.execute(RELEASE, _attempts(tasks))
 
 
 async def complete(conn: Conn, task: AgentTask, result: Mapping[str, Any]) -> bool:
@@ -386,12 +400,22 @@ async def complete(conn: Conn, task: AgentTask, result: Mapping[str, Any]) -> bo
     return await cur.fetchone() is not None
 
 
-async def complete_many(conn: Conn, done: Sequence[tuple[AgentTask, Mapping[str, Any]]]) -> set[uuid.UUID]:
+async def complete_many(
+    conn: Conn, done: Sequence[tuple[AgentTask, Mapping[str, Any]]]
+) -> set[tuple[uuid.UUID, uuid.UUID]]:
+    """Mark many attempts succeeded; returns the keys of those that still held their task."""
     records = [
-        {"id": str(t.id), "agent": str(t.agent_id), "attempt": t.attempt, "result": dict(r)} for t, r in done
+        {
+            "agency": str(t.agency_id),
+            "id": str(t.id),
+            "agent": str(t.agent_id),
+            "attempt": t.attempt,
+            "result": dict(r),
+        }
+        for t, r in done
     ]
     cur = await conn.execute(COMPLETE_MANY, (Jsonb(records),))
-    return {row[0] for row in await cur.fetchall()}
+    return {(row[0], row[1]) for row in await cur.fetchall()}
 
 
 async def fail(conn: Conn, task: AgentTask, error: str, *, retryable: bool, delay_s: float) -> str | None:
@@ -446,9 +470,10 @@ async def cancel(conn: Conn, task_id: uuid.UUID) -> dict[str, Any]:
 
 
 async def requeue(conn: Conn, task_id: uuid.UUID) -> dict[str, Any]:
-    """Put a dead, failed or cancelled task back in the queue with its attempts reset."""
+    """Put a dead, failed or cancelled task of the caller's agency back in the queue with its attempts
+    reset."""
     async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(REQUEUE, (task_id,))
+        await cur.execute(REQUEUE, {"agency_id": None, "id": task_id})
         row = await cur.fetchone()
     if row is None:
         current = await get(conn, task_id)

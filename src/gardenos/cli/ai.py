@@ -164,7 +164,7 @@ def tasks(
         if requeue:
             for row in rows:
                 if row["status"] in ("dead", "failed"):
-                    cur.execute(queue.REQUEUE, (row["id"],))
+                    cur.execute(queue.REQUEUE, {"agency_id": row["agency_id"], "id": row["id"]})
                     cur.execute(queue.NOTIFY, (queue.CHANNEL, row["agent_type"]))
                     requeued += 1
         conn.commit()

@@ -1194,7 +1194,7 @@ ALTER TABLE ONLY gardenos.schema_migrations
 --
 
 ALTER TABLE ONLY public.activities
-    ADD CONSTRAINT activities_pkey PRIMARY KEY (id);
+    ADD CONSTRAINT activities_pkey PRIMARY KEY (agency_id, id);
 
 --
 -- Name: agencies agencies_pkey; Type: CONSTRAINT; Schema: public; Owner: -
@@ -1215,21 +1215,14 @@ ALTER TABLE ONLY public.agencies
 --
 
 ALTER TABLE ONLY public.agent_memory
-    ADD CONSTRAINT agent_memory_pkey PRIMARY KEY (id);
+    ADD CONSTRAINT agent_memory_pkey PRIMARY KEY (agency_id, id);
 
 --
 -- Name: agent_subscriptions agent_subscriptions_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
 ALTER TABLE ONLY public.agent_subscriptions
-    ADD CONSTRAINT agent_subscriptions_pkey PRIMARY KEY (id);
-
---
--- Name: agent_tasks agent_tasks_agency_id_id_key; Type: CONSTRAINT; Schema: public; Owner: -
---
-
-ALTER TABLE ONLY public.agent_tasks
-    ADD CONSTRAINT agent_tasks_agency_id_id_key UNIQUE (agency_id, id);
+    ADD CONSTRAINT agent_subscriptions_pkey PRIMARY KEY (agency_id, id);
 
 --
 -- Name: agent_tasks agent_tasks_idempotency_key; Type: CONSTRAINT; Schema: public; Owner: -
@@ -1243,7 +1236,7 @@ ALTER TABLE ONLY public.agent_tasks
 --
 
 ALTER TABLE ONLY public.agent_tasks
-    ADD CONSTRAINT agent_tasks_pkey PRIMARY KEY (id);
+    ADD CONSTRAINT agent_tasks_pkey PRIMARY KEY (agency_id, id);
 
 --
 -- Name: ai_agents ai_agents_pkey; Type: CONSTRAINT; Schema: public; Owner: -
@@ -1257,7 +1250,7 @@ ALTER TABLE ONLY public.ai_agents
 --
 
 ALTER TABLE ONLY public.ai_interactions
-    ADD CONSTRAINT ai_interactions_pkey PRIMARY KEY (id);
+    ADD CONSTRAINT ai_interactions_pkey PRIMARY KEY (agency_id, id);
 
 --
 -- Name: audit_log audit_log_pkey; Type: CONSTRAINT; Schema: public; Owner: -
@@ -1265,13 +1258,6 @@ ALTER TABLE ONLY public.ai_interactions
 
 ALTER TABLE ONLY public.audit_log
     ADD CONSTRAINT audit_log_pkey PRIMARY KEY (id);
-
---
--- Name: clients clients_agency_id_id_key; Type: CONSTRAINT; Schema: public; Owner: -
---
-
-ALTER TABLE ONLY public.clients
-    ADD CONSTRAINT clients_agency_id_id_key UNIQUE (agency_id, id);
 
 --
 -- Name: clients clients_lead_id_key; Type: CONSTRAINT; Schema: public; Owner: -
@@ -1285,7 +1271,7 @@ ALTER TABLE ONLY public.clients
 --
 
 ALTER TABLE ONLY public.clients
-    ADD CONSTRAINT clients_pkey PRIMARY KEY (id);
+    ADD CONSTRAINT clients_pkey PRIMARY KEY (agency_id, id);
 
 --
 -- Name: import_errors import_errors_pkey; Type: CONSTRAINT; Schema: public; Owner: -
@@ -1295,39 +1281,25 @@ ALTER TABLE ONLY public.import_errors
     ADD CONSTRAINT import_errors_pkey PRIMARY KEY (id);
 
 --
--- Name: imports imports_agency_id_id_key; Type: CONSTRAINT; Schema: public; Owner: -
---
-
-ALTER TABLE ONLY public.imports
-    ADD CONSTRAINT imports_agency_id_id_key UNIQUE (agency_id, id);
-
---
 -- Name: imports imports_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
 ALTER TABLE ONLY public.imports
-    ADD CONSTRAINT imports_pkey PRIMARY KEY (id);
+    ADD CONSTRAINT imports_pkey PRIMARY KEY (agency_id, id);
 
 --
 -- Name: lead_analyses lead_analyses_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
 ALTER TABLE ONLY public.lead_analyses
-    ADD CONSTRAINT lead_analyses_pkey PRIMARY KEY (id);
-
---
--- Name: leads leads_agency_id_id_key; Type: CONSTRAINT; Schema: public; Owner: -
---
-
-ALTER TABLE ONLY public.leads
-    ADD CONSTRAINT leads_agency_id_id_key UNIQUE (agency_id, id);
+    ADD CONSTRAINT lead_analyses_pkey PRIMARY KEY (agency_id, id);
 
 --
 -- Name: leads leads_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
 ALTER TABLE ONLY public.leads
-    ADD CONSTRAINT leads_pkey PRIMARY KEY (id);
+    ADD CONSTRAINT leads_pkey PRIMARY KEY (agency_id, id);
 
 --
 -- Name: memberships memberships_pkey; Type: CONSTRAINT; Schema: public; Owner: -
@@ -1341,7 +1313,7 @@ ALTER TABLE ONLY public.memberships
 --
 
 ALTER TABLE ONLY public.price_list_items
-    ADD CONSTRAINT price_list_items_pkey PRIMARY KEY (id);
+    ADD CONSTRAINT price_list_items_pkey PRIMARY KEY (agency_id, id);
 
 --
 -- Name: price_list_items price_list_items_sku_key; Type: CONSTRAINT; Schema: public; Owner: -
@@ -1369,7 +1341,7 @@ ALTER TABLE ONLY public.record_embeddings
 --
 
 ALTER TABLE ONLY public.record_embeddings
-    ADD CONSTRAINT record_embeddings_pkey PRIMARY KEY (id);
+    ADD CONSTRAINT record_embeddings_pkey PRIMARY KEY (agency_id, id);
 
 --
 -- Name: buckets buckets_pkey; Type: CONSTRAINT; Schema: storage; Owner: -
@@ -1390,7 +1362,7 @@ ALTER TABLE ONLY storage.objects
 --
 
 ALTER TABLE ONLY storage.objects
-    ADD CONSTRAINT objects_pkey PRIMARY KEY (id);
+    ADD CONSTRAINT objects_pkey PRIMARY KEY (agency_id, id);
 
 --
 -- Name: one_time_tokens_relates_to_idx; Type: INDEX; Schema: auth; Owner: -

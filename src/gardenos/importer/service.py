@@ -138,6 +138,9 @@ class Importer:
         self.stopping = threading.Event()
         self.conn = conn
         self.scope = scope("authenticated", claims, statement_timeout_s)
+        # The run lock names the agency too (sql.TRY_LOCK); row-level security checks the claim itself.
+        meta = claims.get("app_metadata")
+        self.agency_id = str(meta.get("agency_id") or "") if isinstance(meta, dict) else ""
         self.progress_conn = progress_conn
         self.on_progress = on_progress or (lambda _phase, _counts, _position: None)
         self.errors_dir = errors_dir
@@ -227,8 +230,8 @@ class Importer:
     def run(self, import_id: uuid.UUID, path: Path, options: ImportOptions, *, max_bytes: int) -> Outcome:
         """Run a created import to its end: succeeded, or failed with the reason (raised after it is
         recorded)."""
-        key = str(import_id)
-        locked = self.conn.execute(sql.TRY_LOCK, (sql.IMPORT_LOCK, key)).fetchone()
+        key = (sql.IMPORT_LOCK, self.agency_id, import_id)
+        locked = self.conn.execute(sql.TRY_LOCK, key).fetchone()
         self.conn.commit()
         if not locked or not locked[0]:
             raise Conflict(f"import {import_id} is being run by another process right now")
@@ -258,7 +261,7 @@ class Importer:
                 raise
         finally:
             if not self.conn.closed:
-                self.conn.execute(sql.UNLOCK, (sql.IMPORT_LOCK, key))
+                self.conn.execute(sql.UNLOCK, key)
                 self.conn.commit()
 
     def _fail(self, import_id: uuid.UUID, message: str) -> None:

@@ -3,14 +3,15 @@ row-level security confines it to that agency: `public.leads` below is the agenc
 
 from __future__ import annotations
 
-# Two-key advisory locks: (IMPORT_LOCK, hashtext(import id)) is held by whoever runs an import, for the
-# whole run; (AGENCY_LOCK, hashtext(agency id)) serialises the imports of one agency (duplicate checks
+# Two-key advisory locks: (IMPORT_LOCK, hashtext(agency id '/' import id)) is held by whoever runs an
+# import, for the whole run (an import id is unique within its agency only: migration 0017);
+# (AGENCY_LOCK, hashtext(agency id)) serialises the imports of one agency (duplicate checks
 # against rows another import is about to commit would miss them).
 IMPORT_LOCK = 70071
 AGENCY_LOCK = 70072
 
-TRY_LOCK = "SELECT pg_try_advisory_lock(%s, hashtext(%s::text))"
-UNLOCK = "SELECT pg_advisory_unlock(%s, hashtext(%s::text))"
+TRY_LOCK = "SELECT pg_try_advisory_lock(%s, hashtext(%s::text || '/' || %s::text))"
+UNLOCK = "SELECT pg_advisory_unlock(%s, hashtext(%s::text || '/' || %s::text))"
 LOCK_AGENCY = "SELECT pg_advisory_xact_lock(%s, hashtext(auth.agency_id()::text))"
 AUDIT_OFF = "SELECT set_config('gardenos.audit', 'off', true)"
 # `lead.created` subscriptions (0011) would queue one agent task per imported row; the import queues its
@@ -83,7 +84,8 @@ WHERE (i.status = 'running' OR (i.status = 'pending' AND i.updated_at < now() - 
     AND NOT EXISTS (
         SELECT FROM pg_locks l
         WHERE l.locktype = 'advisory' AND l.classid = {IMPORT_LOCK}
-            AND l.objid = hashtext(i.id::text)::oid AND l.objsubid = 2 AND l.granted
+            AND l.objid = hashtext(i.agency_id::text || '/' || i.id::text)::oid
+            AND l.objsubid = 2 AND l.granted
     )
 RETURNING i.id, i.file_path
 """

@@ -68,6 +68,16 @@ def _returning(
     ).format(cte=cte, r=rows, cols=columns, a=alias)
 
 
+def _conflict_target(table: Table, on_conflict: tuple[str, ...]) -> list[str]:
+    """An upsert's conflict target: the primary key unless the client names one. A tenant table's key is
+    (agency_id, id), but a caller sees only its agency's rows, among which `id` alone names one row: so
+    `on_conflict=id`, as supabase clients send it (`onConflict: 'id'`), means that key."""
+    key = list(table.primary_key)
+    if not on_conflict or (key[:1] == ["agency_id"] and sorted(on_conflict) == sorted(key[1:])):
+        return key
+    return list(on_conflict)
+
+
 def build_insert(
     cache: SchemaCache,
     table_name: str,
@@ -112,7 +122,7 @@ def build_insert(
     else:
         insert = sql.SQL("INSERT INTO {t} AS t1 DEFAULT VALUES").format(t=target)
     if resolution is not None:
-        keys = list(on_conflict) or list(table.primary_key)
+        keys = _conflict_target(table, on_conflict)
         if not keys:
             raise RestError(
                 "PGRST100", 400, f"'{table.name}' has no primary key: name the columns with on_conflict="

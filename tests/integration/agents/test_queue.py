@@ -93,7 +93,7 @@ async def test_an_attempt_whose_lease_was_taken_over_cannot_complete(db: Databas
 
     async with db.transaction("authenticated", tenant_claims(agency)) as conn:
         assert not await queue.complete(conn, stale, {"by": "stale"})
-        assert await queue.heartbeat(conn, [stale, fresh], 30) == {fresh.id}
+        assert await queue.heartbeat(conn, [stale, fresh], 30) == {fresh.key}
         assert await queue.complete(conn, fresh, {"by": "fresh"})
     async with db.transaction("service_role") as conn:
         row = await queue.get(conn, fresh.id)

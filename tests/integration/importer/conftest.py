@@ -92,7 +92,9 @@ WHERE l.relation = 'public.leads'::regclass AND NOT l.granted AND a.query LIKE '
 # client is gone (at the end of its statement), and rolls the import back.
 RUN_BY_SOMEONE = f"""
 SELECT count(*) FROM pg_locks l WHERE l.locktype = 'advisory' AND l.classid = {IMPORT_LOCK}
-    AND l.objid = hashtext(%s::text)::oid AND l.objsubid = 2 AND l.granted
+    AND l.objid = ANY (ARRAY(SELECT hashtext(i.agency_id::text || '/' || i.id::text)::oid
+                             FROM public.imports i WHERE i.id = %s::uuid))
+    AND l.objsubid = 2 AND l.granted
 """
 
 

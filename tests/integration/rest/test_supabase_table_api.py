@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from postgrest.exceptions import APIError
@@ -212,3 +213,24 @@ def test_rpc_results_filtered_ordered_and_single(member: Member) -> None:
     assert counted.count == 1
     summary = rpc("pipeline_summary", {}, get=True).select("status,leads").eq("status", "lost").execute()
     assert summary.data == [{"status": "lost", "leads": 1}]
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{}, {"on_conflict": "id"}, {"default_to_null": False}],
+    ids=["primary-key", "on-conflict-id", "missing-default"],
+)
+@pytest.mark.parametrize("send_agency", [False, True], ids=["agency-by-default", "agency-in-body"])
+def test_upsert_by_id_updates_the_callers_row(
+    member: Member, options: dict[str, Any], send_agency: bool
+) -> None:
+    """The key is (agency_id, id): an upsert by `id`, with the agency in the body or left to the column's
+    default (the caller's agency), still finds the caller's row and updates it in place."""
+    leads = member.client.table("leads")
+    agency = {"agency_id": member.agency_id} if send_agency else {}
+    [created] = leads.upsert({"first_name": "Upsert", "score": 1, **agency}, **options).execute().data
+    again = {"id": created["id"], "first_name": "Upsert", "score": 2, **agency}
+    [updated] = leads.upsert(again, **options).execute().data
+    assert (updated["id"], updated["agency_id"], updated["score"]) == (created["id"], member.agency_id, 2)
+    assert leads.select("score").eq("id", created["id"]).execute().data == [{"score": 2}]
+    leads.delete().eq("id", created["id"]).execute()
