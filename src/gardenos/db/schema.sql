@@ -274,6 +274,29 @@ END
 $$;
 
 --
+-- Name: enqueue_lead_embeddings(); Type: FUNCTION; Schema: gardenos; Owner: -
+--
+
+CREATE FUNCTION gardenos.enqueue_lead_embeddings() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+BEGIN
+    INSERT INTO public.agent_tasks (agency_id, agent_type, priority, payload, idempotency_key, created_by)
+    SELECT b.agency_id, 'embed', 2, jsonb_build_object('subject', 'lead', 'ids', jsonb_agg(b.id ORDER BY b.id)),
+        coalesce('import:' || b.import_id || ':', 'embed:lead:') || min(b.id::text), auth.uid()
+    FROM (
+        SELECT n.agency_id, n.import_id, n.id,
+            (row_number() OVER (PARTITION BY n.agency_id, n.import_id ORDER BY n.id) - 1) / 1000 AS batch
+        FROM new_leads n
+    ) b
+    GROUP BY b.agency_id, b.import_id, b.batch
+    ON CONFLICT ON CONSTRAINT agent_tasks_idempotency_key DO NOTHING;
+    RETURN NULL;
+END
+$$;
+
+--
 -- Name: fire_lead_subscriptions(); Type: FUNCTION; Schema: gardenos; Owner: -
 --
 
@@ -1959,6 +1982,12 @@ CREATE TRIGGER imports_updated_at BEFORE UPDATE ON public.imports FOR EACH ROW E
 --
 
 CREATE TRIGGER leads_audit AFTER INSERT OR DELETE OR UPDATE ON public.leads FOR EACH ROW EXECUTE FUNCTION gardenos.audit_row();
+
+--
+-- Name: leads leads_enqueue_embeddings; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER leads_enqueue_embeddings AFTER INSERT ON public.leads REFERENCING NEW TABLE AS new_leads FOR EACH STATEMENT EXECUTE FUNCTION gardenos.enqueue_lead_embeddings();
 
 --
 -- Name: leads leads_fire_subscriptions; Type: TRIGGER; Schema: public; Owner: -

@@ -358,34 +358,27 @@ MERGE_LEADS = _APPLY.format(
     status="l.status",
     fields="coalesce(s.custom_fields, '{}') || l.custom_fields",
 )
-# The chunk's new leads, with the ids the plan drew for them (in order: the primary key grows at its right
-# edge),
-# and their embedding jobs, at most 1000 ids a job, with the ids of the leads the chunk updated. The
-# agency is given once rather than left to the column's default, which would read the JWT claims again
-# for every row.
+# The chunk's new leads, with the ids the plan drew for them (in order: the primary key grows at its
+# right edge); their embedding jobs come from the table's own trigger (0018), as for leads created by any
+# other door. The leads the chunk updated are queued here, at most 1000 ids a job. The agency is given
+# once rather than left to the column's default, which would read the JWT claims again for every row.
 INSERT_LEADS = """
-WITH inserted AS (
-    INSERT INTO public.leads (id, agency_id, first_name, last_name, email, phone, phone_raw, company,
-        job_title, website, city, country, source, status, notes, tags, custom_fields, created_at, import_id)
-    SELECT p.lead_id, %(agency)s, s.first_name, s.last_name, s.email, s.phone, s.phone_raw, s.company,
-        s.job_title, s.website, s.city, s.country, s.source, coalesce(s.status, 'new'), s.notes,
-        coalesce(s.tags, '{}'), coalesce(s.custom_fields, '{}'), coalesce(s.created_at, now()), %(import_id)s
-    FROM import_stage s JOIN import_plan p USING (line)
-    WHERE p.action = 'insert'
-    RETURNING id
-),
-embed AS (
-    SELECT a.id, (row_number() OVER (ORDER BY a.id) - 1) / 1000 AS batch
-    FROM (
-        SELECT i.id FROM inserted i
-        UNION ALL
-        SELECT p.lead_id FROM import_plan p WHERE p.action = 'update'
-    ) a
-)
+INSERT INTO public.leads (id, agency_id, first_name, last_name, email, phone, phone_raw, company,
+    job_title, website, city, country, source, status, notes, tags, custom_fields, created_at, import_id)
+SELECT p.lead_id, %(agency)s, s.first_name, s.last_name, s.email, s.phone, s.phone_raw, s.company,
+    s.job_title, s.website, s.city, s.country, s.source, coalesce(s.status, 'new'), s.notes,
+    coalesce(s.tags, '{}'), coalesce(s.custom_fields, '{}'), coalesce(s.created_at, now()), %(import_id)s
+FROM import_stage s JOIN import_plan p USING (line)
+WHERE p.action = 'insert'
+"""
+EMBED_UPDATED = """
 INSERT INTO public.agent_tasks (agent_type, priority, payload, idempotency_key, created_by)
-SELECT 'embed', 2, jsonb_build_object('subject', 'lead', 'ids', jsonb_agg(e.id ORDER BY e.id)),
+SELECT 'embed', 2, jsonb_build_object('subject', 'lead', 'ids', jsonb_agg(e.lead_id ORDER BY e.lead_id)),
     %(key)s || e.batch, auth.uid()
-FROM embed e
+FROM (
+    SELECT p.lead_id, (row_number() OVER (ORDER BY p.lead_id) - 1) / 1000 AS batch
+    FROM import_plan p WHERE p.action = 'update'
+) e
 GROUP BY e.batch
 ON CONFLICT (agency_id, idempotency_key) DO NOTHING
 """

@@ -89,15 +89,10 @@ class ChunkWriter:
             cur.execute(sql.AUDIT_ON)
             cur.execute(sql.UPDATE_LEADS if self.on_duplicate == "update" else sql.MERGE_LEADS)
             cur.execute(sql.AUDIT_OFF)
-        if inserted or updated:
-            cur.execute(
-                sql.INSERT_LEADS,
-                {
-                    "agency": self.agency,
-                    "import_id": self.import_id,
-                    "key": f"import:{self.import_id}:{self.chunks}:",
-                },
-            )
+        if inserted:
+            cur.execute(sql.INSERT_LEADS, {"agency": self.agency, "import_id": self.import_id})
+        if updated:
+            cur.execute(sql.EMBED_UPDATED, {"key": f"import:{self.import_id}:updated:{self.chunks}:"})
         if inserted:
             cur.execute(sql.POSSIBLE, {"agency": self.agency, "import_id": self.import_id})
             self.written.possible_duplicate += cur.rowcount

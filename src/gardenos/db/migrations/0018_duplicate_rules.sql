@@ -93,3 +93,28 @@ END
 $$;
 REVOKE ALL ON FUNCTION gardenos.define_imported_fields(text, text[]) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION gardenos.define_imported_fields(text, text[]) TO authenticated;
+
+-- A lead created by any door (/api/v1, /rest/v1, an import, an agent, the demo data) queues its embedding
+-- in the transaction that creates it: one statement-level trigger, a task per 1000 new leads of an agency
+-- (the payload the embed agent reads), instead of a sweep finding API-created leads a minute later. An
+-- import's tasks keep its id in their key, so that reverting the import cancels them.
+CREATE FUNCTION gardenos.enqueue_lead_embeddings() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path TO ''
+AS $$
+BEGIN
+    INSERT INTO public.agent_tasks (agency_id, agent_type, priority, payload, idempotency_key, created_by)
+    SELECT b.agency_id, 'embed', 2, jsonb_build_object('subject', 'lead', 'ids', jsonb_agg(b.id ORDER BY b.id)),
+        coalesce('import:' || b.import_id || ':', 'embed:lead:') || min(b.id::text), auth.uid()
+    FROM (
+        SELECT n.agency_id, n.import_id, n.id,
+            (row_number() OVER (PARTITION BY n.agency_id, n.import_id ORDER BY n.id) - 1) / 1000 AS batch
+        FROM new_leads n
+    ) b
+    GROUP BY b.agency_id, b.import_id, b.batch
+    ON CONFLICT ON CONSTRAINT agent_tasks_idempotency_key DO NOTHING;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER leads_enqueue_embeddings AFTER INSERT ON public.leads
+    REFERENCING NEW TABLE AS new_leads FOR EACH STATEMENT EXECUTE FUNCTION gardenos.enqueue_lead_embeddings();
