@@ -17,7 +17,7 @@ from tests.support import SessionDatabase
 from tests.unit.importer.corpus import DATA
 
 
-def _wait(http: httpx.Client, import_id: str) -> dict[str, Any]:
+def wait_for(http: httpx.Client, import_id: str) -> dict[str, Any]:
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         body: dict[str, Any] = http.get(f"/api/v1/imports/{import_id}").json()
@@ -42,7 +42,7 @@ def test_upload_watch_errors_and_revert(api: Api, member: Member) -> None:
         assert response.status_code == 202, response.text
         created = response.json()
         assert created["status"] in ("pending", "running", "succeeded")
-        done = _wait(http, created["id"])
+        done = wait_for(http, created["id"])
         assert done["status"] == "succeeded", done
         # The row with a valid email and a phone that is no number is imported, with a warning.
         assert (done["rows_total"], done["rows_imported"], done["rows_invalid"]) == (7, 2, 4)
@@ -74,7 +74,7 @@ def test_a_bad_file_fails_with_its_reason(api: Api, member: Member) -> None:
         created = http.post(
             "/api/v1/imports", files={"file": ("x.bin", (DATA / "binary.csv").read_bytes(), "text/csv")}
         ).json()
-        done = _wait(http, created["id"])
+        done = wait_for(http, created["id"])
     assert done["status"] == "failed"
     assert "not text" in done["error"]
 
@@ -171,7 +171,7 @@ def test_phones_without_a_country_code_are_read_in_the_agencys_region(api: Api) 
     with api.http(german.access_token) as http:
         created = http.post("/api/v1/imports", files={"file": ("de.csv", body, "text/csv")})
         assert created.status_code == 202, created.text
-        done = _wait(http, created.json()["id"])
+        done = wait_for(http, created.json()["id"])
         assert done["options"]["default_region"] == "DE"
         phones = http.get("/rest/v1/leads?select=phone&last_name=eq.Müller").json()
     assert phones == [{"phone": "+49301234567"}]
@@ -195,7 +195,7 @@ def test_possible_duplicates_are_listed_and_imported_custom_fields_are_editable(
             "/api/v1/imports", params={"match": "email"}, files={"file": ("s.csv", body, "text/csv")}
         )
         assert created.status_code == 202, created.text
-        done = _wait(http, created.json()["id"])
+        done = wait_for(http, created.json()["id"])
         assert (done["rows_imported"], done["rows_possible_duplicate"]) == (2, 1)
         assert done["options"]["match"] == ["email"]
         assert done["detected"]["custom_fields_defined"] == ["kunden_nr"]

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 import psycopg
 
+from tests.integration.importer.test_api import wait_for
 from tests.live import Api, Member, agency_owner
 from tests.support import SessionDatabase
 
@@ -45,16 +44,6 @@ def _agency(api: Api, name: str) -> Member:
     return member
 
 
-def _wait(http: httpx.Client, import_id: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        body: dict[str, Any] = http.get(f"/api/v1/imports/{import_id}").json()
-        if body["status"] in ("succeeded", "failed"):
-            return body
-        time.sleep(0.1)
-    raise AssertionError("the import did not finish")
-
-
 def test_the_cli_and_the_api_import_a_file_into_identical_rows(
     api: Api, database: SessionDatabase, tmp_path: Path
 ) -> None:
@@ -73,7 +62,7 @@ def test_the_cli_and_the_api_import_a_file_into_identical_rows(
     with api.http(by_api.access_token) as http:
         created = http.post("/api/v1/imports", files={"file": ("leute.csv", path.read_bytes(), "text/csv")})
         assert created.status_code == 202, created.text
-        assert _wait(http, created.json()["id"])["status"] == "succeeded"
+        assert wait_for(http, created.json()["id"])["status"] == "succeeded"
     cli_rows, api_rows = _rows(api, by_cli.agency_id), _rows(api, by_api.agency_id)
     assert len(cli_rows) == 4  # the fifth row repeats the first's email
     assert cli_rows == api_rows
