@@ -10,8 +10,8 @@ from fastapi import APIRouter, Depends, Query
 
 from gardenos.api.deps import DatabaseDep
 from gardenos.auth.principal import PrincipalDep
-from gardenos.crm.pipeline.schemas import DEFAULT_THRESHOLD, ConvertRequest, MergeRequest
-from gardenos.crm.pipeline.service import PipelineService
+from gardenos.crm.conversion_and_merge.schemas import DEFAULT_THRESHOLD, ConvertRequest, MergeRequest
+from gardenos.crm.conversion_and_merge.service import PipelineService
 
 router = APIRouter(prefix="/api/v1", tags=["pipeline"])
 

@@ -25,8 +25,8 @@ from psycopg.rows import DictRow
 from psycopg.types.json import Jsonb
 
 from gardenos.auth.principal import Principal
-from gardenos.crm.pipeline import repository as repo
-from gardenos.crm.pipeline.schemas import MERGEABLE_FIELDS, ConvertRequest, MergeRequest
+from gardenos.crm.conversion_and_merge import repository as repo
+from gardenos.crm.conversion_and_merge.schemas import MERGEABLE_FIELDS, ConvertRequest, MergeRequest
 from gardenos.db.pool import Database
 from gardenos.errors import BadRequest, Conflict, Forbidden, NotFound
 

@@ -1,4 +1,4 @@
-"""Leads: create, read, change, delete, list and search; tags; the pipeline summary."""
+"""Leads: create, read, change, delete, list and search; tags."""
 
 from __future__ import annotations
 
@@ -7,21 +7,17 @@ import uuid
 from psycopg.types.json import Jsonb
 
 from gardenos.crm.common import (
-    fetch_all,
     fetch_one,
     fetch_page,
 )
 from gardenos.crm.contacts import service as contacts
 from gardenos.crm.leads import repository as repo
 from gardenos.crm.leads.schemas import (
-    LEAD_STATUSES,
     Lead,
     LeadFilters,
     LeadPage,
     LeadPatch,
     NewLead,
-    PipelineStage,
-    PipelineSummary,
 )
 from gardenos.db.pool import Conn
 from gardenos.errors import BadRequest, NotFound
@@ -83,8 +79,3 @@ async def list_leads(conn: Conn, filters: LeadFilters) -> LeadPage:
     params = filters.model_dump(exclude={"limit", "cursor", "sort", "tag"}) | {"tags": filters.tag}
     rows, next_cursor = await fetch_page(conn, repo.LIST, sort, params, filters.cursor, filters.limit)
     return LeadPage(items=[Lead.model_validate(row) for row in rows], next_cursor=next_cursor)
-
-
-async def pipeline(conn: Conn) -> PipelineSummary:
-    rows = await fetch_all(conn, repo.PIPELINE, (list(LEAD_STATUSES),))
-    return PipelineSummary(stages=[PipelineStage.model_validate(row) for row in rows])
