@@ -48,6 +48,19 @@ class DuplicateRule:
     def by_name_and_company(self) -> bool:
         return any("name_and_company" in RULES[n] for n in self.names)
 
+    def same_person(
+        self, *, emails: tuple[str | None, str | None], same_phone: bool, same_name_and_company: bool
+    ) -> bool:
+        """Whether two records are one person by this rule (the importer's SQL applies the same rule)."""
+        first, second = emails
+        if first and second and first != second:
+            return False  # two different emails: two people, whatever the rule
+        return bool(
+            (self.by_email and first and first == second)
+            or (self.by_phone and same_phone)
+            or (self.by_name_and_company and same_name_and_company)
+        )
+
     def params(self) -> dict[str, bool]:
         """The rule as bind parameters of the SQL that applies it."""
         return {

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Query
 
 from gardenos.api.deps import DatabaseDep
 from gardenos.auth.principal import PrincipalDep
+from gardenos.crm.contacts.rules import RULES, parse_rule
 from gardenos.crm.conversion_and_merge.schemas import DEFAULT_THRESHOLD, ConvertRequest, MergeRequest
 from gardenos.crm.conversion_and_merge.service import PipelineService
 
@@ -39,10 +40,15 @@ async def lead_duplicates(
     principal: PrincipalDep,
     threshold: Annotated[float, Query(ge=0.1, le=1.0)] = DEFAULT_THRESHOLD,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    rule: Annotated[
+        str | None,
+        Query(description=f"{', '.join(RULES)}, or several separated by commas; default: the agency's"),
+    ] = None,
 ) -> list[dict[str, Any]]:
     """Leads and clients that are probably the same person: same email (score 1.0), same phone (0.9),
-    similar name weighed with company; best first."""
-    return await pipeline.duplicates_of(principal, lead_id, threshold, limit)
+    similar name weighed with company; best first. `same_person`: the duplicate rule calls them one
+    person; otherwise a possible duplicate (a shared switchboard phone, two different emails)."""
+    return await pipeline.duplicates_of(principal, lead_id, threshold, limit, parse_rule(rule))
 
 
 @router.post("/leads/{lead_id}/merge")
