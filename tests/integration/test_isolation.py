@@ -141,6 +141,8 @@ ENDPOINTS: list[tuple[str, str, dict[str, Any] | None]] = [
     ("POST", "/api/v1/imports", None),
     ("GET", "/api/v1/imports/00000000-0000-7000-8000-000000000001", None),
     ("GET", "/api/v1/imports/00000000-0000-7000-8000-000000000001/errors", None),
+    ("GET", "/api/v1/imports/00000000-0000-7000-8000-000000000001/warnings", None),
+    ("GET", "/api/v1/imports/00000000-0000-7000-8000-000000000001/possible-duplicates", None),
     ("POST", "/api/v1/imports/00000000-0000-7000-8000-000000000001/revert", None),
     # /ai and search: B's records by id through every agent endpoint; ids of things B does not have are
     # B's activity id (never a task's, an agent's or a draft's of A's).

@@ -23,6 +23,7 @@ from gardenos.auth.tokens import TokenService
 from gardenos.crm.activities import routes as activity_routes
 from gardenos.crm.audit import routes as audit_routes
 from gardenos.crm.clients import routes as client_routes
+from gardenos.crm.conversion_and_merge import routes as conversion_and_merge_routes
 from gardenos.crm.custom_fields import routes as custom_field_routes
 from gardenos.crm.leads import routes as lead_routes
 from gardenos.crm.pipeline import routes as pipeline_routes
@@ -124,6 +125,7 @@ def create_app(target: DatabaseTarget, *, revocation_check: bool = True) -> Fast
     app.include_router(auth_routes.router)
     app.include_router(tenancy_routes.router)
     app.include_router(rest_routes.router)
+    app.include_router(conversion_and_merge_routes.router)
     app.include_router(pipeline_routes.router)
     app.include_router(lead_routes.router)
     app.include_router(client_routes.router)

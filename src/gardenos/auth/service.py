@@ -23,6 +23,7 @@ from gardenos.auth.passwords import hash_password, verify_password
 from gardenos.auth.principal import Principal
 from gardenos.auth.ratelimit import RateLimiter, client_key
 from gardenos.auth.tokens import TokenService, user_claims, with_agency
+from gardenos.crm.normalize import InvalidEmail, normalize_email
 from gardenos.db.pool import Database
 from gardenos.db.rows import fetch_one
 from gardenos.errors import BadRequest, GardenError
@@ -546,13 +547,14 @@ def _check_not_banned(user: DictRow) -> None:
 
 
 def normalise_email(email: str) -> str:
-    email = email.strip()
-    local, at, domain = email.rpartition("@")
-    if not at or not local or "." not in domain or any(c.isspace() for c in email) or len(email) > 254:
+    """The one email rule (crm/normalize.py, which leads, clients and imports follow too), with GoTrue's
+    error code."""
+    try:
+        return normalize_email(email)
+    except InvalidEmail as exc:
         raise AuthApiError(
-            f"Unable to validate email address: invalid format ({email!r})", 400, "email_address_invalid"
-        )
-    return f"{local}@{domain.lower()}"
+            f"Unable to validate email address: invalid format ({exc})", 400, "email_address_invalid"
+        ) from exc
 
 
 def _uuid(value: object) -> uuid.UUID | None:

@@ -55,6 +55,13 @@ def leads(
     region: str | None = typer.Option(
         None, "--region", help="Phone numbers without +country are this country's (default: settings)."
     ),
+    match: str | None = typer.Option(
+        None,
+        "--match",
+        help="Which fields make a row the same person as a lead or client: email, email_or_phone, phone, "
+        "name_and_company, or several separated by commas (default: the agency's duplicate_rule, else "
+        "email).",
+    ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Check and count everything; keep nothing."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON (for scripts)."),
 ) -> None:
@@ -66,14 +73,16 @@ def leads(
     if on_duplicate not in ("skip", "update", "merge"):
         raise BadRequest("--on-duplicate must be skip, update or merge")
     settings = get_settings()
-    chosen_region = (region or settings.default_phone_region).upper()
-    if not valid_region(chosen_region):
-        raise BadRequest(f"--region {chosen_region!r} is not a country code phonenumbers knows (DE, US, …)")
+    if region is not None and not valid_region(region.upper()):
+        raise BadRequest(f"--region {region!r} is not a country code phonenumbers knows (DE, US, …)")
+    # Without --region: the agency's phone_region, else the server's (read by the importer, as for the API).
     options = ImportOptions(
         on_duplicate=_policy(on_duplicate),
         mapping=parse_mapping(mapping.read_text(encoding="utf-8")) if mapping else None,
-        default_region=chosen_region,
+        default_region=region.upper() if region else None,
         dry_run=dry_run,
+        match=match,
+        fallback_region=settings.default_phone_region.upper(),
     )
     target = database_target(settings)
     with target.running():
@@ -175,6 +184,8 @@ def _report(outcome: Outcome, filename: str) -> dict[str, Any]:
         "rows_updated": counts.updated,
         "rows_invalid": counts.invalid,
         "rows_duplicate": counts.duplicate,
+        "rows_warned": counts.warned,
+        "rows_possible_duplicate": counts.possible_duplicate,
         "detected": outcome.detected,
         "errors_file": outcome.errors_file,
         "revert": None if outcome.dry_run else _revert_route(outcome),
@@ -197,7 +208,11 @@ def _summary(outcome: Outcome, filename: str) -> None:
     table.add_row("leads updated" if not outcome.dry_run else "would update leads", f"{counts.updated:,}")
     table.add_row("duplicates skipped", f"{counts.duplicate:,}")
     table.add_row("invalid", f"{counts.invalid:,}")
+    table.add_row("imported with a warning", f"{counts.warned:,}")
+    table.add_row("possible duplicates (for review)", f"{counts.possible_duplicate:,}")
     console.print(table)
+    if counts.possible_duplicate and not outcome.dry_run:
+        console.print(f"review them: GET /api/v1/imports/{outcome.import_id}/possible-duplicates")
     if outcome.errors_file is not None:
         console.print(
             f"error report (line, column, reason, row): [bold]{escape(str(outcome.errors_file))}[/]"

@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import re
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -29,7 +28,7 @@ from pydantic import (
 )
 
 from gardenos.auth.principal import Principal
-from gardenos.crm.normalize import InvalidValue, normalize_email, normalize_phone
+from gardenos.crm.normalize import normalize_email
 from gardenos.db.pool import Conn, Database
 
 # crm's modules read rows with these (one implementation, in db/).
@@ -40,7 +39,6 @@ from gardenos.errors import BadRequest
 ADMIN_ROLES = frozenset({"owner", "admin"})
 MIN_MOMENT = datetime(1900, 1, 1, tzinfo=UTC)
 MAX_MOMENT = datetime(9000, 1, 1, tzinfo=UTC)
-EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 # Run as the caller, so the membership policy decides which memberships it sees.
 IS_MEMBER = """
@@ -80,28 +78,6 @@ async def agency_transaction(database: Database, principal: Principal) -> AsyncI
         yield conn
 
 
-# Phones are stored in E.164, read in the agency's region (`settings.phone_region` of the agency, e.g.
-# "GB") or else GARDENOS_DEFAULT_PHONE_REGION: "020 7946 0958" and "+44 20 7946 0958" become one number.
-AGENCY_PHONE_REGION = """
-SELECT upper(a.settings ->> 'phone_region') AS region FROM public.agencies a WHERE a.id = auth.agency_id()
-"""
-
-
-async def agency_phone_region(conn: Conn) -> str | None:
-    """The caller's agency's `phone_region` setting, if it has one."""
-    row = await fetch_one(conn, AGENCY_PHONE_REGION)
-    return str(row["region"]) if row is not None and row["region"] else None
-
-
-async def normalized_phone(conn: Conn, phone: str | None, default_region: str) -> str | None:
-    """`phone` in E.164, or an InvalidField saying why it is not a phone number."""
-    if phone is None:
-        return None
-    region = await agency_phone_region(conn) or default_region
-    try:
-        return normalize_phone(phone, region)
-    except InvalidValue as exc:
-        raise InvalidField(f"phone: {exc}") from exc
 
 
 async def check_owner(conn: Conn, owner_id: uuid.UUID | None) -> None:

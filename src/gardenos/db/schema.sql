@@ -218,6 +218,45 @@ END
 $$;
 
 --
+-- Name: define_imported_fields(text, text[]); Type: FUNCTION; Schema: gardenos; Owner: -
+--
+
+CREATE FUNCTION gardenos.define_imported_fields(entity text, names text[]) RETURNS text[]
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $_$
+DECLARE
+    agency uuid := auth.agency_id();  -- the caller's membership as it is now
+    defined jsonb;
+    added text[];
+BEGIN
+    IF agency IS NULL THEN
+        RAISE EXCEPTION 'no active agency' USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    IF entity NOT IN ('leads', 'clients') THEN
+        RAISE EXCEPTION 'custom fields are defined for leads or clients, not %', entity
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT coalesce(a.settings -> 'custom_fields' -> entity, '{}') INTO defined
+    FROM public.agencies a WHERE a.id = agency FOR UPDATE;
+    SELECT array_agg(n ORDER BY n) INTO added FROM (
+        SELECT n FROM (SELECT DISTINCT n FROM unnest(names) AS n) d
+        WHERE n ~ '^[a-z][a-z0-9_]{0,62}$' AND NOT defined ? n
+        ORDER BY n LIMIT greatest(0, 100 - (SELECT count(*) FROM jsonb_object_keys(defined)))
+    ) s;
+    IF added IS NULL THEN
+        RETURN '{}';
+    END IF;
+    UPDATE public.agencies a SET settings = jsonb_set(
+        a.settings, '{custom_fields}',
+        coalesce(a.settings -> 'custom_fields', '{}') || jsonb_build_object(
+            entity, defined || (SELECT jsonb_object_agg(n, '{"type": "text"}'::jsonb) FROM unnest(added) AS n)))
+    WHERE a.id = agency;
+    RETURN added;
+END
+$_$;
+
+--
 -- Name: enable_tenant_rls(regclass); Type: FUNCTION; Schema: gardenos; Owner: -
 --
 
@@ -233,6 +272,29 @@ BEGIN
         tbl
     );
     EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON %s TO anon, authenticated, service_role', tbl);
+END
+$$;
+
+--
+-- Name: enqueue_lead_embeddings(); Type: FUNCTION; Schema: gardenos; Owner: -
+--
+
+CREATE FUNCTION gardenos.enqueue_lead_embeddings() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+BEGIN
+    INSERT INTO public.agent_tasks (agency_id, agent_type, priority, payload, idempotency_key, created_by)
+    SELECT b.agency_id, 'embed', 2, jsonb_build_object('subject', 'lead', 'ids', jsonb_agg(b.id ORDER BY b.id)),
+        coalesce('import:' || b.import_id || ':', 'embed:lead:') || min(b.id::text), auth.uid()
+    FROM (
+        SELECT n.agency_id, n.import_id, n.id,
+            (row_number() OVER (PARTITION BY n.agency_id, n.import_id ORDER BY n.id) - 1) / 1000 AS batch
+        FROM new_leads n
+    ) b
+    GROUP BY b.agency_id, b.import_id, b.batch
+    ON CONFLICT ON CONSTRAINT agent_tasks_idempotency_key DO NOTHING;
+    RETURN NULL;
 END
 $$;
 
@@ -462,6 +524,24 @@ END
 $$;
 
 --
+-- Name: valid_duplicate_rule(jsonb); Type: FUNCTION; Schema: gardenos; Owner: -
+--
+
+CREATE FUNCTION gardenos.valid_duplicate_rule(rule jsonb) RETURNS boolean
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path TO ''
+    AS $$
+    SELECT CASE jsonb_typeof(rule)
+        WHEN 'string' THEN rule #>> '{}' IN ('email', 'email_or_phone', 'phone', 'name_and_company')
+        WHEN 'array' THEN jsonb_array_length(rule) > 0 AND NOT EXISTS (
+            SELECT FROM jsonb_array_elements(rule) r
+            WHERE jsonb_typeof(r) <> 'string'
+                OR r #>> '{}' NOT IN ('email', 'email_or_phone', 'phone', 'name_and_company'))
+        ELSE false
+    END
+$$;
+
+--
 -- Name: pipeline_summary(); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -512,9 +592,11 @@ CREATE TABLE public.leads (
     phone_normalized text GENERATED ALWAYS AS (NULLIF(regexp_replace(phone, '[^0-9+]'::text, ''::text, 'g'::text), ''::text)) STORED,
     search_vector tsvector GENERATED ALWAYS AS (to_tsvector('simple'::regconfig, ((((((COALESCE(first_name, ''::text) || ' '::text) || COALESCE(last_name, ''::text)) || ' '::text) || COALESCE(company, ''::text)) || ' '::text) || COALESCE(email, ''::text)))) STORED,
     import_id uuid,
+    phone_raw text,
     CONSTRAINT leads_custom_fields_check CHECK ((jsonb_typeof(custom_fields) = 'object'::text)),
     CONSTRAINT leads_estimated_value_check CHECK ((estimated_value >= (0)::numeric)),
     CONSTRAINT leads_has_identity CHECK ((num_nonnulls(first_name, last_name, email, phone, company) > 0)),
+    CONSTRAINT leads_phone_raw_check CHECK ((length(phone_raw) <= 200)),
     CONSTRAINT leads_score_check CHECK (((score >= 0) AND (score <= 100))),
     CONSTRAINT leads_status_check CHECK ((status = ANY (ARRAY['new'::text, 'contacted'::text, 'qualified'::text, 'proposal'::text, 'negotiation'::text, 'converted'::text, 'lost'::text])))
 );
@@ -739,6 +821,7 @@ CREATE TABLE public.agencies (
     settings jsonb DEFAULT '{}'::jsonb NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT agencies_duplicate_rule_check CHECK (((NOT (settings ? 'duplicate_rule'::text)) OR gardenos.valid_duplicate_rule((settings -> 'duplicate_rule'::text)))),
     CONSTRAINT agencies_name_check CHECK (((length(btrim(name)) >= 1) AND (length(btrim(name)) <= 200))),
     CONSTRAINT agencies_settings_check CHECK ((jsonb_typeof(settings) = 'object'::text)),
     CONSTRAINT agencies_slug_check CHECK ((slug ~ '^[a-z0-9][a-z0-9-]{0,62}$'::text))
@@ -921,9 +1004,11 @@ CREATE TABLE public.clients (
     email_normalized text GENERATED ALWAYS AS (lower(btrim(email))) STORED,
     phone_normalized text GENERATED ALWAYS AS (NULLIF(regexp_replace(phone, '[^0-9+]'::text, ''::text, 'g'::text), ''::text)) STORED,
     search_vector tsvector GENERATED ALWAYS AS (to_tsvector('simple'::regconfig, ((((((COALESCE(first_name, ''::text) || ' '::text) || COALESCE(last_name, ''::text)) || ' '::text) || COALESCE(company, ''::text)) || ' '::text) || COALESCE(email, ''::text)))) STORED,
+    phone_raw text,
     CONSTRAINT clients_custom_fields_check CHECK ((jsonb_typeof(custom_fields) = 'object'::text)),
     CONSTRAINT clients_has_identity CHECK ((num_nonnulls(first_name, last_name, email, phone, company) > 0)),
     CONSTRAINT clients_lifetime_value_check CHECK ((lifetime_value >= (0)::numeric)),
+    CONSTRAINT clients_phone_raw_check CHECK ((length(phone_raw) <= 200)),
     CONSTRAINT clients_status_check CHECK ((status = ANY (ARRAY['active'::text, 'inactive'::text, 'churned'::text])))
 );
 
@@ -939,6 +1024,8 @@ CREATE TABLE public.import_errors (
     column_name text,
     reason text NOT NULL,
     raw_row text,
+    level text DEFAULT 'error'::text NOT NULL,
+    CONSTRAINT import_errors_level_check CHECK ((level = ANY (ARRAY['error'::text, 'warning'::text]))),
     CONSTRAINT import_errors_line_number_check CHECK ((line_number >= 1))
 );
 
@@ -948,6 +1035,37 @@ CREATE TABLE public.import_errors (
 
 ALTER TABLE public.import_errors ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
     SEQUENCE NAME public.import_errors_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
+-- Name: import_possible_duplicates; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.import_possible_duplicates (
+    id bigint NOT NULL,
+    agency_id uuid DEFAULT auth.agency_id() NOT NULL,
+    import_id uuid NOT NULL,
+    line_number bigint NOT NULL,
+    lead_id uuid NOT NULL,
+    match_kind text NOT NULL,
+    match_id uuid NOT NULL,
+    reason text NOT NULL,
+    CONSTRAINT import_possible_duplicates_line_number_check CHECK ((line_number >= 1)),
+    CONSTRAINT import_possible_duplicates_match_kind_check CHECK ((match_kind = ANY (ARRAY['lead'::text, 'client'::text]))),
+    CONSTRAINT import_possible_duplicates_reason_check CHECK ((reason = 'phone'::text))
+);
+
+--
+-- Name: import_possible_duplicates_id_seq; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+ALTER TABLE public.import_possible_duplicates ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.import_possible_duplicates_id_seq
     START WITH 1
     INCREMENT BY 1
     NO MINVALUE
@@ -984,6 +1102,8 @@ CREATE TABLE public.imports (
     detected jsonb DEFAULT '{}'::jsonb NOT NULL,
     rows_updated bigint DEFAULT 0 NOT NULL,
     attempts integer DEFAULT 0 NOT NULL,
+    rows_warned bigint DEFAULT 0 NOT NULL,
+    rows_possible_duplicate bigint DEFAULT 0 NOT NULL,
     CONSTRAINT imports_attempts_check CHECK ((attempts >= 0)),
     CONSTRAINT imports_detected_check CHECK ((jsonb_typeof(detected) = 'object'::text)),
     CONSTRAINT imports_file_size_check CHECK ((file_size >= 0)),
@@ -1279,6 +1399,13 @@ ALTER TABLE ONLY public.clients
 
 ALTER TABLE ONLY public.import_errors
     ADD CONSTRAINT import_errors_pkey PRIMARY KEY (id);
+
+--
+-- Name: import_possible_duplicates import_possible_duplicates_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.import_possible_duplicates
+    ADD CONSTRAINT import_possible_duplicates_pkey PRIMARY KEY (id);
 
 --
 -- Name: imports imports_pkey; Type: CONSTRAINT; Schema: public; Owner: -
@@ -1581,6 +1708,18 @@ CREATE INDEX clients_tags_idx ON public.clients USING gin (tags);
 CREATE INDEX import_errors_import_idx ON public.import_errors USING btree (import_id, line_number);
 
 --
+-- Name: import_possible_duplicates_import_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX import_possible_duplicates_import_idx ON public.import_possible_duplicates USING btree (import_id, line_number);
+
+--
+-- Name: import_possible_duplicates_lead_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX import_possible_duplicates_lead_idx ON public.import_possible_duplicates USING btree (agency_id, lead_id);
+
+--
 -- Name: imports_agency_created_idx; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -1881,6 +2020,12 @@ CREATE TRIGGER imports_updated_at BEFORE UPDATE ON public.imports FOR EACH ROW E
 CREATE TRIGGER leads_audit AFTER INSERT OR DELETE OR UPDATE ON public.leads FOR EACH ROW EXECUTE FUNCTION gardenos.audit_row();
 
 --
+-- Name: leads leads_enqueue_embeddings; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER leads_enqueue_embeddings AFTER INSERT ON public.leads REFERENCING NEW TABLE AS new_leads FOR EACH STATEMENT EXECUTE FUNCTION gardenos.enqueue_lead_embeddings();
+
+--
 -- Name: leads leads_fire_subscriptions; Type: TRIGGER; Schema: public; Owner: -
 --
 
@@ -2135,6 +2280,20 @@ ALTER TABLE ONLY public.clients
 
 ALTER TABLE ONLY public.import_errors
     ADD CONSTRAINT import_errors_import_fkey FOREIGN KEY (agency_id, import_id) REFERENCES public.imports(agency_id, id) ON DELETE CASCADE;
+
+--
+-- Name: import_possible_duplicates import_possible_duplicates_import_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.import_possible_duplicates
+    ADD CONSTRAINT import_possible_duplicates_import_fkey FOREIGN KEY (agency_id, import_id) REFERENCES public.imports(agency_id, id) ON DELETE CASCADE;
+
+--
+-- Name: import_possible_duplicates import_possible_duplicates_lead_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.import_possible_duplicates
+    ADD CONSTRAINT import_possible_duplicates_lead_fkey FOREIGN KEY (agency_id, lead_id) REFERENCES public.leads(agency_id, id) ON DELETE CASCADE;
 
 --
 -- Name: imports imports_agency_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
@@ -2405,6 +2564,12 @@ ALTER TABLE public.clients ENABLE ROW LEVEL SECURITY;
 ALTER TABLE public.import_errors ENABLE ROW LEVEL SECURITY;
 
 --
+-- Name: import_possible_duplicates; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.import_possible_duplicates ENABLE ROW LEVEL SECURITY;
+
+--
 -- Name: imports; Type: ROW SECURITY; Schema: public; Owner: -
 --
 
@@ -2493,6 +2658,12 @@ CREATE POLICY tenant_isolation ON public.clients TO authenticated USING ((agency
 --
 
 CREATE POLICY tenant_isolation ON public.import_errors TO authenticated USING ((agency_id = ( SELECT auth.agency_id() AS agency_id))) WITH CHECK ((agency_id = ( SELECT auth.agency_id() AS agency_id)));
+
+--
+-- Name: import_possible_duplicates tenant_isolation; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY tenant_isolation ON public.import_possible_duplicates TO authenticated USING ((agency_id = ( SELECT auth.agency_id() AS agency_id))) WITH CHECK ((agency_id = ( SELECT auth.agency_id() AS agency_id)));
 
 --
 -- Name: imports tenant_isolation; Type: POLICY; Schema: public; Owner: -
@@ -2656,6 +2827,13 @@ GRANT ALL ON FUNCTION auth.uid() TO service_role;
 --
 
 REVOKE ALL ON FUNCTION gardenos.audit_row() FROM PUBLIC;
+
+--
+-- Name: FUNCTION define_imported_fields(entity text, names text[]); Type: ACL; Schema: gardenos; Owner: -
+--
+
+REVOKE ALL ON FUNCTION gardenos.define_imported_fields(entity text, names text[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION gardenos.define_imported_fields(entity text, names text[]) TO authenticated;
 
 --
 -- Name: FUNCTION fire_lead_subscriptions(); Type: ACL; Schema: gardenos; Owner: -
@@ -2849,6 +3027,14 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.clients TO service_role;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.import_errors TO anon;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.import_errors TO authenticated;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.import_errors TO service_role;
+
+--
+-- Name: TABLE import_possible_duplicates; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.import_possible_duplicates TO anon;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.import_possible_duplicates TO authenticated;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.import_possible_duplicates TO service_role;
 
 --
 -- Name: TABLE imports; Type: ACL; Schema: public; Owner: -

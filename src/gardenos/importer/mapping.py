@@ -76,9 +76,13 @@ _BY_KEY = {_key(alias): name for name, aliases in ALIASES.items() for alias in a
 
 
 def custom_name(header: str, index: int) -> str:
-    """A custom field's name from a header: 'Kunden-Nr.' -> 'kunden_nr'; 'column_3' if nothing is left."""
-    name = re.sub(r"[^a-z0-9]+", "_", _fold(header)).strip("_")[:64]
-    return name or f"column_{index + 1}"
+    """A custom field's name from a header: 'Kunden-Nr.' -> 'kunden_nr'; '2nd Line' -> 'field_2nd_line' (a
+    name the agency's definitions allow: a letter first, 63 characters at most); 'column_3' if nothing is
+    left."""
+    name = re.sub(r"[^a-z0-9]+", "_", _fold(header)).strip("_")
+    if name[:1].isdigit():
+        name = "field_" + name
+    return name[:63].rstrip("_") or f"column_{index + 1}"
 
 
 class MappingError(BadRequest):

@@ -16,21 +16,15 @@ from psycopg.types.json import Jsonb
 
 from gardenos.api.deps import DatabaseDep, rate_limited
 from gardenos.auth.principal import Principal, PrincipalDep
-from gardenos.crm.common import (
-    ADMIN_ROLES,
-    agency_phone_region,
-    agency_role,
-    agency_transaction,
-    fetch_one,
-    require_agency,
-)
+from gardenos.crm.common import ADMIN_ROLES, agency_role, agency_transaction, fetch_one, require_agency
+from gardenos.crm.contacts.rules import RULES, parse_rule
 from gardenos.crm.normalize import valid_region
 from gardenos.db.pool import Conn, Database
 from gardenos.errors import BadRequest, Conflict, Forbidden, NotFound
 from gardenos.importer import sql
 from gardenos.importer.mapping import parse_mapping
 from gardenos.importer.runner import ImportRunner
-from gardenos.importer.schemas import ImportStatus, RevertResult
+from gardenos.importer.schemas import ImportStatus, PossibleDuplicate, RevertResult
 from gardenos.importer.service import NOT_FOUND, ImportOptions
 from gardenos.importer.upload import new_upload_path, receive, remove_leftovers, upload_dir
 from gardenos.settings import Settings
@@ -47,6 +41,13 @@ async def create_import(
     principal: PrincipalDep,
     on_duplicate: Annotated[Literal["skip", "update", "merge"], Query()] = "skip",
     region: Annotated[str | None, Query(min_length=2, max_length=2)] = None,
+    match: Annotated[
+        str | None,
+        Query(
+            description=f"Which fields make a row the same person as a lead or client: {', '.join(RULES)}, "
+            "or several separated by commas. Default: the agency's `settings.duplicate_rule`, else email."
+        ),
+    ] = None,
 ) -> ImportStatus:
     """Upload a CSV as multipart/form-data (`file`, and optionally `mapping`: a YAML mapping). The import
     runs in the background: poll `GET /api/v1/imports/{id}` until `status` is succeeded or failed. The
@@ -55,6 +56,7 @@ async def create_import(
     settings: Settings = request.app.state.settings
     if region is not None and not valid_region(region.upper()):
         raise BadRequest(f"region {region!r} is not a country code (DE, US, …)")
+    rule = parse_rule(match)
     path = new_upload_path(settings)
     upload = await receive(
         request.headers.get("content-type"),
@@ -65,10 +67,16 @@ async def create_import(
     )
     try:
         mapping = parse_mapping(upload.mapping) if upload.mapping else None
+        # The request's region, else the agency's own (its settings' phone_region), else the server's; the
+        # request's rule, else the agency's: resolved by the importer, as for the CLI.
+        options = ImportOptions(
+            on_duplicate=on_duplicate,
+            mapping=mapping,
+            default_region=region.upper() if region else None,
+            match=rule,
+            fallback_region=settings.default_phone_region.upper(),
+        )
         async with agency_transaction(database, principal) as conn:
-            # The request's region, else the agency's own (its settings' phone_region), else the server's.
-            chosen = region or await agency_phone_region(conn) or settings.default_phone_region
-            options = ImportOptions(on_duplicate=on_duplicate, mapping=mapping, default_region=chosen.upper())
             params = _create_params(upload, options, path)
             await conn.execute(sql.REAP, {"error": sql.INTERRUPTED})
             row = await fetch_one(conn, sql.TAKE_OVER, params | {"error": sql.INTERRUPTED})
@@ -137,14 +145,16 @@ async def import_errors(
     )
 
 
-async def _error_rows(database: Database, principal: Principal, import_id: uuid.UUID) -> AsyncIterator[str]:
+async def _error_rows(
+    database: Database, principal: Principal, import_id: uuid.UUID, level: str = "error"
+) -> AsyncIterator[str]:
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["line", "column", "reason", "row"])
     after = 0
     while True:
         async with agency_transaction(database, principal) as conn:
-            cur = await conn.execute(sql.ERRORS_PAGE, (import_id, after, ERRORS_PAGE_ROWS))
+            cur = await conn.execute(sql.ERRORS_PAGE, (import_id, level, after, ERRORS_PAGE_ROWS))
             rows = await cur.fetchall()
         for row_id, line, column, reason, raw in rows:
             writer.writerow([line, column or "", reason, raw or ""])
@@ -154,6 +164,41 @@ async def _error_rows(database: Database, principal: Principal, import_id: uuid.
         out.truncate()
         if len(rows) < ERRORS_PAGE_ROWS:
             return
+
+
+@router.get("/imports/{import_id}/warnings")
+async def import_warnings(
+    import_id: uuid.UUID, database: DatabaseDep, principal: PrincipalDep
+) -> StreamingResponse:
+    """Rows imported with a value set aside (a phone that could not be read, kept in `phone_raw`), as CSV:
+    line, column, reason, and the value as it was."""
+    async with agency_transaction(database, principal) as conn:
+        await _get(conn, import_id)
+    return StreamingResponse(
+        _error_rows(database, principal, import_id, "warning"),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="import-{import_id}-warnings.csv"'},
+    )
+
+
+@router.get("/imports/{import_id}/possible-duplicates")
+async def possible_duplicates(
+    import_id: uuid.UUID,
+    database: DatabaseDep,
+    principal: PrincipalDep,
+    after: Annotated[int, Query(ge=0, description="The last `id` of the previous page.")] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[PossibleDuplicate]:
+    """New leads of this import that share a phone with a lead or client the import's rule did not call
+    the same person (a company switchboard, or a person with two addresses): both records, to review and
+    merge (POST /api/v1/leads/{id}/merge) or leave."""
+    async with agency_transaction(database, principal) as conn:
+        await _get(conn, import_id)
+        cur = await conn.execute(sql.POSSIBLE_PAGE, (import_id, after, limit))
+        cur_rows = await cur.fetchall()
+        assert cur.description is not None
+        names = [c.name for c in cur.description]
+    return [PossibleDuplicate.model_validate(dict(zip(names, r, strict=True))) for r in cur_rows]
 
 
 @router.post("/imports/{import_id}/revert")

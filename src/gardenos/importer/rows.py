@@ -22,8 +22,8 @@ from gardenos.importer.mapping import CUSTOM_PREFIX, IGNORE, ColumnMap
 
 # Stage columns, in the order rows.py writes them (sql.py creates the table).
 STAGE_COLUMNS = (
-    "line, first_name, last_name, email, email_key, phone, phone_keys, company, job_title, website, city, "
-    "country, source, status, notes, tags, custom_fields, created_at"
+    "line, first_name, last_name, email, email_key, phone, phone_keys, phone_raw, company, job_title, "
+    "website, city, country, source, status, notes, tags, custom_fields, created_at"
 )
 LEAD_STATUSES = frozenset({"new", "contacted", "qualified", "proposal", "negotiation", "lost"})
 # The API's limits for the same fields (crm/common.py), so an imported lead could be saved there too.
@@ -49,6 +49,16 @@ class RowError(Exception):
         super().__init__(reason)
         self.column = column
         self.reason = reason
+
+
+@dataclass(frozen=True)
+class RowWarning:
+    """A row imported with something set aside: the report says what, and where."""
+
+    line: int
+    column: str | None
+    reason: str
+    value: str
 
 
 @dataclass(frozen=True)
@@ -78,6 +88,8 @@ class RowBuilder:
             if t != IGNORE
         ]
         self.names = columns.names
+        # Filled by `build`, drained by the caller: rows that were imported with a value set aside.
+        self.warnings: list[RowWarning] = []
 
     def build(self, line: int, cells: list[str]) -> str | None:
         """The stage line for this record; None for a blank record (skipped, not counted)."""
@@ -138,18 +150,28 @@ class RowBuilder:
             first, last = _split_name(full)
         first = normalize_name(self._short("first_name", first)) if first else None
         last = normalize_name(self._short("last_name", last)) if last else None
-        email = email_key = phone = None
+        email = email_key = phone = phone_raw = None
         phone_keys = NULL
         if raw := get("email"):
             email = self._checked("email", normalize_email, raw)
             email_key = email.lower()
         if raw := get("phone"):
-            phone = self._checked("phone", lambda v: normalize_phone(v, self.options.default_region), raw)
-            phone_keys = _array(list(phone_match_keys(phone)))
+            try:
+                phone = normalize_phone(raw, self.options.default_region)
+                phone_keys = _array(list(phone_match_keys(phone)))
+            except InvalidValue as exc:
+                # With another way to reach the person, the record is worth more than the phone: kept
+                # as written, for a person to read; without one, the row has nothing else to go by.
+                if not (email or first or last):
+                    raise RowError(self._column("phone"), str(exc)) from None
+                phone_raw = self._short("phone", raw)
+                self.warnings.append(
+                    RowWarning(line, self._column("phone"), f"{exc}; kept as written in phone_raw", raw)
+                )
         company = get("company")
         if company is not None:
             company = " ".join(self._short("company", company).split())
-        if not (first or last or email or phone or company):
+        if not (first or last or email or phone or phone_raw or company):
             raise RowError(None, NO_IDENTITY)
         status = get("status")
         if status is not None:
@@ -177,6 +199,7 @@ class RowBuilder:
             email_key or NULL,
             phone or NULL,
             phone_keys,
+            phone_raw or NULL,
             company or NULL,
             self._opt("job_title", values),
             self._opt("website", values, LIMITS["website"]),

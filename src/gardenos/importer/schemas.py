@@ -19,6 +19,8 @@ class ImportStatus(BaseModel):
     rows_updated: int
     rows_invalid: int
     rows_duplicate: int
+    rows_warned: int = 0
+    rows_possible_duplicate: int = 0
     error: str | None
     detected: dict[str, Any]
     mapping: dict[str, Any]
@@ -34,3 +36,12 @@ class RevertResult(BaseModel):
     id: uuid.UUID
     status: str
     leads_deleted: int
+
+
+class PossibleDuplicate(BaseModel):
+    id: int
+    line: int
+    reason: str
+    match_kind: str
+    lead: dict[str, Any]
+    match: dict[str, Any]

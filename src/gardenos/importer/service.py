@@ -25,7 +25,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -33,12 +33,13 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
+from gardenos.crm.contacts.rules import DuplicateRule, parse_rule, stored_rule
 from gardenos.db.pool import SCOPE, scope
 from gardenos.errors import Conflict, GardenError, NotFound
 from gardenos.importer import sql
-from gardenos.importer.mapping import MappingFile, resolve
+from gardenos.importer.mapping import CUSTOM_PREFIX, MappingFile, resolve
 from gardenos.importer.reader import CsvSource
-from gardenos.importer.rows import Options, RowBuilder, RowError
+from gardenos.importer.rows import Options, RowBuilder, RowError, RowWarning
 from gardenos.importer.writer import ChunkWriter
 
 OnDuplicate = Literal["skip", "update", "merge"]
@@ -68,14 +69,34 @@ class Interrupted(GardenError):
 
 @dataclass(frozen=True)
 class ImportOptions:
+    """What an import was asked to do. Left unset, the region and the duplicate rule are the agency's
+    (`settings.phone_region`, `settings.duplicate_rule`), then `fallback_region` and matching by email:
+    read by the importer, so that the CLI and the API import a file alike."""
+
     on_duplicate: OnDuplicate = "skip"
     mapping: MappingFile | None = None
-    default_region: str = "US"
+    default_region: str | None = None
     dry_run: bool = False
+    # A rule's name, several (a list, or separated by commas), or None: the agency's.
+    match: DuplicateRule | str | list[str] | None = None
+    fallback_region: str = "US"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.match, DuplicateRule | None):
+            object.__setattr__(self, "match", parse_rule(self.match))
+
+    @property
+    def rule(self) -> DuplicateRule:
+        assert isinstance(self.match, DuplicateRule), "resolved by Importer before it runs"
+        return self.match
 
     @property
     def region(self) -> str:
-        return (self.mapping.default_region if self.mapping else None) or self.default_region
+        return (
+            (self.mapping.default_region if self.mapping else None)
+            or self.default_region
+            or self.fallback_region
+        )
 
     @property
     def day_first(self) -> bool:
@@ -83,7 +104,10 @@ class ImportOptions:
         return chosen if chosen is not None else self.region not in MONTH_FIRST_REGIONS
 
     def to_json(self) -> dict[str, Any]:
-        return {"default_region": self.region, "day_first": self.day_first, "dry_run": self.dry_run}
+        shown = {"default_region": self.region, "day_first": self.day_first, "dry_run": self.dry_run}
+        if isinstance(self.match, DuplicateRule):
+            shown["match"] = list(self.match.names)
+        return shown
 
 
 @dataclass
@@ -93,6 +117,9 @@ class Counts:
     inserted: int = 0
     updated: int = 0
     duplicate: int = 0
+    # Rows imported with a value set aside (a phone kept as written), and new leads listed for review.
+    warned: int = 0
+    possible_duplicate: int = 0
 
     @property
     def valid(self) -> int:
@@ -107,6 +134,14 @@ class Outcome:
     detected: dict[str, Any] = field(default_factory=dict)
     dry_run: bool = False
     errors_file: Path | None = None
+
+
+def _write_warnings(errors: Any, warnings: list[RowWarning]) -> None:
+    for w in warnings:
+        column = w.column.translate(_COPY_ESCAPES) if w.column else "\\N"
+        reason, value = w.reason.translate(_COPY_ESCAPES), w.value[:10000].translate(_COPY_ESCAPES)
+        errors.write(f"{w.line}\t{column}\t{reason}\t{value}\twarning\n")
+    warnings.clear()
 
 
 def file_sha256(path: Path) -> str:
@@ -205,6 +240,16 @@ class Importer:
         assert cur.description is not None
         return dict(zip([c.name for c in cur.description], row, strict=True))
 
+    def resolved(self, cur: psycopg.Cursor, options: ImportOptions) -> ImportOptions:
+        """`options` with the agency's region and duplicate rule where the import names none."""
+        row = cur.execute(sql.AGENCY_RULES).fetchone()
+        region, rule = row if row is not None else (None, None)
+        return replace(
+            options,
+            default_region=options.default_region or region,
+            match=options.match if options.match is not None else stored_rule(rule),
+        )
+
     def find_interrupted(self, sha: str) -> uuid.UUID | None:
         """An import of the same file that lost its process, to take over."""
         self.reap()
@@ -219,6 +264,7 @@ class Importer:
         size = path.stat().st_size
         if options.dry_run:
             with self._tx(rollback=True) as cur:
+                options = self.resolved(cur, options)
                 created = self._create(cur, filename, options, size, None, None)
                 return self._load(cur, created["id"], path, options, max_bytes)
         sha = file_sha256(path) if size <= max_bytes else None
@@ -237,6 +283,7 @@ class Importer:
             raise Conflict(f"import {import_id} is being run by another process right now")
         try:
             with self._tx() as cur:
+                options = self.resolved(cur, options)
                 started = cur.execute(
                     sql.START,
                     {
@@ -281,9 +328,14 @@ class Importer:
             default_region=options.region, day_first=options.day_first, encoding=source.format.encoding
         )
         builder = RowBuilder(columns, row_options)
-        detected = source.format.describe() | {"header": columns.has_header}
+        detected: dict[str, Any] = source.format.describe() | {"header": columns.has_header}
         counts = Counts()
         cur.execute(sql.LOCK_AGENCY, (sql.AGENCY_LOCK,))
+        # The columns kept in custom_fields become fields of the agency, so the leads can be edited later.
+        custom = [t[len(CUSTOM_PREFIX) :] for t in columns.targets if t.startswith(CUSTOM_PREFIX)]
+        if custom:
+            row = cur.execute(sql.DEFINE_FIELDS, (custom,)).fetchone()
+            detected["custom_fields_defined"] = list(row[0]) if row else []
         cur.execute(sql.AUDIT_OFF)
         cur.execute(sql.SUBSCRIPTIONS_OFF)
         cur.execute(sql.WORK_MEM)
@@ -291,7 +343,7 @@ class Importer:
         cur.execute(sql.STAGE)
         cur.execute(sql.STAGE_ERRORS)
         report = self._error_report(import_id) if self.errors_dir is not None else None
-        writer = ChunkWriter(cur, import_id, options.on_duplicate)
+        writer = ChunkWriter(cur, import_id, options.on_duplicate, options.rule)
         with tempfile.TemporaryFile("w+", encoding="utf-8", newline="") as errors:
             try:
                 self._stage(writer, source, builder, counts, errors, report, import_id)
@@ -307,6 +359,7 @@ class Importer:
         counts.inserted = writer.written.inserted
         counts.updated = writer.written.updated
         counts.duplicate = writer.written.duplicate
+        counts.possible_duplicate = writer.written.possible_duplicate
         summary = asdict(counts) | {"import_id": str(import_id), "file": str(path.name)}
         cur.execute(sql.AUDIT, (import_id, Jsonb(summary)))
         cur.execute(
@@ -320,6 +373,8 @@ class Importer:
                 "updated": counts.updated,
                 "invalid": counts.invalid,
                 "duplicate": counts.duplicate,
+                "warned": counts.warned,
+                "possible_duplicate": counts.possible_duplicate,
             },
         )
         self.on_progress("done", counts, source.size)
@@ -357,10 +412,12 @@ class Importer:
         records = source.records()
         if builder.columns.has_header:
             next(records, None)
+        warnings = builder.warnings
         for line, cells in records:
             try:
                 staged = build(line, cells)
             except RowError as exc:
+                warnings.clear()  # the row is refused: a warning about a value of it does not count
                 counts.total += 1
                 counts.invalid += 1
                 raw.seek(0)
@@ -370,10 +427,13 @@ class Importer:
                 column = exc.column or ""
                 shown = column.translate(_COPY_ESCAPES) if column else "\\N"
                 reason, row = exc.reason.translate(_COPY_ESCAPES), text.translate(_COPY_ESCAPES)
-                errors.write(f"{line}\t{shown}\t{reason}\t{row}\n")
+                errors.write(f"{line}\t{shown}\t{reason}\t{row}\terror\n")
                 if report_writer is not None:
                     report_writer.writerow([line, column, exc.reason, text])
                 continue
+            if warnings:
+                counts.warned += 1
+                _write_warnings(errors, warnings)
             if staged is None:
                 continue
             counts.total += 1

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import psycopg
 
+from gardenos.crm.contacts.rules import DuplicateRule
 from gardenos.importer import sql
 from gardenos.importer.rows import STAGE_COLUMNS
 
@@ -25,16 +26,21 @@ class Written:
     inserted: int = 0
     updated: int = 0
     duplicate: int = 0
+    possible_duplicate: int = 0
 
 
 class ChunkWriter:
     """Writes chunks in order, one at a time, on `cur` (whose transaction is the member's, with the
     import's settings and temp tables in place)."""
 
-    def __init__(self, cur: psycopg.Cursor, import_id: uuid.UUID, on_duplicate: str) -> None:
+    def __init__(
+        self, cur: psycopg.Cursor, import_id: uuid.UUID, on_duplicate: str, rule: DuplicateRule
+    ) -> None:
         self.cur = cur
         self.import_id = import_id
         self.on_duplicate = on_duplicate
+        self.rule = rule
+        self.plan = sql.PLANS[on_duplicate != "skip", rule.by_name_and_company]
         self.written = Written()
         self.chunks = 0
         row = cur.execute(sql.AGENCY).fetchone()
@@ -71,8 +77,9 @@ class ChunkWriter:
             cur.execute(sql.NEXT_CHUNK)
         with cur.copy(sql.COPY_STAGE.format(columns=STAGE_COLUMNS)) as copy:
             copy.write(text)
-        plan = sql.PLAN if self.on_duplicate == "skip" else sql.PLAN_CLAIMED
-        cur.execute(plan, {"policy": self.on_duplicate, "import_id": self.import_id})
+        cur.execute(
+            self.plan, {"policy": self.on_duplicate, "import_id": self.import_id} | self.rule.params()
+        )
         cur.execute(sql.REMEMBER_KEYS)
         inserted, updated, duplicate = cur.execute(sql.COUNT_PLAN).fetchone() or (0, 0, 0)
         if updated:
@@ -82,15 +89,13 @@ class ChunkWriter:
             cur.execute(sql.AUDIT_ON)
             cur.execute(sql.UPDATE_LEADS if self.on_duplicate == "update" else sql.MERGE_LEADS)
             cur.execute(sql.AUDIT_OFF)
-        if inserted or updated:
-            cur.execute(
-                sql.INSERT_LEADS,
-                {
-                    "agency": self.agency,
-                    "import_id": self.import_id,
-                    "key": f"import:{self.import_id}:{self.chunks}:",
-                },
-            )
+        if inserted:
+            cur.execute(sql.INSERT_LEADS, {"agency": self.agency, "import_id": self.import_id})
+        if updated:
+            cur.execute(sql.EMBED_UPDATED, {"key": f"import:{self.import_id}:updated:{self.chunks}:"})
+        if inserted:
+            cur.execute(sql.POSSIBLE, {"agency": self.agency, "import_id": self.import_id})
+            self.written.possible_duplicate += cur.rowcount
         self.chunks += 1
         self.written.inserted += inserted
         self.written.updated += updated

@@ -392,3 +392,23 @@ def test_crossed_merges_do_not_deadlock(api: Api, alpha: Member) -> None:
         with ThreadPoolExecutor(max_workers=2) as pool:
             statuses = sorted(pool.map(merge, (one, two), (two, one)))
         assert statuses == [200, 404]
+
+
+def test_the_duplicate_rule_decides_who_is_the_same_person(api: Api) -> None:
+    owner = agency_owner(api, "Switchboard Ltd")
+    ann = lead(api, owner, first_name="Ann", email="ann@acme.example", phone="+49 30 1234567")
+    bob = lead(api, owner, first_name="Bob", email="bob@acme.example", phone="+49 30 1234567")
+    desk = lead(api, owner, first_name="Desk", phone="+49 30 1234567")
+    by_email = {d["id"]: d["same_person"] for d in duplicates(api, owner, ann)}
+    assert by_email == {bob: False, desk: False}  # the agency's default: email
+    by_phone = {d["id"]: d["same_person"] for d in duplicates(api, owner, ann, rule="email_or_phone")}
+    assert by_phone == {bob: False, desk: True}  # two different emails stay two people
+    with psycopg.connect(api.owner_url, autocommit=True) as conn:
+        conn.execute(
+            'UPDATE agencies SET settings = settings || \'{"duplicate_rule": "phone"}\' WHERE id = %s',
+            (owner.agency_id,),
+        )
+    assert {d["id"]: d["same_person"] for d in duplicates(api, owner, ann)} == {bob: False, desk: True}
+    with api.http(owner.access_token) as http:
+        refused = http.get(f"/api/v1/leads/{ann}/duplicates", params={"rule": "fuzzy"})
+    assert refused.status_code == 422, refused.text

@@ -17,7 +17,7 @@ from tests.support import SessionDatabase
 from tests.unit.importer.corpus import DATA
 
 
-def _wait(http: httpx.Client, import_id: str) -> dict[str, Any]:
+def wait_for(http: httpx.Client, import_id: str) -> dict[str, Any]:
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         body: dict[str, Any] = http.get(f"/api/v1/imports/{import_id}").json()
@@ -42,9 +42,11 @@ def test_upload_watch_errors_and_revert(api: Api, member: Member) -> None:
         assert response.status_code == 202, response.text
         created = response.json()
         assert created["status"] in ("pending", "running", "succeeded")
-        done = _wait(http, created["id"])
+        done = wait_for(http, created["id"])
         assert done["status"] == "succeeded", done
-        assert (done["rows_total"], done["rows_imported"], done["rows_invalid"]) == (7, 1, 5)
+        # The row with a valid email and a phone that is no number is imported, with a warning.
+        assert (done["rows_total"], done["rows_imported"], done["rows_invalid"]) == (7, 2, 4)
+        assert done["rows_warned"] == 1
         assert done["detected"]["delimiter"] == "comma"
 
         report = http.get(f"/api/v1/imports/{created['id']}/errors")
@@ -52,14 +54,16 @@ def test_upload_watch_errors_and_revert(api: Api, member: Member) -> None:
         assert report.headers["content-type"].startswith("text/csv")
         rows = list(csv.reader(io.StringIO(report.text)))
         assert rows[0] == ["line", "column", "reason", "row"]
-        assert [r[0] for r in rows[1:]] == ["3", "4", "5", "6", "8"]
+        assert [r[0] for r in rows[1:]] == ["3", "4", "5", "8"]
         assert rows[1][1] == "email"
+        warnings = list(csv.reader(io.StringIO(http.get(f"/api/v1/imports/{created['id']}/warnings").text)))
+        assert [(r[0], r[1], r[3]) for r in warnings[1:]] == [("6", "phone", "+1 555")]
 
         leads = http.get("/api/v1/leads", params={"q": "ok@example.com"}).json()["items"]
         assert [lead["email"] for lead in leads] == ["ok@example.com"]
         reverted = http.post(f"/api/v1/imports/{created['id']}/revert")
         assert reverted.status_code == 200, reverted.text
-        assert reverted.json()["leads_deleted"] == 1
+        assert reverted.json()["leads_deleted"] == 2
         assert http.get("/api/v1/leads", params={"q": "ok@example.com"}).json()["items"] == []
         again = http.post(f"/api/v1/imports/{created['id']}/revert")
         assert again.status_code == 409
@@ -70,7 +74,7 @@ def test_a_bad_file_fails_with_its_reason(api: Api, member: Member) -> None:
         created = http.post(
             "/api/v1/imports", files={"file": ("x.bin", (DATA / "binary.csv").read_bytes(), "text/csv")}
         ).json()
-        done = _wait(http, created["id"])
+        done = wait_for(http, created["id"])
     assert done["status"] == "failed"
     assert "not text" in done["error"]
 
@@ -167,7 +171,46 @@ def test_phones_without_a_country_code_are_read_in_the_agencys_region(api: Api) 
     with api.http(german.access_token) as http:
         created = http.post("/api/v1/imports", files={"file": ("de.csv", body, "text/csv")})
         assert created.status_code == 202, created.text
-        done = _wait(http, created.json()["id"])
+        done = wait_for(http, created.json()["id"])
         assert done["options"]["default_region"] == "DE"
         phones = http.get("/rest/v1/leads?select=phone&last_name=eq.Müller").json()
     assert phones == [{"phone": "+49301234567"}]
+
+
+def test_possible_duplicates_are_listed_and_imported_custom_fields_are_editable(api: Api) -> None:
+    owner = agency_owner(api, "Switchboard Agency")
+    with psycopg.connect(api.owner_url, autocommit=True) as conn:
+        conn.execute(
+            "UPDATE agencies SET settings = settings || "
+            '\'{"custom_fields": {"leads": {"tier": {"type": "text"}}}}\' WHERE id = %s',
+            (owner.agency_id,),
+        )
+    body = (
+        b"first_name,last_name,email,phone,Kunden-Nr\n"
+        b"Ann,Lee,ann@acme.example,+49 30 1234567,K-1\n"
+        b"Bob,Kay,bob@acme.example,+49 30 1234567,K-2\n"
+    )
+    with api.http(owner.access_token) as http:
+        created = http.post(
+            "/api/v1/imports", params={"match": "email"}, files={"file": ("s.csv", body, "text/csv")}
+        )
+        assert created.status_code == 202, created.text
+        done = wait_for(http, created.json()["id"])
+        assert (done["rows_imported"], done["rows_possible_duplicate"]) == (2, 1)
+        assert done["options"]["match"] == ["email"]
+        assert done["detected"]["custom_fields_defined"] == ["kunden_nr"]
+        possible = http.get(f"/api/v1/imports/{done['id']}/possible-duplicates")
+        assert possible.status_code == 200, possible.text
+        [pair] = possible.json()
+        assert (pair["line"], pair["reason"], pair["match_kind"]) == (3, "phone", "lead")
+        assert (pair["lead"]["email"], pair["match"]["email"]) == ("bob@acme.example", "ann@acme.example")
+        patched = http.patch(
+            f"/api/v1/leads/{pair['lead']['id']}",
+            json={"custom_fields": {"kunden_nr": "K-3", "tier": "gold"}},
+        )
+        assert patched.status_code == 200, patched.text
+        assert patched.json()["custom_fields"] == {"kunden_nr": "K-3", "tier": "gold"}
+        refused = http.post(
+            "/api/v1/imports", params={"match": "fuzzy"}, files={"file": ("s.csv", body, "text/csv")}
+        )
+        assert refused.status_code == 422, refused.text

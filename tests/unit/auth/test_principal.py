@@ -11,7 +11,7 @@ import pytest
 from gardenos.auth.principal import Principal
 from gardenos.auth.tokens import VerifiedClaims
 from gardenos.crm.common import require_agency
-from gardenos.crm.pipeline.service import caller
+from gardenos.crm.conversion_and_merge.service import caller
 from gardenos.errors import GardenError
 
 

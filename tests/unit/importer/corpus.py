@@ -85,7 +85,7 @@ def corpus() -> dict[str, tuple[bytes, dict[str, Any]]]:
                 b"Too,Many,tm@example.com,,,,extra\n"
                 b"Dup,Person,OK@example.com,,,\n"
             ),
-            {"encoding": "utf-8", "delimiter": "comma", "header": True, "total": 7, "invalid": 5,
+            {"encoding": "utf-8", "delimiter": "comma", "header": True, "total": 7, "invalid": 4,
              "duplicate": 1},
         ),
         "empty.csv": (b"", {"error": "empty"}),

@@ -79,7 +79,7 @@ def test_dirty_rows_have_reasons_a_person_can_act_on() -> None:
     assert "more than one @" in reasons[3]
     assert "'hot' is not a lead status" in reasons[4]
     assert "not a date" in reasons[5]
-    assert "not a phone number" in reasons[6]
+    assert 6 not in reasons  # a valid email with a phone that is no number: imported, with a warning
     assert "7 fields but the header has 6" in reasons[8]
 
 
@@ -114,3 +114,16 @@ def test_an_unclosed_quote_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(BadRequest) as caught:
         read(path)
     assert "line 2" in caught.value.message
+
+
+def test_an_unreadable_phone_is_kept_as_written_with_a_warning_when_the_row_has_more() -> None:
+    columns = resolve([["first_name", "email", "phone"], ["Ann", "ann@example.com", "+1 555"]])
+    builder = RowBuilder(columns, Options("US", day_first=False))
+    staged = builder.build(2, ["Ann", "ann@example.com", "+1 555"])
+    assert staged is not None
+    assert "\t+1 555\t" in staged
+    [warning] = builder.warnings
+    assert (warning.line, warning.column, warning.value) == (2, "phone", "+1 555")
+    assert "not a phone number" in warning.reason
+    with pytest.raises(RowError, match="not a phone number"):
+        builder.build(3, ["", "", "+1 555"])  # nothing else to know the person by

@@ -9,15 +9,10 @@ from psycopg.types.json import Jsonb
 from gardenos.crm.clients import repository as repo
 from gardenos.crm.clients.schemas import Client, ClientFilters, ClientPage, ClientPatch, NewClient
 from gardenos.crm.common import (
-    IDENTITY,
-    InvalidField,
-    check_owner,
     fetch_one,
     fetch_page,
-    no_identity,
-    normalized_phone,
 )
-from gardenos.crm.custom_fields import service as custom_fields
+from gardenos.crm.contacts import service as contacts
 from gardenos.db.pool import Conn
 from gardenos.errors import NotFound
 
@@ -25,12 +20,8 @@ NOT_FOUND = "client not found (or not in your agency)"
 
 
 async def create(conn: Conn, body: NewClient, phone_region: str) -> Client:
-    await check_owner(conn, body.owner_id)
-    values = await custom_fields.checked(conn, "clients", body.custom_fields)
-    phone = await normalized_phone(conn, body.phone, phone_region)
-    row = await fetch_one(
-        conn, repo.INSERT, body.model_dump() | {"custom_fields": Jsonb(values), "phone": phone}
-    )
+    values = await contacts.new_values(conn, "clients", body.model_dump(), phone_region)
+    row = await fetch_one(conn, repo.INSERT, values | {"custom_fields": Jsonb(values["custom_fields"])})
     assert row is not None
     return Client.model_validate(row)
 
@@ -49,15 +40,7 @@ async def update(conn: Conn, client_id: uuid.UUID, patch: ClientPatch, phone_reg
     changes = patch.model_dump(mode="json", exclude_unset=True)
     if not changes:
         return Client.model_validate(current)
-    if "owner_id" in changes:
-        await check_owner(conn, patch.owner_id)
-    if "phone" in changes:
-        changes["phone"] = await normalized_phone(conn, changes["phone"], phone_region)
-    if "custom_fields" in changes:
-        merged = current["custom_fields"] | changes["custom_fields"]
-        changes["custom_fields"] = await custom_fields.checked(conn, "clients", merged)
-    if all((changes[name] if name in changes else current[name]) is None for name in IDENTITY):
-        raise InvalidField(no_identity("client"))
+    changes = await contacts.changed_values(conn, "clients", current, changes, patch.owner_id, phone_region)
     row = await fetch_one(conn, repo.UPDATE, {"id": client_id, "patch": Jsonb(changes)})
     assert row is not None
     return Client.model_validate(row)

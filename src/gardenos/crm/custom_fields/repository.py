@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-DEFINITIONS = """
-SELECT coalesce(a.settings -> 'custom_fields', '{}') AS definitions
-FROM public.agencies a WHERE a.id = (SELECT auth.agency_id())
-"""
 # The policy `agencies_admin_update` lets only owners and admins of the agency do this.
 SET_DEFINITIONS = """
 UPDATE public.agencies a SET settings = a.settings || jsonb_build_object('custom_fields', %s::jsonb)

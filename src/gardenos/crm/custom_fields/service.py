@@ -14,6 +14,7 @@ from typing import Any, Literal
 from psycopg.types.json import Jsonb
 
 from gardenos.crm.common import InvalidField, fetch_one
+from gardenos.crm.contacts.agency import agency_rules
 from gardenos.crm.custom_fields import repository as repo
 from gardenos.crm.custom_fields.schemas import CustomFieldDefinitions, FieldDefinition
 from gardenos.db.pool import Conn
@@ -25,13 +26,7 @@ CHANGE_HINT = "owners and admins change the definitions with PUT /api/v1/custom-
 
 
 async def definitions(conn: Conn) -> CustomFieldDefinitions:
-    row = await fetch_one(conn, repo.DEFINITIONS)
-    stored = row["definitions"] if row is not None else {}
-    # Stored before validation existed, or by hand: what does not parse counts as no definition.
-    try:
-        return CustomFieldDefinitions.model_validate(stored)
-    except ValueError:
-        return CustomFieldDefinitions()
+    return (await agency_rules(conn)).custom_fields
 
 
 async def replace_definitions(conn: Conn, new: CustomFieldDefinitions) -> CustomFieldDefinitions:
@@ -43,12 +38,9 @@ async def replace_definitions(conn: Conn, new: CustomFieldDefinitions) -> Custom
     return CustomFieldDefinitions.model_validate(row["definitions"])
 
 
-async def checked(conn: Conn, entity: Entity, values: dict[str, Any]) -> dict[str, Any]:
-    """`values` as they will be stored (nulls dropped), or a 422 naming the field and the problem."""
-    return check(getattr(await definitions(conn), entity), entity, values)
-
-
 def check(defined: dict[str, FieldDefinition], entity: Entity, values: dict[str, Any]) -> dict[str, Any]:
+    """`values` as they will be stored (nulls dropped), or a 422 naming the field and the problem; the
+    definitions come with the agency's other rules (crm/contacts/agency.py)."""
     present = {name: value for name, value in values.items() if value is not None}
     if not defined:
         return present  # no definitions: free-form, as before the agency made any

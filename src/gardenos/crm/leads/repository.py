@@ -49,14 +49,6 @@ WHERE l.id = %(id)s AND %(tag)s::text = ANY (l.tags)
 RETURNING {COLUMNS}
 """
 
-PIPELINE = """
-SELECT s.status, count(l.id) AS count, coalesce(sum(l.estimated_value), 0) AS estimated_value
-FROM unnest(%s::text[]) WITH ORDINALITY AS s (status, position)
-LEFT JOIN public.leads l ON l.status = s.status
-GROUP BY s.status, s.position
-ORDER BY s.position
-"""
-
 # The search expressions are those of the trigram and full-text indexes (0003), so that the indexes
 # can serve them.
 NAME = "gardenos.name_key(l.first_name, l.last_name)"

@@ -20,7 +20,6 @@ from gardenos.crm.leads.schemas import (
     LeadPage,
     LeadPatch,
     NewLead,
-    PipelineSummary,
     TagBody,
 )
 
@@ -102,10 +101,3 @@ async def lead_timeline(
     async with agency_transaction(database, principal) as conn:
         await service.get(conn, lead_id)
         return await activities.timeline(conn, "leads", lead_id, page)
-
-
-@router.get("/pipeline")
-async def pipeline_summary(database: DatabaseDep, principal: PrincipalDep) -> PipelineSummary:
-    """Per lead status, in pipeline order: how many leads, and the sum of their estimated values."""
-    async with agency_transaction(database, principal) as conn:
-        return await service.pipeline(conn)

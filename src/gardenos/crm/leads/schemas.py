@@ -115,13 +115,3 @@ class TagBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     tag: Tag
-
-
-class PipelineStage(BaseModel):
-    status: LeadStatus
-    count: int
-    estimated_value: Money = Field(description="The sum of the stage's leads' estimated values.")
-
-
-class PipelineSummary(BaseModel):
-    stages: list[PipelineStage] = Field(description="Every lead status, in pipeline order.")

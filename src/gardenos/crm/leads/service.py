@@ -1,4 +1,4 @@
-"""Leads: create, read, change, delete, list and search; tags; the pipeline summary."""
+"""Leads: create, read, change, delete, list and search; tags."""
 
 from __future__ import annotations
 
@@ -7,26 +7,17 @@ import uuid
 from psycopg.types.json import Jsonb
 
 from gardenos.crm.common import (
-    IDENTITY,
-    InvalidField,
-    check_owner,
-    fetch_all,
     fetch_one,
     fetch_page,
-    no_identity,
-    normalized_phone,
 )
-from gardenos.crm.custom_fields import service as custom_fields
+from gardenos.crm.contacts import service as contacts
 from gardenos.crm.leads import repository as repo
 from gardenos.crm.leads.schemas import (
-    LEAD_STATUSES,
     Lead,
     LeadFilters,
     LeadPage,
     LeadPatch,
     NewLead,
-    PipelineStage,
-    PipelineSummary,
 )
 from gardenos.db.pool import Conn
 from gardenos.errors import BadRequest, NotFound
@@ -36,12 +27,8 @@ MAX_TAGS = 100
 
 
 async def create(conn: Conn, body: NewLead, phone_region: str) -> Lead:
-    await check_owner(conn, body.owner_id)
-    values = await custom_fields.checked(conn, "leads", body.custom_fields)
-    phone = await normalized_phone(conn, body.phone, phone_region)
-    row = await fetch_one(
-        conn, repo.INSERT, body.model_dump() | {"custom_fields": Jsonb(values), "phone": phone}
-    )
+    values = await contacts.new_values(conn, "leads", body.model_dump(), phone_region)
+    row = await fetch_one(conn, repo.INSERT, values | {"custom_fields": Jsonb(values["custom_fields"])})
     assert row is not None
     return Lead.model_validate(row)
 
@@ -60,15 +47,7 @@ async def update(conn: Conn, lead_id: uuid.UUID, patch: LeadPatch, phone_region:
     changes = patch.model_dump(mode="json", exclude_unset=True)
     if not changes:
         return Lead.model_validate(current)
-    if "owner_id" in changes:
-        await check_owner(conn, patch.owner_id)
-    if "phone" in changes:
-        changes["phone"] = await normalized_phone(conn, changes["phone"], phone_region)
-    if "custom_fields" in changes:
-        merged = current["custom_fields"] | changes["custom_fields"]
-        changes["custom_fields"] = await custom_fields.checked(conn, "leads", merged)
-    if all((changes[name] if name in changes else current[name]) is None for name in IDENTITY):
-        raise InvalidField(no_identity("lead"))
+    changes = await contacts.changed_values(conn, "leads", current, changes, patch.owner_id, phone_region)
     row = await fetch_one(conn, repo.UPDATE, {"id": lead_id, "patch": Jsonb(changes)})
     assert row is not None
     return Lead.model_validate(row)
@@ -100,8 +79,3 @@ async def list_leads(conn: Conn, filters: LeadFilters) -> LeadPage:
     params = filters.model_dump(exclude={"limit", "cursor", "sort", "tag"}) | {"tags": filters.tag}
     rows, next_cursor = await fetch_page(conn, repo.LIST, sort, params, filters.cursor, filters.limit)
     return LeadPage(items=[Lead.model_validate(row) for row in rows], next_cursor=next_cursor)
-
-
-async def pipeline(conn: Conn) -> PipelineSummary:
-    rows = await fetch_all(conn, repo.PIPELINE, (list(LEAD_STATUSES),))
-    return PipelineSummary(stages=[PipelineStage.model_validate(row) for row in rows])

@@ -1,1 +1,1 @@
-"""The lead pipeline: converting leads into clients, finding and merging duplicates."""
+"""The pipeline: the agency's leads by status, in pipeline order (`/api/v1/pipeline`)."""

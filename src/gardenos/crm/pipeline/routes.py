@@ -1,61 +1,22 @@
-"""`/api/v1/leads/{lead_id}/convert|duplicates|merge` and `/api/v1/duplicates`: the pipeline's operations
-on several rows at once, each one transaction under the caller's agency."""
+"""`/api/v1/pipeline`: the pipeline summary."""
 
 from __future__ import annotations
 
-import uuid
-from typing import Annotated, Any
-
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter
 
 from gardenos.api.deps import DatabaseDep
 from gardenos.auth.principal import PrincipalDep
-from gardenos.crm.pipeline.schemas import DEFAULT_THRESHOLD, ConvertRequest, MergeRequest
-from gardenos.crm.pipeline.service import PipelineService
+from gardenos.crm.common import agency_transaction, fetch_all
+from gardenos.crm.leads.schemas import LEAD_STATUSES
+from gardenos.crm.pipeline import repository as repo
+from gardenos.crm.pipeline.schemas import PipelineStage, PipelineSummary
 
-router = APIRouter(prefix="/api/v1", tags=["pipeline"])
-
-
-async def get_pipeline(database: DatabaseDep) -> PipelineService:
-    return PipelineService(database)
+router = APIRouter(prefix="/api/v1", tags=["leads"])
 
 
-PipelineDep = Annotated[PipelineService, Depends(get_pipeline)]
-
-
-@router.post("/leads/{lead_id}/convert", status_code=201)
-async def convert_lead(
-    lead_id: uuid.UUID, pipeline: PipelineDep, principal: PrincipalDep, body: ConvertRequest | None = None
-) -> dict[str, Any]:
-    """Turn the lead into a client (fields in the body override the lead's); its activities join the
-    client, and the lead stays, marked `converted`. 409 if it already was converted."""
-    return await pipeline.convert(principal, lead_id, body)
-
-
-@router.get("/leads/{lead_id}/duplicates")
-async def lead_duplicates(
-    lead_id: uuid.UUID,
-    pipeline: PipelineDep,
-    principal: PrincipalDep,
-    threshold: Annotated[float, Query(ge=0.1, le=1.0)] = DEFAULT_THRESHOLD,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
-) -> list[dict[str, Any]]:
-    """Leads and clients that are probably the same person: same email (score 1.0), same phone (0.9),
-    similar name weighed with company; best first."""
-    return await pipeline.duplicates_of(principal, lead_id, threshold, limit)
-
-
-@router.post("/leads/{lead_id}/merge")
-async def merge_leads(
-    lead_id: uuid.UUID, body: MergeRequest, pipeline: PipelineDep, principal: PrincipalDep
-) -> dict[str, Any]:
-    """Merge `duplicate_ids` into this lead; `prefer` picks, per field, the lead whose value wins."""
-    return await pipeline.merge(principal, lead_id, body)
-
-
-@router.get("/duplicates")
-async def agency_duplicates(
-    pipeline: PipelineDep, principal: PrincipalDep, limit: Annotated[int, Query(ge=1, le=500)] = 50
-) -> list[dict[str, Any]]:
-    """Pairs of the agency's leads that share an email or phone, the older lead first."""
-    return await pipeline.agency_duplicates(principal, limit)
+@router.get("/pipeline")
+async def pipeline_summary(database: DatabaseDep, principal: PrincipalDep) -> PipelineSummary:
+    """Per lead status, in pipeline order: how many leads, and the sum of their estimated values."""
+    async with agency_transaction(database, principal) as conn:
+        rows = await fetch_all(conn, repo.PIPELINE, (list(LEAD_STATUSES),))
+    return PipelineSummary(stages=[PipelineStage.model_validate(row) for row in rows])

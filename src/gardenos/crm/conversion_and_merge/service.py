@@ -25,8 +25,10 @@ from psycopg.rows import DictRow
 from psycopg.types.json import Jsonb
 
 from gardenos.auth.principal import Principal
-from gardenos.crm.pipeline import repository as repo
-from gardenos.crm.pipeline.schemas import MERGEABLE_FIELDS, ConvertRequest, MergeRequest
+from gardenos.crm.contacts.agency import agency_rules
+from gardenos.crm.contacts.rules import DuplicateRule
+from gardenos.crm.conversion_and_merge import repository as repo
+from gardenos.crm.conversion_and_merge.schemas import MERGEABLE_FIELDS, ConvertRequest, MergeRequest
 from gardenos.db.pool import Database
 from gardenos.db.rows import fetch_all, fetch_one
 from gardenos.errors import BadRequest, Conflict, NotFound
@@ -112,14 +114,22 @@ class PipelineService:
         return {"client": client["record"], "lead": converted["record"], "activities_moved": moved}
 
     async def duplicates_of(
-        self, principal: Principal, lead_id: uuid.UUID, threshold: float, limit: int
+        self,
+        principal: Principal,
+        lead_id: uuid.UUID,
+        threshold: float,
+        limit: int,
+        rule: DuplicateRule | None = None,
     ) -> list[dict[str, Any]]:
-        """Leads and clients of the agency that are probably the same person as this lead, best first."""
+        """Leads and clients of the agency that are probably the same person as this lead, best first;
+        `same_person` says whether the duplicate rule (the agency's unless one is given) calls them so,
+        else they are possible duplicates, to review."""
         who = caller(principal)
         async with self.database.transaction("authenticated", who.claims) as conn:
             lead = await repo.lead(conn, lead_id)
             if lead is None:
                 raise NotFound(f"lead {lead_id} not found")
+            rule = rule or (await agency_rules(conn)).duplicate_rule
             await conn.execute(repo.SET_SIMILARITY_THRESHOLD, (str(threshold),))
             rows = await fetch_all(
                 conn,
@@ -140,6 +150,12 @@ class PipelineService:
                 "id": str(row["id"]),
                 "score": round(row["score"], 3),
                 "reasons": _reasons(row, threshold),
+                "same_person": rule.same_person(
+                    emails=(lead["email_normalized"], row["record"].get("email_normalized")),
+                    same_phone=row["same_phone"],
+                    same_name_and_company=(row["name_similarity"] or 0) >= 1.0
+                    and (row["company_similarity"] or 0) >= 1.0,
+                ),
                 "record": row["record"],
             }
             for row in rows
