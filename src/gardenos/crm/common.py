@@ -78,8 +78,6 @@ async def agency_transaction(database: Database, principal: Principal) -> AsyncI
         yield conn
 
 
-
-
 async def check_owner(conn: Conn, owner_id: uuid.UUID | None) -> None:
     """An owner must be a member of the caller's agency."""
     if owner_id is None:

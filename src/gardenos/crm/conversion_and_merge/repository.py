@@ -204,7 +204,6 @@ LIMIT %(limit)s
 """
 
 
-
 async def execute(conn: Conn, query: str, params: Sequence[Any] | Mapping[str, Any]) -> int:
     """Runs a write; returns how many rows it touched."""
     cur = await conn.execute(query, params)
