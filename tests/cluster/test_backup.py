@@ -3,9 +3,10 @@ backup folder and with S3-compatible storage (a real S3 server on loopback: moto
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import boto3
@@ -118,13 +119,47 @@ def test_backups_and_wal_go_to_s3_compatible_storage_when_configured(
         cluster.up()  # back to the backup folder for the tests that follow
 
 
+def test_restore_to_a_moment_ago_needs_no_switch_from_the_user(cluster: Cluster) -> None:
+    """The issue's accident: rows, T, more rows, restore to T at once. The restore archives the
+    leader's WAL up to now itself (it failed with "recovery ended before configured recovery target
+    was reached" while the segment holding T was not archived yet). A new backup: the S3 test's WAL
+    went to S3, a hole in the folder's archive that older backups cannot cross."""
+    take_backup(cluster)
+    with psycopg.connect(cluster.url(), autocommit=True) as conn:
+        conn.execute("CREATE TABLE moment_ago (id int PRIMARY KEY)")
+        conn.execute("INSERT INTO moment_ago SELECT generate_series(1, 10)")
+        target = conn.execute("SELECT clock_timestamp()").fetchone()[0]  # type: ignore[index]
+        conn.execute("INSERT INTO moment_ago SELECT generate_series(11, 15)")
+    restored = restore(cluster, target)
+    try:
+        assert restored.log_file.exists()
+        with psycopg.connect(restored.url, autocommit=True) as conn:
+            assert conn.execute("SELECT array_agg(id ORDER BY id) FROM moment_ago").fetchone() == (
+                list(range(1, 11)),
+            )
+    finally:
+        assert stop_restored(cluster, restored.folder)
+
+
 def test_backup_commands(cluster: Cluster) -> None:
     listed = gardenos(cluster, "backup", "list", "--json")
     assert listed.returncode == 0, listed.stderr
-    assert listed.stdout.strip().startswith("[")
+    found = json.loads(listed.stdout)
+    assert found["backups"]
+    window = found["window"]
+    assert window["live"] is True
+    assert window["earliest"] <= window["latest"]
+    newest = max(found["window"]["timelines"], key=lambda t: t["timeline"])
+    assert newest["latest"] == window["latest"]
+    table = gardenos(cluster, "backup", "list")
+    assert "latest restorable" in table.stdout
+    assert "restorable from" in table.stdout
+
     refused = gardenos(cluster, "restore", "--to", "yesterday-ish")
     assert refused.returncode == 1
     assert "is not a time" in refused.stderr
-    too_early = gardenos(cluster, "restore", "--to", "2001-01-01 00:00:00")
-    assert too_early.returncode == 1
-    assert "no base backup finished before" in too_early.stderr
+    for outside in ("2001-01-01 00:00:00", (datetime.now(UTC) + timedelta(hours=1)).isoformat()):
+        result = gardenos(cluster, "restore", "--to", outside)
+        assert result.returncode == 1
+        assert "is outside what can be restored: from 20" in result.stderr
+        assert "FATAL" not in result.stderr

@@ -8,7 +8,14 @@ import json
 import typer
 from rich.table import Table
 
-from gardenos.backup.backup import backup_store, list_backups, parse_target, restore, take_backup
+from gardenos.backup.backup import (
+    backup_store,
+    list_backups,
+    parse_target,
+    restore,
+    restore_window,
+    take_backup,
+)
 from gardenos.cli.console import console, err_console
 from gardenos.cluster.cluster import Cluster
 from gardenos.settings import get_settings
@@ -43,8 +50,10 @@ def list_(as_json: bool = typer.Option(False, "--json", help="Print the backups 
     """The base backups, oldest first, and where the WAL archive is."""
     cluster = Cluster(get_settings())
     found = list_backups(cluster)
+    with err_console.status("reading what the WAL archive covers…"):
+        window = restore_window(cluster)
     if as_json:
-        print(json.dumps([b.to_dict() for b in found]))
+        print(json.dumps({"backups": [b.to_dict() for b in found], "window": window.to_dict()}))
         return
     table = Table("label", "from", "finished (UTC)", "size", "encrypted")
     for b in found:
@@ -57,6 +66,16 @@ def list_(as_json: bool = typer.Option(False, "--json", help="Print the backups 
         )
     console.print(table)
     console.print(f"WAL archive: {backup_store(cluster).wal_location}")
+    spans = Table("timeline", "earliest restorable (UTC)", "latest restorable (UTC)", "segments")
+    for span in window.timelines:
+        spans.add_row(
+            str(span.timeline),
+            span.earliest.strftime("%Y-%m-%d %H:%M:%S") if span.earliest else "-",
+            span.latest.strftime("%Y-%m-%d %H:%M:%S") if span.latest else "-",
+            str(span.segments),
+        )
+    console.print(spans)
+    console.print(f"restorable {window.describe()}{' (the cluster runs: up to now)' if window.live else ''}")
 
 
 def restore_command(
@@ -79,9 +98,11 @@ def restore_command(
                     "port": restored.port,
                     "backup": restored.backup,
                     "target": restored.target,
+                    "log": str(restored.log_file),
                 }
             )
         )
         return
     console.print(f"restored backup [bold]{restored.backup}[/] to {restored.target}")
     console.print(f"running on 127.0.0.1:{restored.port}; data folder {restored.folder / 'data'}")
+    console.print(f"its log: {restored.log_file}")
