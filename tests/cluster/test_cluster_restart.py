@@ -3,8 +3,11 @@ failover (it used to promote a node at every start, one timeline and one `.parti
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import psycopg
 
+from gardenos.backup.backup import restore_window, take_backup
 from gardenos.cluster.cluster import Cluster
 from tests.cluster.conftest import gardenos
 
@@ -26,9 +29,26 @@ def test_down_and_up_keep_the_timeline(cluster: Cluster) -> None:
     timeline, rows = _timeline_and_rows(cluster)
     histories = sorted(p.name for p in cluster.layout.wal_archive.glob("*.history"))
 
-    for _ in range(2):
+    take_backup(cluster)
+    with psycopg.connect(cluster.url(), autocommit=True) as conn:
+        last_write = conn.execute(
+            "INSERT INTO restart_rows VALUES (0) RETURNING clock_timestamp()"
+        ).fetchone()
+    assert last_write is not None
+    rows += 1
+
+    for round_ in range(2):
         down = gardenos(cluster, "cluster", "down")
         assert down.returncode == 0, down.stderr
+        if round_ == 0:
+            # Stopped: the window comes from the archive, which `down` brought up to the stop.
+            window = restore_window(cluster)
+            assert not window.live
+            assert window.latest is not None
+            assert window.latest >= last_write[0]
+            after = gardenos(cluster, "restore", "--to", (window.latest + timedelta(seconds=1)).isoformat())
+            assert after.returncode == 1
+            assert "is outside what can be restored: from 20" in after.stderr
         up = gardenos(cluster, "cluster", "up")
         assert up.returncode == 0, up.stderr
         assert _timeline_and_rows(cluster) == (timeline, rows)

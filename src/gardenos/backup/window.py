@@ -14,7 +14,7 @@ import re
 import subprocess
 import tempfile
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from gardenos.backup.archiving import segment_number
@@ -56,6 +56,7 @@ class Window:
     live: bool
     # The first segment of the archive's unbroken run (see `unbroken_from`).
     first_segment: int | None = None
+    backups: int = 0
 
     def contains(self, moment: datetime) -> bool:
         return (
@@ -64,7 +65,7 @@ class Window:
 
     def describe(self) -> str:
         if self.earliest is None or self.latest is None:
-            if self.first_segment is not None and self.timelines:
+            if self.first_segment is not None and self.backups:
                 return (
                     "nothing: no base backup reaches the archive's unbroken WAL (it has a hole before "
                     f"segment {self.first_segment // 256:08X}{self.first_segment % 256:08X}); take a new "
@@ -161,6 +162,7 @@ def compute_window(
         tuple(spans),
         live=live_latest is not None,
         first_segment=first,
+        backups=len(backups),
     )
 
 
@@ -199,6 +201,7 @@ def _first_stamp(
 def _last_stamp(
     store: BackupStore, bin_dir: Path, key: bytes | None, name: str, scratch: Path
 ) -> datetime | None:
-    """The last commit (or abort): recovery to a time stops only at one of those."""
+    """Just before the last commit (or abort): recovery to a time stops only when it meets one of
+    those later than the target, so the last one itself is out of reach."""
     found = [at for kind, at in _stamps(store, bin_dir, key, name, scratch) if kind in ("COMMIT", "ABORT")]
-    return max(found) if found else None
+    return max(found) - timedelta(microseconds=1) if found else None
