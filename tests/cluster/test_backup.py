@@ -137,8 +137,21 @@ def test_restore_to_a_moment_ago_needs_no_switch_from_the_user(cluster: Cluster)
             assert conn.execute("SELECT array_agg(id ORDER BY id) FROM moment_ago").fetchone() == (
                 list(range(1, 11)),
             )
+        # A managed object: listed with its port, stopped by its id.
+        listed = gardenos(cluster, "restore", "list", "--json")
+        assert listed.returncode == 0, listed.stderr
+        [entry] = [r for r in json.loads(listed.stdout) if r["id"] == restored.folder.name]
+        assert (entry["running"], entry["port"]) == (True, restored.port)
+        stopped = gardenos(cluster, "restore", "stop", restored.folder.name)
+        assert stopped.returncode == 0, stopped.stderr
+        listed = gardenos(cluster, "restore", "list", "--json")
+        [entry] = [r for r in json.loads(listed.stdout) if r["id"] == restored.folder.name]
+        assert entry["running"] is False
+        unknown = gardenos(cluster, "restore", "stop", "no-such-restore")
+        assert unknown.returncode == 1
+        assert "restore list" in unknown.stderr
     finally:
-        assert stop_restored(cluster, restored.folder)
+        stop_restored(cluster, restored.folder)
 
 
 def test_backup_commands(cluster: Cluster) -> None:

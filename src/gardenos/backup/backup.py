@@ -42,6 +42,8 @@ from gardenos.embedded.postgres import free_port
 from gardenos.errors import BadRequest, NotFound
 
 TARS = ("base.tar.gz", "pg_wal.tar.gz")
+# In a restore's folder: its port, target and base backup, for `gardenos restore list`.
+RESTORE_META = "restore.json"
 
 
 @dataclass(frozen=True)
@@ -272,18 +274,92 @@ def restore(cluster: Cluster, target: datetime | None, *, timeout: float = 300) 
     (pgdata / "postgresql.auto.conf").write_text("")
     (pgdata / "recovery.signal").write_text("")
     _chown_tree(cluster, folder)
-    server = PostgresProcess(
-        f"restore-{stamp}",
-        layout.run_as,
-        folder,
-        postgres_bin_dir(layout),
-        port,
-        cluster.spec.superuser_password,
+    target_text = target.isoformat() if target else "latest"
+    (folder / RESTORE_META).write_text(
+        json.dumps({"port": port, "target": target_text, "backup": backup.label})
     )
+    server = _server(cluster, folder, port)
     server.start()
     _wait_promoted(server, timeout)
     return Restored(
         folder, port, server.url(), backup.label, target.isoformat() if target else "latest", server.log_file
+    )
+
+
+@dataclass(frozen=True)
+class RestoreInfo:
+    """A restore's folder under `<cluster dir>/restores/`: its server may run or not."""
+
+    id: str
+    folder: Path
+    port: int | None
+    target: str | None
+    backup: str | None
+    pid: int | None
+    log_file: Path
+
+    @property
+    def running(self) -> bool:
+        return self.pid is not None
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "folder": str(self.folder),
+            "port": self.port,
+            "target": self.target,
+            "backup": self.backup,
+            "running": self.running,
+            "pid": self.pid,
+            "log": str(self.log_file),
+        }
+
+
+def list_restores(cluster: Cluster) -> list[RestoreInfo]:
+    """Every restore's folder, oldest first, and whether its server runs."""
+    folder = cluster.layout.restores_dir
+    if not folder.exists():
+        return []
+    found = []
+    for path in sorted(p for p in folder.iterdir() if p.is_dir()):
+        try:
+            meta = json.loads((path / RESTORE_META).read_text())
+        except (FileNotFoundError, ValueError):
+            meta = {}
+        server = _server(cluster, path, int(meta.get("port") or 0))
+        found.append(
+            RestoreInfo(
+                path.name,
+                path,
+                meta.get("port"),
+                meta.get("target"),
+                meta.get("backup"),
+                server.pid(),
+                server.log_file,
+            )
+        )
+    return found
+
+
+def stop_restore(cluster: Cluster, restore_id: str) -> bool:
+    """Stop a restore's server by its id (its folder's name); returns whether it was running."""
+    known = {r.id: r for r in list_restores(cluster)}
+    if restore_id not in known:
+        raise NotFound(
+            f"no restore {restore_id!r}; `gardenos restore list` shows them"
+            + (f" ({', '.join(known)})" if known else " (there are none)")
+        )
+    return stop_restored(cluster, known[restore_id].folder)
+
+
+def _server(cluster: Cluster, folder: Path, port: int) -> PostgresProcess:
+    return PostgresProcess(
+        f"restore-{folder.name}",
+        cluster.layout.run_as,
+        folder,
+        postgres_bin_dir(cluster.layout),
+        port,
+        cluster.spec.superuser_password,
     )
 
 
