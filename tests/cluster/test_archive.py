@@ -55,6 +55,12 @@ def test_a_segment_the_leader_finished_just_before_it_crashed_is_archived(cluste
     cluster.stop_node(leader, kill=True)
     try:
         assert _wait_in_archive(cluster, segment), f"{segment} never reached the archive"
+        # The old leader comes back only after the failover, as a replica (restarted within the
+        # lease it would take its own key back).
+        deadline = time.monotonic() + 90
+        while (found := cluster.state().leader) is None or found.name == leader:
+            assert time.monotonic() < deadline, "no other node took over"
+            time.sleep(0.2)
     finally:
         cluster.start_node(leader)
         cluster.wait_member(leader)

@@ -13,21 +13,10 @@ import boto3
 import psycopg
 
 from gardenos.backup import walcrypt
+from gardenos.backup.archiving import archive_now
 from gardenos.backup.backup import list_backups, restore, stop_restored, take_backup
 from gardenos.cluster.cluster import Cluster
 from tests.cluster.conftest import S3_BUCKET, gardenos, with_s3
-
-
-def _wait_archived(conn: psycopg.Connection) -> None:
-    row = conn.execute("SELECT pg_walfile_name(pg_switch_wal())").fetchone()
-    assert row is not None
-    deadline = time.monotonic() + 60
-    while True:
-        last = conn.execute("SELECT last_archived_wal FROM pg_stat_archiver").fetchone()
-        if last is not None and last[0] is not None and last[0][8:] >= row[0][8:]:
-            return
-        assert time.monotonic() < deadline, "the WAL segment was never archived"
-        time.sleep(0.1)
 
 
 def _write_around_a_target(cluster: Cluster, table: str) -> datetime:
@@ -37,7 +26,7 @@ def _write_around_a_target(cluster: Cluster, table: str) -> datetime:
         target = conn.execute("SELECT clock_timestamp()").fetchone()[0]  # type: ignore[index]
         time.sleep(0.2)
         conn.execute(f"INSERT INTO {table} SELECT g, 'too late' FROM generate_series(151, 170) g")
-        _wait_archived(conn)
+    archive_now(cluster.url())
     assert isinstance(target, datetime)
     return target
 

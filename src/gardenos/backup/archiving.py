@@ -37,6 +37,16 @@ def segment_number(name: str) -> str | None:
     return name[8:24]
 
 
+def _at_or_after(archived: str, segment: str) -> bool:
+    """Whether the archiver's last file shows `segment` archived. The timeline counts (a standby
+    that followed a promotion archives the old timeline's last segment under its plain name, with
+    a number as high as the new timeline's), and a `.backup` or `.partial` file named after the
+    segment is not the segment itself."""
+    if segment_number(archived) is None:
+        return False
+    return archived == segment or archived[:24] > segment
+
+
 def archive_now(url: str, *, timeout: float = 60.0) -> Archived:
     """On the server at `url` (the leader): a commit stamped now, a WAL switch, and a wait until its
     archiver has archived the switched segment. Raises ClusterError naming the last failure when
@@ -58,8 +68,7 @@ def archive_now(url: str, *, timeout: float = 60.0) -> Archived:
                 " FROM pg_stat_archiver"
             ).fetchone()
             assert found is not None
-            last = segment_number(found[0] or "")
-            if last is not None and last >= segment[8:]:
+            if _at_or_after(found[0] or "", segment):
                 return Archived(segment, marked_at, time.monotonic() - started)
             if time.monotonic() > deadline:
                 failed = (

@@ -31,3 +31,17 @@ def test_a_hole_in_the_archive_cuts_off_the_backups_before_it() -> None:
     assert usable(4, first)
     assert usable(None, first)  # a backup from before the end point was recorded
     assert unbroken_from([]) is None
+
+
+def test_the_archivers_last_file_counts_only_at_or_after_the_segment() -> None:
+    from gardenos.backup.archiving import _at_or_after
+
+    segment = "000000020000000000000005"
+    assert _at_or_after(segment, segment)
+    assert _at_or_after("000000020000000000000006", segment)
+    assert _at_or_after("000000030000000000000005.partial", segment)
+    # The old timeline's last segment, archived by a standby that followed the promotion.
+    assert not _at_or_after("000000010000000000000009", segment)
+    # A backup history file named after the segment is written before the segment is done.
+    assert not _at_or_after("000000020000000000000005.00000028.backup", segment)
+    assert not _at_or_after("00000002.history", segment)
