@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from bench import agents, api, auth, cluster, demo_data, importer
+from bench import agents, api, auth, backup, cluster, demo_data, importer
 
 
 def main() -> None:
@@ -23,10 +23,11 @@ def main() -> None:
     )
     parser.add_argument("--vectors", type=int, default=1_000_000, help="agents: vectors for semantic search")
     parser.add_argument("--cluster-rounds", type=int, default=5, help="cluster: rounds of each fault")
+    parser.add_argument("--archive-switches", type=int, default=20, help="backup: WAL switches timed")
     parser.add_argument("--import-rows", type=int, default=1_000_000, help="importer: rows of the CSV")
     parser.add_argument(
         "--only",
-        choices=["auth", "demo-data", "api", "revocation", "importer", "agents", "cluster"],
+        choices=["auth", "demo-data", "api", "revocation", "importer", "agents", "cluster", "backup"],
         help="run one benchmark",
     )
     args = parser.parse_args()
@@ -56,6 +57,8 @@ def main() -> None:
         agents.run(vectors=args.vectors)
     if args.only in (None, "cluster"):
         cluster.run(rounds=args.cluster_rounds)
+    if args.only in (None, "backup"):
+        backup.run(switches=args.archive_switches)
 
 
 main()

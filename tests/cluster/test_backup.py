@@ -3,30 +3,20 @@ backup folder and with S3-compatible storage (a real S3 server on loopback: moto
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import boto3
 import psycopg
 
 from gardenos.backup import walcrypt
+from gardenos.backup.archiving import archive_now
 from gardenos.backup.backup import list_backups, restore, stop_restored, take_backup
 from gardenos.cluster.cluster import Cluster
 from tests.cluster.conftest import S3_BUCKET, gardenos, with_s3
-
-
-def _wait_archived(conn: psycopg.Connection) -> None:
-    row = conn.execute("SELECT pg_walfile_name(pg_switch_wal())").fetchone()
-    assert row is not None
-    deadline = time.monotonic() + 60
-    while True:
-        last = conn.execute("SELECT last_archived_wal FROM pg_stat_archiver").fetchone()
-        if last is not None and last[0] is not None and last[0][8:] >= row[0][8:]:
-            return
-        assert time.monotonic() < deadline, "the WAL segment was never archived"
-        time.sleep(0.1)
 
 
 def _write_around_a_target(cluster: Cluster, table: str) -> datetime:
@@ -36,7 +26,7 @@ def _write_around_a_target(cluster: Cluster, table: str) -> datetime:
         target = conn.execute("SELECT clock_timestamp()").fetchone()[0]  # type: ignore[index]
         time.sleep(0.2)
         conn.execute(f"INSERT INTO {table} SELECT g, 'too late' FROM generate_series(151, 170) g")
-        _wait_archived(conn)
+    archive_now(cluster.url())
     assert isinstance(target, datetime)
     return target
 
@@ -118,13 +108,60 @@ def test_backups_and_wal_go_to_s3_compatible_storage_when_configured(
         cluster.up()  # back to the backup folder for the tests that follow
 
 
+def test_restore_to_a_moment_ago_needs_no_switch_from_the_user(cluster: Cluster) -> None:
+    """The issue's accident: rows, T, more rows, restore to T at once. The restore archives the
+    leader's WAL up to now itself (it failed with "recovery ended before configured recovery target
+    was reached" while the segment holding T was not archived yet). A new backup: the S3 test's WAL
+    went to S3, a hole in the folder's archive that older backups cannot cross."""
+    take_backup(cluster)
+    with psycopg.connect(cluster.url(), autocommit=True) as conn:
+        conn.execute("CREATE TABLE moment_ago (id int PRIMARY KEY)")
+        conn.execute("INSERT INTO moment_ago SELECT generate_series(1, 10)")
+        target = conn.execute("SELECT clock_timestamp()").fetchone()[0]  # type: ignore[index]
+        conn.execute("INSERT INTO moment_ago SELECT generate_series(11, 15)")
+    restored = restore(cluster, target)
+    try:
+        assert restored.log_file.exists()
+        with psycopg.connect(restored.url, autocommit=True) as conn:
+            assert conn.execute("SELECT array_agg(id ORDER BY id) FROM moment_ago").fetchone() == (
+                list(range(1, 11)),
+            )
+        # A managed object: listed with its port, stopped by its id.
+        listed = gardenos(cluster, "restore", "list", "--json")
+        assert listed.returncode == 0, listed.stderr
+        [entry] = [r for r in json.loads(listed.stdout) if r["id"] == restored.folder.name]
+        assert (entry["running"], entry["port"]) == (True, restored.port)
+        stopped = gardenos(cluster, "restore", "stop", restored.folder.name)
+        assert stopped.returncode == 0, stopped.stderr
+        listed = gardenos(cluster, "restore", "list", "--json")
+        [entry] = [r for r in json.loads(listed.stdout) if r["id"] == restored.folder.name]
+        assert entry["running"] is False
+        unknown = gardenos(cluster, "restore", "stop", "no-such-restore")
+        assert unknown.returncode == 1
+        assert "restore list" in unknown.stderr
+    finally:
+        stop_restored(cluster, restored.folder)
+
+
 def test_backup_commands(cluster: Cluster) -> None:
     listed = gardenos(cluster, "backup", "list", "--json")
     assert listed.returncode == 0, listed.stderr
-    assert listed.stdout.strip().startswith("[")
+    found = json.loads(listed.stdout)
+    assert found["backups"]
+    window = found["window"]
+    assert window["live"] is True
+    assert window["earliest"] <= window["latest"]
+    newest = max(found["window"]["timelines"], key=lambda t: t["timeline"])
+    assert newest["latest"] == window["latest"]
+    table = gardenos(cluster, "backup", "list")
+    assert "latest restorable" in table.stdout
+    assert "restorable from" in table.stdout
+
     refused = gardenos(cluster, "restore", "--to", "yesterday-ish")
     assert refused.returncode == 1
     assert "is not a time" in refused.stderr
-    too_early = gardenos(cluster, "restore", "--to", "2001-01-01 00:00:00")
-    assert too_early.returncode == 1
-    assert "no base backup finished before" in too_early.stderr
+    for outside in ("2001-01-01 00:00:00", (datetime.now(UTC) + timedelta(hours=1)).isoformat()):
+        result = gardenos(cluster, "restore", "--to", outside)
+        assert result.returncode == 1
+        assert "is outside what can be restored: from 20" in result.stderr
+        assert "FATAL" not in result.stderr

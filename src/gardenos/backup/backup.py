@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import tarfile
@@ -29,7 +30,9 @@ from typing import Any
 import psycopg
 
 from gardenos.backup import walcrypt
+from gardenos.backup.archiving import archive_now
 from gardenos.backup.storage import META, BackupStore, open_store, store_config
+from gardenos.backup.window import Window, compute_window, lsn_segment, usable
 from gardenos.cluster.cluster import Cluster
 from gardenos.cluster.config import restore_command
 from gardenos.cluster.layout import HOST, REPLICATION_USER
@@ -39,6 +42,8 @@ from gardenos.embedded.postgres import free_port
 from gardenos.errors import BadRequest, NotFound
 
 TARS = ("base.tar.gz", "pg_wal.tar.gz")
+# In a restore's folder: its port, target and base backup, for `gardenos restore list`.
+RESTORE_META = "restore.json"
 
 
 @dataclass(frozen=True)
@@ -51,10 +56,23 @@ class BaseBackup:
     size_bytes: int
     # Where it is: a folder, or an s3:// URL.
     location: str
+    # When pg_basebackup returned: the backup is consistent from then on (the earliest time it can
+    # be restored to). Older backups lack it: their finish time stands in.
+    consistent_at: datetime | None = None
+    # The segment index (window.segment_index) the backup's own WAL ends in (None: older backups).
+    wal_end: int | None = None
+
+    @property
+    def restorable_from(self) -> datetime:
+        return self.consistent_at or self.finished_at
 
     def to_dict(self) -> dict[str, object]:
         raw = asdict(self)
-        raw.update(started_at=self.started_at.isoformat(), finished_at=self.finished_at.isoformat())
+        raw.update(
+            started_at=self.started_at.isoformat(),
+            finished_at=self.finished_at.isoformat(),
+            consistent_at=self.restorable_from.isoformat(),
+        )
         return raw
 
     @classmethod
@@ -67,6 +85,8 @@ class BaseBackup:
             encrypted=bool(raw["encrypted"]),
             size_bytes=int(raw["size_bytes"]),
             location=store.location(raw["label"]),
+            consistent_at=datetime.fromisoformat(raw["consistent_at"]) if raw.get("consistent_at") else None,
+            wal_end=raw.get("wal_end"),
         )
 
 
@@ -79,6 +99,7 @@ class Restored:
     url: str
     backup: str
     target: str
+    log_file: Path
 
 
 def take_backup(cluster: Cluster) -> BaseBackup:
@@ -105,6 +126,8 @@ def take_backup(cluster: Cluster) -> BaseBackup:
         "--checkpoint=fast",
         f"--label=gardenos {label}",
         "--no-password",
+        # Prints the WAL start and end points (the end tells which archived WAL the backup needs).
+        "--verbose",
     ]
     result = subprocess.run(
         [*layout.run_as.prefix, *argv], check=False, capture_output=True, text=True, env=env, cwd="/"
@@ -112,6 +135,9 @@ def take_backup(cluster: Cluster) -> BaseBackup:
     if result.returncode != 0:
         shutil.rmtree(staging, ignore_errors=True)
         raise ClusterError(f"pg_basebackup from {source.name} failed: {result.stderr.strip()}")
+    consistent = datetime.now(UTC)
+    end = re.search(r"write-ahead log end point: ([0-9A-F]+/[0-9A-F]+)", result.stderr)
+    wal_end = lsn_segment(end.group(1)) if end else None
     key = _key(cluster)
     for name in TARS:
         if key is not None:
@@ -121,7 +147,17 @@ def take_backup(cluster: Cluster) -> BaseBackup:
             plain.unlink()
     finished = datetime.now(UTC)
     size = sum(f.stat().st_size for f in staging.iterdir())
-    backup = BaseBackup(label, source.name, started, finished, key is not None, size, store.location(label))
+    backup = BaseBackup(
+        label,
+        source.name,
+        started,
+        finished,
+        key is not None,
+        size,
+        store.location(label),
+        consistent,
+        wal_end,
+    )
     meta = backup.to_dict()
     meta.pop("location")
     (staging / META).write_text(json.dumps(meta, indent=2))
@@ -156,18 +192,36 @@ def parse_target(text: str) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+def restore_window(cluster: Cluster) -> Window:
+    """What can be restored now. On a running cluster the leader's WAL is archived up to now first
+    (a bounded wait), so "a minute ago" is in the window; on a stopped one the archive is read."""
+    backups = [(b.restorable_from, b.wal_end) for b in list_backups(cluster)]
+    live: datetime | None = None
+    leader = cluster.state().leader if cluster.is_running() else None
+    if leader is not None:
+        live = archive_now(cluster.node_url(leader.name, dbname="postgres"), timeout=60).marked_at
+    bin_dir = postgres_bin_dir(cluster.layout)
+    return compute_window(backup_store(cluster), bin_dir, _key(cluster), backups, live)
+
+
 def restore(cluster: Cluster, target: datetime | None, *, timeout: float = 300) -> Restored:
     """Restore into a new data folder and start it on a free port; returns where it runs."""
     backups = list_backups(cluster)
     if not backups:
         raise NotFound("there is no base backup yet: take one with `gardenos backup`")
-    usable = [b for b in backups if target is None or b.finished_at <= target]
-    if not usable:
-        raise BadRequest(
-            f"no base backup finished before {target.isoformat() if target else 'now'}; the oldest "
-            f"finished at {backups[0].finished_at.isoformat()}: choose a later time"
-        )
-    backup = usable[-1]
+    first: int | None = None
+    if target is not None:
+        window = restore_window(cluster)
+        first = window.first_segment
+        if not window.contains(target):
+            raise BadRequest(
+                f"--to {target.astimezone(UTC):%Y-%m-%d %H:%M:%S.%f} (UTC) is outside what can be restored: "
+                f"{window.describe()}; choose a time within it (`gardenos backup list` shows it per timeline)"
+            )
+    candidates = [
+        b for b in backups if usable(b.wal_end, first) and (target is None or b.restorable_from <= target)
+    ]
+    backup = candidates[-1] if candidates else backups[-1]
     layout = cluster.layout
     key = _key(cluster)
     if backup.encrypted and key is None:
@@ -220,17 +274,93 @@ def restore(cluster: Cluster, target: datetime | None, *, timeout: float = 300) 
     (pgdata / "postgresql.auto.conf").write_text("")
     (pgdata / "recovery.signal").write_text("")
     _chown_tree(cluster, folder)
-    server = PostgresProcess(
-        f"restore-{stamp}",
-        layout.run_as,
+    target_text = target.isoformat() if target else "latest"
+    (folder / RESTORE_META).write_text(
+        json.dumps({"port": port, "target": target_text, "backup": backup.label})
+    )
+    server = _server(cluster, folder, port)
+    server.start()
+    _wait_promoted(server, timeout)
+    return Restored(
+        folder, port, server.url(), backup.label, target.isoformat() if target else "latest", server.log_file
+    )
+
+
+@dataclass(frozen=True)
+class RestoreInfo:
+    """A restore's folder under `<cluster dir>/restores/`: its server may run or not."""
+
+    id: str
+    folder: Path
+    port: int | None
+    target: str | None
+    backup: str | None
+    pid: int | None
+    log_file: Path
+
+    @property
+    def running(self) -> bool:
+        return self.pid is not None
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "folder": str(self.folder),
+            "port": self.port,
+            "target": self.target,
+            "backup": self.backup,
+            "running": self.running,
+            "pid": self.pid,
+            "log": str(self.log_file),
+        }
+
+
+def list_restores(cluster: Cluster) -> list[RestoreInfo]:
+    """Every restore's folder, oldest first, and whether its server runs."""
+    folder = cluster.layout.restores_dir
+    if not folder.exists():
+        return []
+    found = []
+    for path in sorted(p for p in folder.iterdir() if p.is_dir()):
+        try:
+            meta = json.loads((path / RESTORE_META).read_text())
+        except (FileNotFoundError, ValueError):
+            meta = {}
+        server = _server(cluster, path, int(meta.get("port") or 0))
+        found.append(
+            RestoreInfo(
+                path.name,
+                path,
+                meta.get("port"),
+                meta.get("target"),
+                meta.get("backup"),
+                server.pid(),
+                server.log_file,
+            )
+        )
+    return found
+
+
+def stop_restore(cluster: Cluster, restore_id: str) -> bool:
+    """Stop a restore's server by its id (its folder's name); returns whether it was running."""
+    known = {r.id: r for r in list_restores(cluster)}
+    if restore_id not in known:
+        raise NotFound(
+            f"no restore {restore_id!r}; `gardenos restore list` shows them"
+            + (f" ({', '.join(known)})" if known else " (there are none)")
+        )
+    return stop_restored(cluster, known[restore_id].folder)
+
+
+def _server(cluster: Cluster, folder: Path, port: int) -> PostgresProcess:
+    return PostgresProcess(
+        f"restore-{folder.name}",
+        cluster.layout.run_as,
         folder,
-        postgres_bin_dir(layout),
+        postgres_bin_dir(cluster.layout),
         port,
         cluster.spec.superuser_password,
     )
-    server.start()
-    _wait_promoted(server, timeout)
-    return Restored(folder, port, server.url(), backup.label, target.isoformat() if target else "latest")
 
 
 def stop_restored(cluster: Cluster, folder: Path) -> bool:
@@ -279,9 +409,9 @@ def _wait_promoted(server: PostgresProcess, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.pid() is None:
-            raise ClusterError(
-                f"the restored PostgreSQL stopped; last lines of its log:\n{server.log_tail()}"
-            )
+            fatal = [line for line in server.log_tail(200).splitlines() if "FATAL" in line or "PANIC" in line]
+            reason = fatal[-1].split("FATAL:", 1)[-1].strip() if fatal else "see its log"
+            raise ClusterError(f"the restored PostgreSQL stopped: {reason}; its log: {server.log_file}")
         try:
             with psycopg.connect(server.url("postgres"), connect_timeout=2) as conn:
                 row = conn.execute("SELECT pg_is_in_recovery()").fetchone()

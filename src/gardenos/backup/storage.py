@@ -18,6 +18,7 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any
 
+from gardenos.backup import walcrypt
 from gardenos.backup.walcrypt import S3Store
 from gardenos.settings import Settings
 
@@ -66,6 +67,14 @@ class BackupStore(ABC):
     def fetch(self, label: str, into: Path) -> Path:
         """A local folder with the base backup's files (`into` is used when they must be fetched)."""
 
+    @abstractmethod
+    def wal_names(self) -> list[str]:
+        """The names of the archived WAL files (segments, `.partial` ones, history files)."""
+
+    @abstractmethod
+    def fetch_wal(self, name: str, dest: Path, key: bytes | None) -> None:
+        """An archived WAL file, decrypted, at `dest`."""
+
 
 class FolderStore(BackupStore):
     def __init__(self, base: Path, wal: Path) -> None:
@@ -95,6 +104,14 @@ class FolderStore(BackupStore):
     def fetch(self, label: str, into: Path) -> Path:
         del into
         return self.base / label
+
+    def wal_names(self) -> list[str]:
+        if not self.wal.exists():
+            return []
+        return [p.name for p in self.wal.iterdir() if not p.name.startswith(".")]
+
+    def fetch_wal(self, name: str, dest: Path, key: bytes | None) -> None:
+        walcrypt.restore(self.wal / name, dest, key)
 
 
 class S3BackupStore(BackupStore):
@@ -126,6 +143,13 @@ class S3BackupStore(BackupStore):
         for name in self.store.names(f"base/{label}/"):
             self.store.download(name, into / name.rsplit("/", 1)[-1])
         return into
+
+    def wal_names(self) -> list[str]:
+        return [name.rsplit("/", 1)[-1] for name in self.store.names("wal/")]
+
+    def fetch_wal(self, name: str, dest: Path, key: bytes | None) -> None:
+        if not walcrypt.restore_from_store(self.store, f"wal/{name}", dest, key):
+            raise FileNotFoundError(f"{self.store.url(f'wal/{name}')} is not in the archive")
 
 
 def open_store(settings: Settings, *, base: Path, wal: Path) -> BackupStore:

@@ -8,9 +8,19 @@ import json
 import typer
 from rich.table import Table
 
-from gardenos.backup.backup import backup_store, list_backups, parse_target, restore, take_backup
+from gardenos.backup.backup import (
+    backup_store,
+    list_backups,
+    list_restores,
+    parse_target,
+    restore,
+    restore_window,
+    stop_restore,
+    take_backup,
+)
 from gardenos.cli.console import console, err_console
 from gardenos.cluster.cluster import Cluster
+from gardenos.errors import BadRequest
 from gardenos.settings import get_settings
 
 app = typer.Typer(help="Base backups of the cluster (`gardenos backup`), and `gardenos backup list`.")
@@ -43,8 +53,10 @@ def list_(as_json: bool = typer.Option(False, "--json", help="Print the backups 
     """The base backups, oldest first, and where the WAL archive is."""
     cluster = Cluster(get_settings())
     found = list_backups(cluster)
+    with err_console.status("reading what the WAL archive covers…"):
+        window = restore_window(cluster)
     if as_json:
-        print(json.dumps([b.to_dict() for b in found]))
+        print(json.dumps({"backups": [b.to_dict() for b in found], "window": window.to_dict()}))
         return
     table = Table("label", "from", "finished (UTC)", "size", "encrypted")
     for b in found:
@@ -57,16 +69,37 @@ def list_(as_json: bool = typer.Option(False, "--json", help="Print the backups 
         )
     console.print(table)
     console.print(f"WAL archive: {backup_store(cluster).wal_location}")
+    spans = Table("timeline", "earliest restorable (UTC)", "latest restorable (UTC)", "segments")
+    for span in window.timelines:
+        spans.add_row(
+            str(span.timeline),
+            span.earliest.strftime("%Y-%m-%d %H:%M:%S") if span.earliest else "-",
+            span.latest.strftime("%Y-%m-%d %H:%M:%S") if span.latest else "-",
+            str(span.segments),
+        )
+    console.print(spans)
+    console.print(f"restorable {window.describe()}{' (the cluster runs: up to now)' if window.live else ''}")
 
 
+restore_app = typer.Typer(
+    help="Point-in-time restores (`gardenos restore --to TIME`), `restore list`, `restore stop ID`."
+)
+
+
+@restore_app.callback(invoke_without_command=True)
 def restore_command(
-    to: str = typer.Option(
-        ..., "--to", help="A time ('2026-11-22 10:15:00', UTC unless an offset is given) or 'latest'."
+    ctx: typer.Context,
+    to: str | None = typer.Option(
+        None, "--to", help="A time ('2026-11-22 10:15:00', UTC unless an offset is given) or 'latest'."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print where the restored server runs as JSON."),
 ) -> None:
     """Restore the newest base backup before TIME into a new data folder, replay the WAL archive up to
     TIME, and start it on a free port: the seed for a new cluster."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if to is None:
+        raise BadRequest("say where to restore to: `gardenos restore --to TIME` (or `--to latest`)")
     target = parse_target(to)
     cluster = Cluster(get_settings())
     with err_console.status("restoring (unpacking the base backup, replaying WAL)…"):
@@ -79,9 +112,40 @@ def restore_command(
                     "port": restored.port,
                     "backup": restored.backup,
                     "target": restored.target,
+                    "log": str(restored.log_file),
                 }
             )
         )
         return
     console.print(f"restored backup [bold]{restored.backup}[/] to {restored.target}")
     console.print(f"running on 127.0.0.1:{restored.port}; data folder {restored.folder / 'data'}")
+    console.print(f"its log: {restored.log_file}")
+
+
+@restore_app.command("list")
+def restore_list(as_json: bool = typer.Option(False, "--json", help="Print the restores as JSON.")) -> None:
+    """Every restore (its id, port, target) and whether its server runs."""
+    found = list_restores(Cluster(get_settings()))
+    if as_json:
+        print(json.dumps([r.to_dict() for r in found]))
+        return
+    table = Table("id", "running", "port", "target", "backup", "log")
+    for r in found:
+        table.add_row(
+            r.id,
+            "yes" if r.running else "no",
+            str(r.port or ""),
+            r.target or "",
+            r.backup or "",
+            str(r.log_file),
+        )
+    console.print(table)
+
+
+@restore_app.command("stop")
+def restore_stop(
+    restore_id: str = typer.Argument(..., metavar="ID", help="From `gardenos restore list`."),
+) -> None:
+    """Stop a restored server (its folder stays)."""
+    ran = stop_restore(Cluster(get_settings()), restore_id)
+    console.print(f"restore {restore_id} stopped" if ran else f"restore {restore_id} was not running")

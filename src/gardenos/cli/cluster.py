@@ -12,6 +12,7 @@ import typer
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from gardenos.backup.backup import list_restores
 from gardenos.cli.console import console, err_console
 from gardenos.cluster.api_target import ApiTarget, serve_api
 from gardenos.cluster.cluster import Cluster
@@ -82,6 +83,13 @@ def down() -> None:
         task = progress.add_task("stopping the cluster…")
         stopped = cluster.down(progress=lambda message: progress.update(task, description=message))
     console.print(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
+    # Restored servers are the seeds of new clusters, not part of this one: named, left running.
+    for restored in list_restores(cluster):
+        if restored.running:
+            console.print(
+                f"restore {restored.id} still runs on 127.0.0.1:{restored.port} "
+                f"(`gardenos restore stop {restored.id}` stops it)"
+            )
 
 
 @app.command()

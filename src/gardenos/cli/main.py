@@ -30,7 +30,7 @@ app.add_typer(mail.app, name="mail")
 app.add_typer(importer.app, name="import")
 app.add_typer(cluster.app, name="cluster")
 app.add_typer(backup.app, name="backup")
-app.command("restore")(backup.restore_command)
+app.add_typer(backup.restore_app, name="restore")
 
 
 def _version(value: bool) -> None:

@@ -3,6 +3,7 @@ bring it down leaving nothing behind."""
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import time
 from collections.abc import Callable
@@ -13,8 +14,9 @@ from pathlib import Path
 import psycopg
 from psycopg.conninfo import make_conninfo
 
+from gardenos.backup.archiving import archive_now
 from gardenos.backup.storage import store_config
-from gardenos.cluster import config
+from gardenos.cluster import config, resume
 from gardenos.cluster.layout import DATABASE, HOST, SUPERUSER, ClusterLayout, ClusterSpec
 from gardenos.cluster.prerequisites import check_prerequisites
 from gardenos.cluster.processes import (
@@ -155,6 +157,9 @@ class Cluster:
         self.haproxy().start()
         self.etcd().wait_ready(30)
         clock.mark("etcd ready")
+        resumed = self._resume(progress)
+        if resumed is not None:
+            clock.mark("leader resumed")
         progress(f"starting {len(spec.nodes)} Patroni nodes")
         for node in self.nodes():
             node.start()
@@ -165,6 +170,36 @@ class Cluster:
         self._ensure_database()
         clock.mark("database ready")
         return state
+
+    def _resume(self, progress: Progress, timeout: float = 60) -> str | None:
+        """After a clean `down`: start the old leader as a primary and its Patroni, and wait until it
+        holds the leader key, so that the cluster goes on on the same timeline (see resume.py).
+        Returns the node, or None when the cluster is left to Patroni's usual start."""
+        if any(node.is_running() or node.postmaster_pid() for node in self.nodes()):
+            return None
+        bin_dir = postgres_bin_dir(self.layout)
+        leader = resume.clean_leader(self.layout, bin_dir, [n.name for n in self.spec.nodes])
+        if leader is None:
+            return None
+        progress(f"resuming {leader}, the leader at the clean stop, on its timeline")
+        node = self.node(leader)
+        resume.start_primary(
+            self.layout,
+            bin_dir,
+            leader,
+            self.node_url(leader, dbname="postgres"),
+            # pg_ctl opens it as the service user (Patroni's log is opened by us, as root).
+            self.layout.node_dir(leader) / "postgres-resumed.log",
+            timeout,
+        )
+        node.start()
+        deadline = time.monotonic() + timeout
+        while (found := self.state().leader) is None or found.name != leader:
+            if found is not None or time.monotonic() > deadline:
+                # Another node leads (or none does): Patroni decides from here on.
+                return None
+            time.sleep(POLL_S)
+        return leader
 
     def _write_configs(self, bin_dir: Path) -> set[str]:
         """Write every configuration file; returns the processes whose file changed ('etcd',
@@ -384,6 +419,9 @@ class Cluster:
             return []
         stopped: list[str] = []
         leader = self.state().leader
+        if leader is not None:
+            progress("archiving the last WAL and checkpointing")
+            self._settle(leader.name, timeout)
         replicas = [n for n in self.nodes() if leader is None or n.name != leader.name]
         progress("stopping the replicas")
         with ThreadPoolExecutor(max_workers=max(1, len(replicas))) as pool:
@@ -400,6 +438,25 @@ class Cluster:
                 stopped.append(process.kind)
         self._wait_ports_free(timeout=15)
         return stopped
+
+    def _settle(self, leader: str, timeout: float) -> None:
+        """Before a clean stop: the leader's WAL up to now archived (the archive then covers every
+        commit until the stop), and a checkpoint on every node so that each stops (and next starts)
+        without much WAL to write or replay. Best effort: a stop must not fail for it."""
+        with contextlib.suppress(ClusterError, psycopg.Error):
+            archive_now(self.node_url(leader, dbname="postgres"), timeout=min(timeout, 30))
+
+        def checkpoint(name: str) -> None:
+            with (
+                contextlib.suppress(psycopg.Error),
+                psycopg.connect(
+                    self.node_url(name, dbname="postgres"), autocommit=True, connect_timeout=5
+                ) as conn,
+            ):
+                conn.execute("CHECKPOINT")
+
+        with ThreadPoolExecutor(max_workers=len(self.spec.nodes)) as pool:
+            list(pool.map(checkpoint, [n.name for n in self.spec.nodes]))
 
     def _wait_ports_free(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
