@@ -316,7 +316,14 @@ def test_get_by_id_under_row_level_security_probes_the_agency_key(
         found = plan.fetchone()
     assert found is not None
     scan = found[0][0]["Plan"]
-    assert (scan["Node Type"], scan["Index Name"]) == ("Index Scan", f"{table}_pkey"), scan
+    # Depending on the table's statistics the key is probed directly or through a bitmap: either way the
+    # same index, with both its columns bound.
+    if scan["Node Type"] == "Bitmap Heap Scan":
+        [scan] = [child for child in scan["Plans"] if child["Node Type"] == "Bitmap Index Scan"]
+    assert (scan["Node Type"].removeprefix("Bitmap "), scan["Index Name"]) == (
+        "Index Scan",
+        f"{table}_pkey",
+    ), scan
     # Both columns of the key bound: the agency from the policy's InitPlan, the id from the query.
     assert scan["Index Cond"].startswith("((agency_id = (InitPlan 1).col1) AND (id = "), scan
 
