@@ -12,30 +12,21 @@ from __future__ import annotations
 import shutil
 import statistics
 import subprocess
-import tempfile
 import time
 from pathlib import Path
 
 import psycopg
 from rich.console import Console
 
+from bench.cluster import bench_settings
 from gardenos.backup.archiving import archive_now
 from gardenos.cluster.cluster import Cluster
-from gardenos.settings import Settings
 
 
 def run(switches: int = 20) -> None:
     console = Console(width=150)
-    base = Path(tempfile.mkdtemp(prefix="gardenos-bench-backup-"))
-    defaults = Settings(_env_file=None)  # type: ignore[call-arg]
-    settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        data_dir=base / "data",
-        runtime_dir=defaults.runtime_dir,
-        cluster_rw_port=0,
-        cluster_ro_port=0,
-        backup_encryption_key="bench-backup-key-0123456789abcdefghij",  # type: ignore[arg-type]
-    )
+    settings = bench_settings("backup", backup_encryption_key="bench-backup-key-0123456789abcdefghij")
+    base = settings.data_dir.parent
     cluster = Cluster(settings)
     try:
         cluster.up(3)

@@ -19,6 +19,7 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -33,19 +34,26 @@ SQL_FAULTS: tuple[Fault, ...] = ("switchover", "postgres", "leader", "patroni")
 API_FAULTS: tuple[Fault, ...] = ("postgres", "leader")
 
 
-def run(rounds: int = 5) -> None:
-    console = Console(width=150)
-    base = Path(tempfile.mkdtemp(prefix="gardenos-bench-cluster-"))
-    # The runtime folder keeps the service user's Python and the PostgreSQL binaries between runs, as
-    # on a server: a cold start here is a new cluster on a machine that has run GardenOS before.
+def bench_settings(name: str, **extra: Any) -> Settings:
+    """Settings of a new cluster in a temporary folder, on free ports. The runtime folder keeps the service
+    user's Python and the PostgreSQL binaries between runs, as on a server: a cold start here is a new
+    cluster on a machine that has run GardenOS before."""
+    base = Path(tempfile.mkdtemp(prefix=f"gardenos-bench-{name}-"))
     defaults = Settings(_env_file=None)  # type: ignore[call-arg]
-    settings = Settings(
+    return Settings(
         _env_file=None,  # type: ignore[call-arg]
         data_dir=base / "data",
         runtime_dir=defaults.runtime_dir,
         cluster_rw_port=0,
         cluster_ro_port=0,
+        **extra,
     )
+
+
+def run(rounds: int = 5) -> None:
+    console = Console(width=150)
+    settings = bench_settings("cluster")
+    base = settings.data_dir.parent
     cluster = Cluster(settings)
     cold: list[float] = []
     reports: dict[str, list[RoundReport]] = {}
