@@ -245,6 +245,9 @@ async def _call(
     body, returned = await run_statement(
         principal, db, built.statement, built.params, read_only=read_only, rollback=prefer.rollback
     )
+    if built.function.return_type == "void":
+        # PostgREST (since v11): a function returning void answers 204 with no body and no Content-Type.
+        return Response(status_code=204)
     if not built.returns_rows:
         return Response(b"" if head else body, media_type="application/json")
     return _read_response(request, prefer, None if head else body, returned, 0, None)

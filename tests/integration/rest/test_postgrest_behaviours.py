@@ -35,6 +35,10 @@ def functions(database: SessionDatabase) -> Iterator[None]:
             "CREATE FUNCTION public.behaviours_squares(n integer) RETURNS TABLE(sq integer) "
             "LANGUAGE sql STABLE AS $$ SELECT g * g FROM generate_series(1, n) AS g $$"
         )
+        conn.execute(
+            "CREATE FUNCTION public.behaviours_touch(who text) RETURNS void LANGUAGE sql "
+            "AS $$ UPDATE public.leads SET score = coalesce(score, 0) + 1 WHERE first_name = who $$"
+        )
         conn.execute("CREATE TABLE public.behaviours_secret (id int PRIMARY KEY, note text)")
         # PostgREST's own example of a read that writes: a view calling nextval.
         conn.execute("CREATE SEQUENCE public.behaviours_calls")
@@ -50,6 +54,7 @@ def functions(database: SessionDatabase) -> Iterator[None]:
         conn.execute("DROP FUNCTION public.behaviours_lead_count()")
         conn.execute("DROP FUNCTION public.behaviours_squares(integer)")
         conn.execute("DROP FUNCTION public.behaviours_bump(text)")
+        conn.execute("DROP FUNCTION public.behaviours_touch(text)")
         conn.execute("DROP TABLE public.behaviours_secret")
         conn.execute("DROP VIEW public.behaviours_counter")
         conn.execute("DROP SEQUENCE public.behaviours_calls")
@@ -131,6 +136,21 @@ def test_head_on_rpc_counts_the_functions_rows(api: Api, owner: Member) -> None:
         assert head.status_code == 200, head.text
         assert head.content == b""
         assert head.headers["content-range"] == "0-1/2"
+
+
+def test_a_void_function_answers_204_with_no_body(api: Api, owner: Member) -> None:
+    """PostgREST answers a function returning void with 204 No Content, no body and no Content-Type; the
+    function's write is kept."""
+    with _http(api, owner) as http:
+        called = http.post("/rest/v1/rpc/behaviours_touch", json={"who": "Grace"})
+        assert called.status_code == 204, called.text
+        assert called.content == b""
+        assert "content-type" not in called.headers
+        grace = http.get("/rest/v1/leads?first_name=eq.Grace&select=score").json()
+        assert grace == [{"score": 76}]
+        # The module's other tests expect Grace's seeded score.
+        restored = http.patch("/rest/v1/leads?first_name=eq.Grace", json={"score": 75})
+        assert restored.status_code == 204, restored.text
 
 
 # 2. POST /rpc on a set-returning function: select, filters, order, limit/offset/Range, single object
