@@ -80,11 +80,12 @@ def test_the_manifest_counts_every_table_at_a_replay_position(cluster: Cluster, 
     assert 500 <= manifest.counts["gardenos"]["public.verify_rows"] <= now[0]
 
 
-def test_verify_restores_checks_compares_and_removes_the_scratch_server(
+def test_verify_latest_restores_checks_compares_and_removes_the_scratch_server(
     cluster: Cluster, backup: BaseBackup
 ) -> None:
-    result = gardenos(cluster, "restore", "--verify", "--backup", backup.label)
+    result = gardenos(cluster, "backup", "--verify-latest")
     assert result.returncode == 0, result.stdout + result.stderr
+    assert f"verification of backup {backup.label}, restored to lsn " in result.stdout
     lines = result.stdout.splitlines()
     for check in ("restore", "pg_amcheck", "row counts"):
         assert any(line.split()[:2] == ["ok", check.split()[0]] for line in lines), result.stdout
@@ -97,17 +98,9 @@ def test_verify_restores_checks_compares_and_removes_the_scratch_server(
     found = json.loads(listed.stdout)
     [entry] = [b for b in found["backups"] if b["label"] == backup.label]
     assert entry["verification"]["ok"] is True
+    assert [c["status"] for c in entry["verification"]["checks"]] == ["ok", "ok", "ok"]
     assert found["last_verification"]["backup"] == backup.label
     assert "last verification: backup " + backup.label in gardenos(cluster, "backup", "list").stdout
-
-
-def test_verify_latest_verifies_the_newest_backup(cluster: Cluster, backup: BaseBackup) -> None:
-    result = gardenos(cluster, "backup", "--verify-latest", "--json")
-    assert result.returncode == 0, result.stdout + result.stderr
-    outcome = json.loads(result.stdout)
-    assert (outcome["backup"], outcome["ok"]) == (backup.label, True)
-    assert [c["status"] for c in outcome["checks"]] == ["ok", "ok", "ok"]
-    _no_scratch_server_left(cluster)
 
 
 def test_verify_to_a_later_time_reports_counts_without_comparing(
@@ -206,3 +199,24 @@ def test_pg_amcheck_finds_a_damaged_relation(cluster: Cluster, backup: BaseBacku
         server.stop()
         stop_restored(cluster, restored.folder)
         shutil.rmtree(restored.folder, ignore_errors=True)
+
+
+def test_a_backup_whose_files_were_changed_fails_at_the_restore(cluster: Cluster, backup: BaseBackup) -> None:
+    tar = Path(backup_store(cluster).location(backup.label)) / "base.tar.gz.enc"
+    original = tar.read_bytes()
+    changed = bytearray(original)
+    changed[len(changed) // 2] ^= 0xFF
+    tar.write_bytes(bytes(changed))
+    try:
+        result = gardenos(cluster, "restore", "--verify", "--backup", backup.label, "--json")
+    finally:
+        tar.write_bytes(original)
+    assert result.returncode == 1
+    outcome = json.loads(result.stdout)
+    assert [(c["name"], c["status"]) for c in outcome["checks"]] == [
+        ("restore", "FAILED"),
+        ("pg_amcheck", "skipped"),
+        ("row counts", "skipped"),
+    ]
+    assert "the file was changed" in outcome["checks"][0]["detail"]
+    _no_scratch_server_left(cluster)

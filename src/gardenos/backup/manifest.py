@@ -10,7 +10,8 @@ and a restore with `recovery_target_lsn` at that LSN (exclusive) replays precise
 records. The LSN is at or past the backup's end point (the standby backup's end is that standby's
 minimum recovery point), so the backup reaches it; counting a restore of the backup itself instead
 would compare the backup with itself. Replay is paused for the counting only (the standby keeps
-receiving and flushing WAL, so synchronous commits on the leader go on).
+receiving and flushing WAL, so synchronous commits on the leader go on: they wait for a standby's
+flush, not its replay, unless synchronous_commit is remote_apply).
 
 When no standby streams (the backup came from the leader) the manifest records why it has no
 counts, and the backup's end point to restore to.

@@ -45,7 +45,8 @@ from gardenos.cluster.processes import ClusterError
 from gardenos.cluster.runtime import postgres_bin_dir
 
 VERIFICATION = "verification.json"
-# How much of pg_amcheck's report goes into the check's detail (the rest is in the report's file).
+# How much of pg_amcheck's report goes into the check's detail: a damaged relation repeats one
+# finding for every page and tuple it spoils, the first lines name it.
 DETAIL_LINES = 20
 AMCHECK_TIMEOUT_S = 3600
 # What `pg_amcheck --all` checks.
@@ -139,14 +140,11 @@ def verify(
                 target_lsn=manifest.target_lsn if manifest else None,
                 restore_id=restore_id,
             )
-        except (ClusterError, *DAMAGED) as exc:
+        except ClusterError as exc:
             # The backup or the archive did not replay: the verification's answer, not bad input.
-            checks.append(
-                Check("restore", False, getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}")
-            )
-            checks += [
-                Check(name, None, "not run: the restore failed") for name in ("pg_amcheck", "row counts")
-            ]
+            checks.append(Check("restore", False, exc.message))
+        except DAMAGED as exc:
+            checks.append(Check("restore", False, f"the backup's files do not decrypt or unpack: {exc}"))
         else:
             verified, target_text = restored.backup, restored.target
             took = time.monotonic() - started
@@ -154,6 +152,10 @@ def verify(
                 Check("restore", True, f"backup {restored.backup} to {restored.target} in {took:.1f} s")
             )
             checks += _checks(cluster, restored.port, manifest)
+        if not checks[0].ok:
+            checks += [
+                Check(name, None, "not run: the restore failed") for name in ("pg_amcheck", "row counts")
+            ]
     finally:
         failed = not checks or any(c.ok is False for c in checks)
         if folder.exists():
@@ -179,7 +181,10 @@ def _checks(cluster: Cluster, port: int, manifest: Manifest | None) -> list[Chec
         with psycopg.connect(url("postgres"), autocommit=True, connect_timeout=5) as conn:
             databases = [name for (name,) in conn.execute(CHECKED).fetchall()]
     except psycopg.Error as exc:
-        return [Check("row counts", False, f"the restored server could not be read: {exc}")]
+        return [
+            Check("pg_amcheck", None, "not run: the restored server could not be read"),
+            Check("row counts", False, f"the restored server could not be read: {exc}"),
+        ]
     return [amcheck(cluster, port, databases), compare_counts(manifest, counts)]
 
 
@@ -205,6 +210,8 @@ def amcheck(cluster: Cluster, port: int, databases: list[str]) -> Check:
         )
     except subprocess.TimeoutExpired:
         return Check("pg_amcheck", False, f"did not finish within {AMCHECK_TIMEOUT_S} s")
+    except FileNotFoundError:
+        return Check("pg_amcheck", False, f"{argv[0]} is missing: reinstall GardenOS (`make install`)")
     if result.returncode == 0:
         return Check("pg_amcheck", True, f"{', '.join(databases)}: {what}")
     lines = (result.stdout + result.stderr).strip().splitlines()
@@ -247,7 +254,7 @@ def compare_counts(manifest: Manifest | None, restored: Counts) -> Check:
 
 
 def _rows(count: int | None) -> str:
-    return "no table" if count is None else f"{count} rows"
+    return "no table" if count is None else f"{count} row{'' if count == 1 else 's'}"
 
 
 def _summary(counts: Counts) -> str:
@@ -275,9 +282,13 @@ def verifications(cluster: Cluster, backups: list[BaseBackup] | None = None) -> 
     return found
 
 
-def last_verification(cluster: Cluster, backups: list[BaseBackup] | None = None) -> Verification | None:
+def newest(found: dict[str, Verification]) -> Verification | None:
+    return max(found.values(), key=lambda v: v.verified_at, default=None)
+
+
+def last_verification(cluster: Cluster) -> Verification | None:
     """The newest verification of any backup (what metrics report)."""
-    return max(verifications(cluster, backups).values(), key=lambda v: v.verified_at, default=None)
+    return newest(verifications(cluster))
 
 
 def _archive_past_backups(cluster: Cluster) -> None:

@@ -20,7 +20,7 @@ from gardenos.backup.backup import (
     stop_restore,
     take_backup,
 )
-from gardenos.backup.verify import Verification, verifications, verify
+from gardenos.backup.verify import Verification, newest, verifications, verify
 from gardenos.cli.console import console, err_console
 from gardenos.cluster.cluster import Cluster
 from gardenos.errors import BadRequest
@@ -67,7 +67,7 @@ def list_(as_json: bool = typer.Option(False, "--json", help="Print the backups 
     with err_console.status("reading what the WAL archive covers…"):
         window = restore_window(cluster)
     verified = verifications(cluster, found)
-    last = max(verified.values(), key=lambda v: v.verified_at, default=None)
+    last = newest(verified)
     if as_json:
         backups = [{**b.to_dict(), "verification": _verified_dict(verified.get(b.label))} for b in found]
         print(
