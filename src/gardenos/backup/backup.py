@@ -31,6 +31,7 @@ import psycopg
 
 from gardenos.backup import walcrypt
 from gardenos.backup.archiving import archive_now
+from gardenos.backup.manifest import count_on_standby, write_manifest
 from gardenos.backup.storage import META, BackupStore, open_store, store_config
 from gardenos.backup.window import Window, compute_window, lsn_segment, usable
 from gardenos.cluster.cluster import Cluster
@@ -138,7 +139,18 @@ def take_backup(cluster: Cluster) -> BaseBackup:
     consistent = datetime.now(UTC)
     end = re.search(r"write-ahead log end point: ([0-9A-F]+/[0-9A-F]+)", result.stderr)
     wal_end = lsn_segment(end.group(1)) if end else None
-    key = _key(cluster)
+    key = backup_key(cluster)
+    try:
+        counted = count_on_standby(
+            lambda db: cluster.node_url(source.name, dbname=db),
+            source.name,
+            label,
+            end.group(1) if end else None,
+        )
+        write_manifest(counted, staging, key)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     for name in TARS:
         if key is not None:
             plain = staging / name
@@ -201,11 +213,23 @@ def restore_window(cluster: Cluster) -> Window:
     if leader is not None:
         live = archive_now(cluster.node_url(leader.name, dbname="postgres"), timeout=60).marked_at
     bin_dir = postgres_bin_dir(cluster.layout)
-    return compute_window(backup_store(cluster), bin_dir, _key(cluster), backups, live)
+    return compute_window(backup_store(cluster), bin_dir, backup_key(cluster), backups, live)
 
 
-def restore(cluster: Cluster, target: datetime | None, *, timeout: float = 300) -> Restored:
-    """Restore into a new data folder and start it on a free port; returns where it runs."""
+def restore(
+    cluster: Cluster,
+    target: datetime | None,
+    *,
+    timeout: float = 300,
+    backup_label: str | None = None,
+    target_lsn: str | None = None,
+    restore_id: str | None = None,
+) -> Restored:
+    """Restore into a new data folder and start it on a free port; returns where it runs.
+
+    `backup_label`: restore that base backup rather than the newest one before `target`;
+    `target_lsn`: stop just before the first WAL record at or past it (a point a manifest was counted
+    at, see verify.py) rather than at a time; `restore_id`: the folder's name under `restores/`."""
     backups = list_backups(cluster)
     if not backups:
         raise NotFound("there is no base backup yet: take one with `gardenos backup`")
@@ -222,11 +246,13 @@ def restore(cluster: Cluster, target: datetime | None, *, timeout: float = 300) 
         b for b in backups if usable(b.wal_end, first) and (target is None or b.restorable_from <= target)
     ]
     backup = candidates[-1] if candidates else backups[-1]
+    if backup_label is not None:
+        backup = chosen_backup(backups, backup_label, target)
     layout = cluster.layout
-    key = _key(cluster)
+    key = backup_key(cluster)
     if backup.encrypted and key is None:
         raise BadRequest(f"backup {backup.label} is encrypted: set GARDENOS_BACKUP_ENCRYPTION_KEY")
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    stamp = restore_id or datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     folder = layout.owned_dir(layout.restores_dir / stamp)
     pgdata = folder / "data"
     pgdata.mkdir(mode=0o700)
@@ -270,20 +296,41 @@ def restore(cluster: Cluster, target: datetime | None, *, timeout: float = 300) 
     ]
     if target is not None:
         settings.append(f"recovery_target_time = '{target.isoformat()}'")
+    elif target_lsn is not None:
+        # Exclusive: the records replayed are exactly those that start before the LSN, which is
+        # what a standby had replayed when it reported the LSN as its replay position.
+        settings += [f"recovery_target_lsn = '{target_lsn}'", "recovery_target_inclusive = off"]
     (pgdata / "postgresql.conf").write_text("# Written by `gardenos restore`.\n" + "\n".join(settings) + "\n")
     (pgdata / "postgresql.auto.conf").write_text("")
     (pgdata / "recovery.signal").write_text("")
     _chown_tree(cluster, folder)
-    target_text = target.isoformat() if target else "latest"
+    target_text = target.isoformat() if target else f"lsn {target_lsn}" if target_lsn else "latest"
     (folder / RESTORE_META).write_text(
         json.dumps({"port": port, "target": target_text, "backup": backup.label})
     )
     server = _server(cluster, folder, port)
     server.start()
     _wait_promoted(server, timeout)
-    return Restored(
-        folder, port, server.url(), backup.label, target.isoformat() if target else "latest", server.log_file
-    )
+    return Restored(folder, port, server.url(), backup.label, target_text, server.log_file)
+
+
+def chosen_backup(backups: list[BaseBackup], label: str | None, target: datetime | None = None) -> BaseBackup:
+    """Backup `label` (the newest when None), restorable at `target`; an error saying what to do
+    when there is none."""
+    if not backups:
+        raise NotFound("there is no base backup yet: take one with `gardenos backup`")
+    found = backups[-1] if label is None else next((b for b in backups if b.label == label), None)
+    if found is None:
+        raise NotFound(
+            f"there is no backup {label!r}; `gardenos backup list` shows them "
+            f"(the newest is {backups[-1].label})"
+        )
+    if target is not None and target < found.restorable_from:
+        raise BadRequest(
+            f"backup {found.label} is restorable only from {found.restorable_from:%Y-%m-%d %H:%M:%S.%f} "
+            "(UTC), after the time asked for: choose an older backup or a later time"
+        )
+    return found
 
 
 @dataclass(frozen=True)
@@ -371,7 +418,7 @@ def stop_restored(cluster: Cluster, folder: Path) -> bool:
     return server.stop()
 
 
-def _key(cluster: Cluster) -> bytes | None:
+def backup_key(cluster: Cluster) -> bytes | None:
     secret = cluster.settings.backup_encryption_key
     return secret.get_secret_value().encode() if secret is not None else None
 

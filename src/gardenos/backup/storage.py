@@ -2,8 +2,9 @@
 GARDENOS_BACKUP_S3_BUCKET is set.
 
     <backup folder>/base/<label>/   or   s3://<bucket>/<prefix>/base/<label>/
-        base.tar.gz[.enc], pg_wal.tar.gz[.enc], backup.json (written last: a backup without it is
-        unfinished and not listed)
+        base.tar.gz[.enc], pg_wal.tar.gz[.enc], manifest.json[.enc] (row counts, see verify.py),
+        backup.json (written last: a backup without it is unfinished and not listed), and later
+        verification.json (its last verified restore)
     <backup folder>/wal/<segment>   or   s3://<bucket>/<prefix>/wal/<segment>
 
 The WAL side is written by PostgreSQL's archive_command (`walcrypt.py`, with the store described in a
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import tempfile
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any
@@ -68,6 +70,15 @@ class BackupStore(ABC):
         """A local folder with the base backup's files (`into` is used when they must be fetched)."""
 
     @abstractmethod
+    def read_file(self, label: str, name: str) -> bytes | None:
+        """One file of a base backup as stored (None when it has no such file), without fetching
+        the rest: its manifest or verification record."""
+
+    @abstractmethod
+    def write_file(self, label: str, name: str, data: bytes) -> None:
+        """Add or replace one small file of a finished base backup (its last verification)."""
+
+    @abstractmethod
     def wal_names(self) -> list[str]:
         """The names of the archived WAL files (segments, `.partial` ones, history files)."""
 
@@ -104,6 +115,18 @@ class FolderStore(BackupStore):
     def fetch(self, label: str, into: Path) -> Path:
         del into
         return self.base / label
+
+    def read_file(self, label: str, name: str) -> bytes | None:
+        try:
+            return (self.base / label / name).read_bytes()
+        except FileNotFoundError:
+            return None
+
+    def write_file(self, label: str, name: str, data: bytes) -> None:
+        # Whole or not at all: a reader never sees half a record.
+        tmp = self.base / label / f".{name}.tmp"
+        tmp.write_bytes(data)
+        tmp.replace(self.base / label / name)
 
     def wal_names(self) -> list[str]:
         if not self.wal.exists():
@@ -143,6 +166,16 @@ class S3BackupStore(BackupStore):
         for name in self.store.names(f"base/{label}/"):
             self.store.download(name, into / name.rsplit("/", 1)[-1])
         return into
+
+    def read_file(self, label: str, name: str) -> bytes | None:
+        key = f"base/{label}/{name}"
+        return self.store.read(key) if self.store.exists(key) else None
+
+    def write_file(self, label: str, name: str, data: bytes) -> None:
+        with tempfile.TemporaryDirectory(prefix="gardenos-store-") as scratch:
+            file = Path(scratch) / name
+            file.write_bytes(data)
+            self.store.upload(file, f"base/{label}/{name}")
 
     def wal_names(self) -> list[str]:
         return [name.rsplit("/", 1)[-1] for name in self.store.names("wal/")]

@@ -1,11 +1,13 @@
 """`gardenos backup [list]` and `gardenos restore --to TIME|latest`: base backups of the cluster, the WAL
-archive, and point-in-time restores into a new data folder."""
+archive, point-in-time restores into a new data folder, and verified restores (`--verify`)."""
 
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from gardenos.backup.backup import (
@@ -18,6 +20,7 @@ from gardenos.backup.backup import (
     stop_restore,
     take_backup,
 )
+from gardenos.backup.verify import Verification, newest, verifications, verify
 from gardenos.cli.console import console, err_console
 from gardenos.cluster.cluster import Cluster
 from gardenos.errors import BadRequest
@@ -30,12 +33,20 @@ app = typer.Typer(help="Base backups of the cluster (`gardenos backup`), and `ga
 def backup(
     ctx: typer.Context,
     as_json: bool = typer.Option(False, "--json", help="Print the backup as JSON."),
+    verify_latest: bool = typer.Option(
+        False,
+        "--verify-latest",
+        help="Take no backup: verify the newest one (as `gardenos restore --verify`).",
+    ),
 ) -> None:
     """Take a base backup (pg_basebackup from a replica) into the backup folder, or S3-compatible
     storage when GARDENOS_BACKUP_S3_BUCKET is set; the WAL is archived there continuously."""
     if ctx.invoked_subcommand is not None:
         return
     cluster = Cluster(get_settings())
+    if verify_latest:
+        _verify(cluster, None, None, latest=False, as_json=as_json)
+        return
     with err_console.status("taking a base backup…"):
         taken = take_backup(cluster)
     if as_json:
@@ -55,19 +66,33 @@ def list_(as_json: bool = typer.Option(False, "--json", help="Print the backups 
     found = list_backups(cluster)
     with err_console.status("reading what the WAL archive covers…"):
         window = restore_window(cluster)
+    verified = verifications(cluster, found)
+    last = newest(verified)
     if as_json:
-        print(json.dumps({"backups": [b.to_dict() for b in found], "window": window.to_dict()}))
+        backups = [{**b.to_dict(), "verification": _verified_dict(verified.get(b.label))} for b in found]
+        print(
+            json.dumps(
+                {"backups": backups, "window": window.to_dict(), "last_verification": _verified_dict(last)}
+            )
+        )
         return
-    table = Table("label", "from", "finished (UTC)", "size", "encrypted")
+    table = Table("label", "from", "finished (UTC)", "size", "encrypted", "last verified (UTC)")
     for b in found:
+        v = verified.get(b.label)
         table.add_row(
             b.label,
             b.source,
             b.finished_at.strftime("%Y-%m-%d %H:%M:%S"),
             f"{b.size_bytes / 1e6:.1f} MB",
             "yes" if b.encrypted else "no",
+            f"{v.verified_at:%Y-%m-%d %H:%M:%S} {'ok' if v.ok else 'FAILED'}" if v else "never",
         )
     console.print(table)
+    if last is not None:
+        console.print(
+            f"last verification: backup {last.backup} at {last.verified_at:%Y-%m-%d %H:%M:%S} (UTC): "
+            f"{'ok' if last.ok else 'FAILED'}"
+        )
     console.print(f"WAL archive: {backup_store(cluster).wal_location}")
     spans = Table("timeline", "earliest restorable (UTC)", "latest restorable (UTC)", "segments")
     for span in window.timelines:
@@ -93,17 +118,30 @@ def restore_command(
         None, "--to", help="A time ('2026-11-22 10:15:00', UTC unless an offset is given) or 'latest'."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print where the restored server runs as JSON."),
+    backup_id: str | None = typer.Option(
+        None, "--backup", metavar="ID", help="Restore this backup (`gardenos backup list`), not the newest."
+    ),
+    check: bool = typer.Option(
+        False,
+        "--verify",
+        help="Restore into a scratch server, check it (pg_amcheck; row counts against the backup's "
+        "manifest when no --to is given), remove it and report; exit status 1 unless every check passed.",
+    ),
 ) -> None:
     """Restore the newest base backup before TIME into a new data folder, replay the WAL archive up to
     TIME, and start it on a free port: the seed for a new cluster."""
     if ctx.invoked_subcommand is not None:
         return
+    cluster = Cluster(get_settings())
+    if check:
+        target = parse_target(to) if to is not None else None
+        _verify(cluster, backup_id, target, latest=to is not None and target is None, as_json=as_json)
+        return
     if to is None:
         raise BadRequest("say where to restore to: `gardenos restore --to TIME` (or `--to latest`)")
     target = parse_target(to)
-    cluster = Cluster(get_settings())
     with err_console.status("restoring (unpacking the base backup, replaying WAL)…"):
-        restored = restore(cluster, target)
+        restored = restore(cluster, target, backup_label=backup_id)
     if as_json:
         print(
             json.dumps(
@@ -149,3 +187,28 @@ def restore_stop(
     """Stop a restored server (its folder stays)."""
     ran = stop_restore(Cluster(get_settings()), restore_id)
     console.print(f"restore {restore_id} stopped" if ran else f"restore {restore_id} was not running")
+
+
+def _verify(
+    cluster: Cluster, label: str | None, target: datetime | None, *, latest: bool, as_json: bool
+) -> None:
+    with err_console.status("verifying (restoring into a scratch server, checking it)…"):
+        outcome = verify(cluster, label, target, latest=latest)
+    if as_json:
+        print(json.dumps(outcome.to_dict()))
+    else:
+        console.print(f"verification of backup [bold]{outcome.backup}[/], restored to {outcome.target}:")
+        for check in outcome.checks:
+            colour = "green" if check.ok else "yellow" if check.ok is None else "red"
+            console.print(f"  [{colour}]{check.status:<8}[/] {check.name:<11} {escape(check.detail)}")
+        if outcome.log_file:
+            console.print(f"the scratch server's log: {outcome.log_file}")
+        console.print(
+            "[green]verified: every check passed[/]" if outcome.ok else "[red]verification FAILED[/]"
+        )
+    if not outcome.ok:
+        raise typer.Exit(1)
+
+
+def _verified_dict(found: Verification | None) -> dict[str, object] | None:
+    return found.to_dict() if found is not None else None
