@@ -18,6 +18,8 @@ from gardenos.backup.backup import (
     stop_restore,
     take_backup,
 )
+from gardenos.backup.lock import backup_lock
+from gardenos.cli.backup_schedule import prune_command, schedule_app
 from gardenos.cli.console import console, err_console
 from gardenos.cluster.cluster import Cluster
 from gardenos.errors import BadRequest
@@ -36,7 +38,10 @@ def backup(
     if ctx.invoked_subcommand is not None:
         return
     cluster = Cluster(get_settings())
-    with err_console.status("taking a base backup…"):
+    with (
+        backup_lock(cluster.layout, "base backup (`gardenos backup`)"),
+        err_console.status("taking a base backup…"),
+    ):
         taken = take_backup(cluster)
     if as_json:
         print(json.dumps(taken.to_dict()))
@@ -79,6 +84,10 @@ def list_(as_json: bool = typer.Option(False, "--json", help="Print the backups 
         )
     console.print(spans)
     console.print(f"restorable {window.describe()}{' (the cluster runs: up to now)' if window.live else ''}")
+
+
+app.command("prune")(prune_command)
+app.add_typer(schedule_app, name="schedule")
 
 
 restore_app = typer.Typer(
