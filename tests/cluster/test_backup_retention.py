@@ -1,7 +1,8 @@
 """Scheduled base backups and retention on the real cluster: the schedule (started by `cluster up`,
-stopped when turned off) takes backups and prunes old ones with the WAL before them; the window shrinks
-to match, a time before it is refused, and a time in it still restores. Then `gardenos backup prune`
-on S3-compatible storage (moto's server on loopback)."""
+stopped when turned off) takes backups, across a switchover too, and prunes old ones with the WAL before
+them; the window shrinks to match, a time before it is refused, and a time in it still restores (across
+the timeline switch when the older kept backup is on the old timeline). Then `gardenos backup prune` on
+S3-compatible storage (moto's server on loopback)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from gardenos.backup.backup import (
     stop_restored,
     take_backup,
 )
+from gardenos.backup.lock import backup_lock
 from gardenos.backup.retention import backup_start
 from gardenos.backup.window import segment_index
 from gardenos.cluster.cluster import Cluster
@@ -89,6 +91,11 @@ def test_the_schedule_takes_backups_and_retention_prunes_backups_and_wal(cluster
             return first.label not in labels and len([x for x in labels if x > first.label]) >= 2
 
         _poll(two_newer_and_first_pruned, "two scheduled backups and the prune of the first")
+        # One at a time: `gardenos backup` while the lock is held is refused, naming the holder.
+        with backup_lock(cluster.layout, "test's backup"):
+            refused = gardenos(cluster, "backup")
+        assert refused.returncode == 1
+        assert "a test's backup (pid" in refused.stderr
         status = gardenos(cluster, "cluster", "status", "--json")
         assert status.returncode == 0, status.stderr
         shown = json.loads(status.stdout)["backup"]
@@ -98,6 +105,15 @@ def test_the_schedule_takes_backups_and_retention_prunes_backups_and_wal(cluster
         assert shown["newest"] == list_backups(cluster)[-1].label
         table = gardenos(cluster, "cluster", "status")
         assert "newest backup" in table.stdout
+
+        # After a switchover the next scheduled backup is taken all the same, from the new leader's
+        # replicas, on the new timeline.
+        _, new_leader = cluster.switchover()
+        switched = datetime.now(UTC)
+        _poll(
+            lambda: any(b.started_at > switched for b in list_backups(cluster)),
+            "a scheduled backup after the switchover",
+        )
     finally:
         cluster.up()  # the tests' settings: the schedule is off, so `up` stops it
     assert not cluster.backup_schedule().is_running()
@@ -105,6 +121,8 @@ def test_the_schedule_takes_backups_and_retention_prunes_backups_and_wal(cluster
 
     kept = list_backups(cluster)
     assert len(kept) == 2, [b.label for b in kept]
+    assert kept[-1].started_at > switched
+    assert kept[-1].source != new_leader
     start = backup_start(store, kept[0])
     assert start is not None
     assert kept[0].wal_end is not None
