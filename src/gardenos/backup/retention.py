@@ -24,13 +24,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from gardenos.backup.archiving import segment_number
-from gardenos.backup.backup import BaseBackup, backup_store, list_backups
+from gardenos.backup.backup import BaseBackup, backup_store, list_backups, list_restores
 from gardenos.backup.storage import BackupStore
 from gardenos.backup.window import lsn_segment, segment_index
 from gardenos.cluster.cluster import Cluster
 
 # pg_basebackup's manifest, stored (plain: it holds checksums and paths, no data) with the tars.
 MANIFEST = "backup_manifest"
+# In a restore's folder while its server replays WAL.
+RECOVERING = "data/recovery.signal"
 
 
 @dataclass(frozen=True)
@@ -119,10 +121,16 @@ def plan_prune(cluster: Cluster, *, now: datetime | None = None, dry_run: bool =
         keep_count=settings.backup_keep_count,
         keep_days=settings.backup_keep_days,
     )
-    kept = [b for b in backups if b not in gone]
     notes = []
     keep_from: int | None = None
-    if kept:
+    # A restored server still in recovery reads the archive (and was unpacked from a base backup):
+    # nothing goes until it is promoted (PostgreSQL removes its recovery.signal then).
+    recovering = [r.id for r in list_restores(cluster) if r.running and (r.folder / RECOVERING).exists()]
+    if recovering:
+        gone = []
+        notes.append(f"restores in recovery ({', '.join(recovering)}): nothing is removed until they finish")
+    kept = [b for b in backups if b not in gone]
+    if kept and not recovering:
         keep_from = backup_start(store, kept[0])
         if keep_from is None:
             notes.append(f"the oldest kept backup {kept[0].label} has no manifest: the WAL is kept whole")
