@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -206,6 +207,16 @@ class Settings(BaseSettings):
     backup_s3_region: str = "us-east-1"
     backup_s3_access_key_id: str | None = None
     backup_s3_secret_access_key: SecretStr | None = None
+    # Scheduled base backups in cluster mode (`cluster up` starts the schedule, see backup/schedule.py):
+    # how long after the newest base backup the next one is taken ('24h', '6h', '90m', '1d12h'; 'off').
+    # Daily by default: a restore replays the WAL since its base backup, so the interval bounds that work.
+    backup_schedule: str = "24h"
+    # Retention (backup/retention.py), applied after each scheduled backup and by `gardenos backup
+    # prune`: a base backup is removed only when it is not the newest, at least KEEP_COUNT backups are
+    # newer than it, and a newer backup is itself older than KEEP_DAYS days (so restores still reach that
+    # far back). The WAL archive is pruned to what the kept backups need.
+    backup_keep_count: int = Field(default=7, ge=1)
+    backup_keep_days: float = Field(default=7.0, ge=0)
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod
@@ -227,6 +238,12 @@ class Settings(BaseSettings):
                     "(10.0.0.5, 10.42.0.0/16, ::1); name each proxy, not `*`"
                 ) from None
         return value
+
+    @field_validator("backup_schedule")
+    @classmethod
+    def _schedule_is_an_interval(cls, value: str) -> str:
+        parse_interval(value)
+        return value.strip().lower()
 
     @model_validator(mode="after")
     def _cluster_timings_are_legal(self) -> Settings:
@@ -271,6 +288,32 @@ class Settings(BaseSettings):
     @property
     def data_path(self) -> Path:
         return self.data_dir.expanduser().resolve()
+
+    @property
+    def backup_schedule_s(self) -> float | None:
+        """Seconds between scheduled base backups; None when the schedule is off."""
+        return parse_interval(self.backup_schedule)
+
+
+_INTERVAL_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_INTERVAL = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
+
+
+def parse_interval(text: str) -> float | None:
+    """'24h', '90m', '1d12h', '30s' as seconds; 'off' (or '0') as None. Raises ValueError with the
+    forms it takes."""
+    compact = text.strip().lower().replace(" ", "")
+    if compact in ("off", "0", "none", "false"):
+        return None
+    parts = _INTERVAL.findall(compact)
+    if not parts or "".join(number + unit for number, unit in parts) != compact:
+        raise ValueError(
+            f"{text!r} is not an interval: write it as '24h', '6h', '90m', '1d12h' or '30s', or 'off'"
+        )
+    seconds = sum(float(number) * _INTERVAL_UNITS[unit] for number, unit in parts)
+    if seconds < 1:
+        raise ValueError(f"{text!r} is shorter than a second: write 'off' to turn the schedule off")
+    return seconds
 
 
 @lru_cache

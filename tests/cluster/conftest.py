@@ -41,6 +41,8 @@ def cluster_settings(base: Path) -> Settings:
         cluster_rw_port=0,
         cluster_ro_port=0,
         backup_encryption_key=BACKUP_KEY,  # type: ignore[arg-type]
+        # No scheduled base backups beside the tests' own (test_backup_retention.py turns it on).
+        backup_schedule="off",
         # Requests that find no database answer 503 sooner.
         pool_timeout_s=2.0,
     )
@@ -76,7 +78,7 @@ def gardenos(cluster: Cluster, *args: str, settings: Settings | None = None) -> 
         else None,
     }
     for name in Settings.model_fields:
-        if name.startswith("backup_s3_") and (value := getattr(chosen, name)) is not None:
+        if name.startswith("backup_") and (value := getattr(chosen, name)) is not None:
             secret = getattr(value, "get_secret_value", None)
             env[f"GARDENOS_{name.upper()}"] = secret() if secret else str(value)
     widths = (cli_console.console.width, cli_console.err_console.width)

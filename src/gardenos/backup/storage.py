@@ -86,6 +86,19 @@ class BackupStore(ABC):
     def fetch_wal(self, name: str, dest: Path, key: bytes | None) -> None:
         """An archived WAL file, decrypted, at `dest`."""
 
+    @abstractmethod
+    def labels(self) -> set[str]:
+        """Every base backup's label, finished or not (an unfinished one lacks `backup.json`)."""
+
+    @abstractmethod
+    def delete_backup(self, label: str) -> None:
+        """Remove a base backup: `backup.json` first, so that a removal cut short leaves an unfinished
+        backup (not listed, removed by the next prune), never a listed one that lacks files."""
+
+    @abstractmethod
+    def delete_wal(self, names: list[str]) -> None:
+        """Remove archived WAL files by name."""
+
 
 class FolderStore(BackupStore):
     def __init__(self, base: Path, wal: Path) -> None:
@@ -136,6 +149,21 @@ class FolderStore(BackupStore):
     def fetch_wal(self, name: str, dest: Path, key: bytes | None) -> None:
         walcrypt.restore(self.wal / name, dest, key)
 
+    def labels(self) -> set[str]:
+        if not self.base.exists():
+            return set()
+        # Dot-folders are a backup being taken (`.<label>.partial`), not a stored one.
+        return {p.name for p in self.base.iterdir() if p.is_dir() and not p.name.startswith(".")}
+
+    def delete_backup(self, label: str) -> None:
+        folder = self.base / label
+        (folder / META).unlink(missing_ok=True)
+        shutil.rmtree(folder, ignore_errors=True)
+
+    def delete_wal(self, names: list[str]) -> None:
+        for name in names:
+            (self.wal / name).unlink(missing_ok=True)
+
 
 class S3BackupStore(BackupStore):
     def __init__(self, store: S3Store) -> None:
@@ -183,6 +211,16 @@ class S3BackupStore(BackupStore):
     def fetch_wal(self, name: str, dest: Path, key: bytes | None) -> None:
         if not walcrypt.restore_from_store(self.store, f"wal/{name}", dest, key):
             raise FileNotFoundError(f"{self.store.url(f'wal/{name}')} is not in the archive")
+
+    def labels(self) -> set[str]:
+        return {name.split("/")[1] for name in self.store.names("base/") if name.count("/") >= 2}
+
+    def delete_backup(self, label: str) -> None:
+        self.store.delete([f"base/{label}/{META}"])
+        self.store.delete([name for name in self.store.names(f"base/{label}/") if not name.endswith(META)])
+
+    def delete_wal(self, names: list[str]) -> None:
+        self.store.delete([f"wal/{name}" for name in names])
 
 
 def open_store(settings: Settings, *, base: Path, wal: Path) -> BackupStore:

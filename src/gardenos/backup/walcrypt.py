@@ -250,6 +250,20 @@ class S3Store:
                 found.append(item["Key"][len(self.prefix) + 1 :] if self.prefix else item["Key"])
         return found
 
+    def delete(self, names: list[str]) -> None:
+        """Delete objects by name (relative to the prefix); a missing one is no error."""
+        for start in range(0, len(names), 1000):  # DeleteObjects takes at most 1000 keys
+            batch = [{"Key": self.key(name)} for name in names[start : start + 1000]]
+            answer = self._call(
+                self.client.delete_objects, Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True}
+            )
+            if errors := answer.get("Errors"):
+                first = errors[0]
+                raise StoreError(
+                    f"S3 ({self.url()}): could not delete {len(errors)} objects, such as "
+                    f"{first.get('Key')}: {first.get('Message') or first.get('Code')}"
+                )
+
     def _call(self, function: Any, *args: Any, **kwargs: Any) -> Any:
         from botocore.exceptions import BotoCoreError, ClientError
 

@@ -20,7 +20,9 @@ from gardenos.backup.backup import (
     stop_restore,
     take_backup,
 )
+from gardenos.backup.lock import backup_lock
 from gardenos.backup.verify import Verification, newest, verifications, verify
+from gardenos.cli.backup_schedule import prune_command, schedule_app
 from gardenos.cli.console import console, err_console
 from gardenos.cluster.cluster import Cluster
 from gardenos.errors import BadRequest
@@ -47,7 +49,10 @@ def backup(
     if verify_latest:
         _verify(cluster, None, None, latest=False, as_json=as_json)
         return
-    with err_console.status("taking a base backup…"):
+    with (
+        backup_lock(cluster.layout, "base backup (`gardenos backup`)"),
+        err_console.status("taking a base backup…"),
+    ):
         taken = take_backup(cluster)
     if as_json:
         print(json.dumps(taken.to_dict()))
@@ -104,6 +109,10 @@ def list_(as_json: bool = typer.Option(False, "--json", help="Print the backups 
         )
     console.print(spans)
     console.print(f"restorable {window.describe()}{' (the cluster runs: up to now)' if window.live else ''}")
+
+
+app.command("prune")(prune_command)
+app.add_typer(schedule_app, name="schedule")
 
 
 restore_app = typer.Typer(
@@ -192,7 +201,11 @@ def restore_stop(
 def _verify(
     cluster: Cluster, label: str | None, target: datetime | None, *, latest: bool, as_json: bool
 ) -> None:
-    with err_console.status("verifying (restoring into a scratch server, checking it)…"):
+    # Under the backup lock: a prune must not remove the backup or the WAL being restored.
+    with (
+        backup_lock(cluster.layout, "verification (`gardenos restore --verify`)"),
+        err_console.status("verifying (restoring into a scratch server, checking it)…"),
+    ):
         outcome = verify(cluster, label, target, latest=latest)
     if as_json:
         print(json.dumps(outcome.to_dict()))

@@ -13,6 +13,8 @@ from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElaps
 from rich.table import Table
 
 from gardenos.backup.backup import list_restores
+from gardenos.backup.schedule import backup_status
+from gardenos.cli.backup_schedule import print_backup_status
 from gardenos.cli.console import console, err_console
 from gardenos.cluster.api_target import ApiTarget, serve_api
 from gardenos.cluster.cluster import Cluster
@@ -94,13 +96,16 @@ def down() -> None:
 
 @app.command()
 def status(as_json: bool = typer.Option(False, "--json", help="Print the state as JSON.")) -> None:
-    """Members (role, state, timeline, lag) as Patroni reports them, and HAProxy's routing."""
+    """Members (role, state, timeline, lag) as Patroni reports them, HAProxy's routing, and the
+    newest base backup's age with the backup schedule's next run."""
     cluster = _cluster()
     state = cluster.state()
+    backups = backup_status(cluster)
     if as_json:
-        print(json.dumps(state.to_dict()))
+        print(json.dumps({**state.to_dict(), "backup": backups.to_dict()}))
         return
     _print_state(state)
+    print_backup_status(backups)
 
 
 @app.command()
@@ -145,14 +150,15 @@ def start_node(
 
 @app.command()
 def logs(
-    node: str | None = typer.Argument(None, help="A node's name, or etcd, or haproxy."),
+    node: str | None = typer.Argument(None, help="A node's name, or etcd, haproxy, backup-schedule."),
     every: bool = typer.Option(False, "--all", help="Every node's log, then etcd's and HAProxy's."),
     lines: int = typer.Option(50, "--lines", "-n", min=0, help="How many lines from the end of each."),
     follow: bool = typer.Option(
         False, "--follow", "-f", help="Go on printing what is written to them (Ctrl-C stops)."
     ),
 ) -> None:
-    """Print the end of a node's Patroni and PostgreSQL log (or etcd's, HAProxy's; or all of them)."""
+    """Print the end of a node's Patroni and PostgreSQL log (or etcd's, HAProxy's, the backup
+    schedule's; or all of them)."""
     if every == (node is not None):
         raise BadRequest("name one log (a node, etcd or haproxy), or ask for every one with --all")
     cluster = _cluster()

@@ -17,6 +17,7 @@ from psycopg.conninfo import make_conninfo
 from gardenos.backup.archiving import archive_now
 from gardenos.backup.storage import store_config
 from gardenos.cluster import config, resume
+from gardenos.cluster.backup_schedule import BackupScheduleProcess
 from gardenos.cluster.layout import DATABASE, HOST, SUPERUSER, ClusterLayout, ClusterSpec
 from gardenos.cluster.prerequisites import check_prerequisites
 from gardenos.cluster.processes import (
@@ -101,6 +102,14 @@ class Cluster:
             self._controllers[f"node:{name}"] = found
         return found
 
+    def backup_schedule(self) -> BackupScheduleProcess:
+        """The scheduled base backups' process (see backup_schedule.py)."""
+        found = self._controllers.get("backup-schedule")
+        if not isinstance(found, BackupScheduleProcess):
+            found = BackupScheduleProcess(self.layout, self.settings)
+            self._controllers["backup-schedule"] = found
+        return found
+
     def nodes(self) -> list[PatroniProcess]:
         return [self.node(n.name) for n in self.spec.nodes]
 
@@ -169,6 +178,8 @@ class Cluster:
         state = self.wait_healthy(timeout, observe=clock.observe)
         self._ensure_database()
         clock.mark("database ready")
+        # Once healthy: a schedule with no backup yet takes its first one at once.
+        self.backup_schedule().supervise()
         return state
 
     def _resume(self, progress: Progress, timeout: float = 60) -> str | None:
@@ -306,7 +317,7 @@ class Cluster:
         return ClusterState(members=members, backends=backends, problem=problem)
 
     def is_running(self) -> bool:
-        return self.layout.exists() and any(p.is_running() for p in self._all())
+        return self.layout.exists() and any(p.is_running() for p in [*self._all(), self.backup_schedule()])
 
     @property
     def sync_wanted(self) -> int:
@@ -365,11 +376,14 @@ class Cluster:
 
     def log_files(self) -> dict[str, Path]:
         """Every process's log by name: the nodes', then etcd's and HAProxy's."""
-        return {name: self.log_file(name) for name in [n.name for n in self.spec.nodes] + ["etcd", "haproxy"]}
+        names = [n.name for n in self.spec.nodes] + ["etcd", "haproxy", "backup-schedule"]
+        return {name: self.log_file(name) for name in names}
 
     def log_file(self, name: str) -> Path:
         if name == "etcd":
             return self.etcd().log_file
+        if name == "backup-schedule":
+            return self.backup_schedule().log_file
         if name == "haproxy":
             return self.haproxy().log_file
         return self.node(name).log_file
@@ -418,6 +432,9 @@ class Cluster:
         if not self.layout.exists():
             return []
         stopped: list[str] = []
+        # First: a scheduled backup must not start while the nodes stop (one being taken is cut short).
+        if self.backup_schedule().stop(timeout):
+            stopped.append("backup-schedule")
         leader = self.state().leader
         if leader is not None:
             progress("archiving the last WAL and checkpointing")

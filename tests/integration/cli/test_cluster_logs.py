@@ -51,7 +51,7 @@ def test_all_prints_the_end_of_every_log_under_a_header(cluster: Cluster) -> Non
     assert result.returncode == 0, result.stderr
     names = [n.name for n in cluster.spec.nodes]
     headers = [line.split()[1] for line in result.stdout.splitlines() if line.startswith("==> ")]
-    assert headers == [*names, "etcd", "haproxy"]
+    assert headers == [*names, "etcd", "haproxy", "backup-schedule"]
     for name in [*names, "etcd"]:
         assert f"{name} line 4\n{name} line 5\n" in result.stdout
         assert f"{name} line 3" not in result.stdout
