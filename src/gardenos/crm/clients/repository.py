@@ -1,41 +1,14 @@
-"""SQL for clients. Run as the caller: row-level security confines every statement to the agency."""
+"""SQL for what only clients have: their list filters and sorts. Run as the caller: row-level security
+confines every statement to the agency."""
 
 from __future__ import annotations
 
 from gardenos.crm.common import Sort, SortKey, keyset_query
+from gardenos.crm.contacts.fields import CLIENT, text
 
-COLUMNS = """
-c.id, c.lead_id, c.first_name, c.last_name, c.email, c.phone, c.company, c.job_title, c.website, c.city,
-c.country, c.status, c.owner_id, c.lifetime_value, c.tags, c.custom_fields, c.notes, c.last_activity_at,
-c.converted_at, c.created_at, c.updated_at
-"""
-# What a body may set, in the order of both sides of UPDATE's SET.
-WRITABLE = """
-first_name, last_name, email, phone, company, job_title, website, city, country, status, owner_id,
-lifetime_value, tags, custom_fields, notes
-"""
-
-INSERT = f"""
-INSERT INTO public.clients AS c ({WRITABLE})
-VALUES (%(first_name)s, %(last_name)s, %(email)s, %(phone)s, %(company)s, %(job_title)s, %(website)s,
-    %(city)s, %(country)s, %(status)s, %(owner_id)s, %(lifetime_value)s, %(tags)s, %(custom_fields)s,
-    %(notes)s)
-RETURNING {COLUMNS}
-"""
-GET = f"SELECT {COLUMNS} FROM public.clients c WHERE c.id = %s"
-LOCK = GET + " FOR UPDATE"
-# The patch is a JSON object of the fields sent: populating the row from it keeps the others.
-UPDATE = f"""
-UPDATE public.clients c
-SET ({WRITABLE}) = (
-    SELECT p.first_name, p.last_name, p.email, p.phone, p.company, p.job_title, p.website, p.city,
-           p.country, p.status, p.owner_id, p.lifetime_value, p.tags, p.custom_fields, p.notes
-    FROM jsonb_populate_record(c, %(patch)s::jsonb) p
-)
-WHERE c.id = %(id)s
-RETURNING {COLUMNS}
-"""
-DELETE = "DELETE FROM public.clients c WHERE c.id = %s RETURNING c.id"
+# The answer's columns, from the one list (crm/contacts/fields.py); reads and writes by id are
+# crm/contacts/store.py's.
+COLUMNS = text(CLIENT.select_list())
 
 # The search expressions are those of the trigram and full-text indexes (0003), so that the indexes
 # can serve them.

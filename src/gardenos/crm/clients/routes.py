@@ -23,7 +23,7 @@ async def create_client(
     body: NewClient, database: DatabaseDep, principal: PrincipalDep, settings: SettingsDep
 ) -> Client:
     async with agency_transaction(database, principal) as conn:
-        return await service.create(conn, body, settings.default_phone_region)
+        return await service.CLIENTS.create(conn, body, settings.default_phone_region)
 
 
 @router.get("", dependencies=[rate_limited("search", when_query="q")])
@@ -32,13 +32,13 @@ async def list_clients(
 ) -> ClientPage:
     """Clients matching every filter given, one page at a time: pass `next_cursor` back as `cursor`."""
     async with agency_transaction(database, principal) as conn:
-        return await service.list_clients(conn, filters)
+        return await service.CLIENTS.list(conn, filters)
 
 
 @router.get("/{client_id}")
 async def get_client(client_id: uuid.UUID, database: DatabaseDep, principal: PrincipalDep) -> Client:
     async with agency_transaction(database, principal) as conn:
-        return await service.get(conn, client_id)
+        return await service.CLIENTS.get(conn, client_id)
 
 
 @router.patch("/{client_id}")
@@ -51,13 +51,13 @@ async def update_client(
 ) -> Client:
     """Change the fields sent. `owner_id` must name a member of the agency (null unassigns)."""
     async with agency_transaction(database, principal) as conn:
-        return await service.update(conn, client_id, body, settings.default_phone_region)
+        return await service.CLIENTS.update(conn, client_id, body, settings.default_phone_region)
 
 
 @router.delete("/{client_id}", status_code=204)
 async def delete_client(client_id: uuid.UUID, database: DatabaseDep, principal: PrincipalDep) -> Response:
     async with agency_transaction(database, principal) as conn:
-        await service.delete(conn, client_id)
+        await service.CLIENTS.delete(conn, client_id)
     return Response(status_code=204)
 
 
@@ -70,5 +70,5 @@ async def client_timeline(
 ) -> TimelinePage:
     """The client's activities and the changes to the client itself, newest first."""
     async with agency_transaction(database, principal) as conn:
-        await service.get(conn, client_id)
+        await service.CLIENTS.get(conn, client_id)
         return await activities.timeline(conn, "clients", client_id, page)

@@ -1,42 +1,14 @@
-"""SQL for leads. Run as the caller: row-level security confines every statement to the agency."""
+"""SQL for what only leads have: their list filters and sorts, and tags. Run as the caller: row-level security
+confines every statement to the agency."""
 
 from __future__ import annotations
 
 from gardenos.crm.common import Sort, SortKey, keyset_query
+from gardenos.crm.contacts.fields import LEAD, text
 
-COLUMNS = """
-l.id, l.first_name, l.last_name, l.email, l.phone, l.company, l.job_title, l.website, l.city, l.country,
-l.source, l.status, l.owner_id, l.score, l.estimated_value, l.tags, l.custom_fields, l.notes,
-l.last_activity_at, l.converted_at, l.created_at, l.updated_at
-"""
-# What a body may set, in the order of both sides of UPDATE's SET.
-WRITABLE = """
-first_name, last_name, email, phone, company, job_title, website, city, country, source, status, owner_id,
-score, estimated_value, tags, custom_fields, notes
-"""
-
-INSERT = f"""
-INSERT INTO public.leads AS l ({WRITABLE})
-VALUES (%(first_name)s, %(last_name)s, %(email)s, %(phone)s, %(company)s, %(job_title)s, %(website)s,
-    %(city)s, %(country)s, %(source)s, %(status)s, %(owner_id)s, %(score)s, %(estimated_value)s, %(tags)s,
-    %(custom_fields)s, %(notes)s)
-RETURNING {COLUMNS}
-"""
-GET = f"SELECT {COLUMNS} FROM public.leads l WHERE l.id = %s"
-LOCK = GET + " FOR UPDATE"
-# The patch is a JSON object of the fields sent: populating the row from it keeps the others.
-UPDATE = f"""
-UPDATE public.leads l
-SET ({WRITABLE}) = (
-    SELECT p.first_name, p.last_name, p.email, p.phone, p.company, p.job_title, p.website, p.city,
-           p.country, p.source, p.status, p.owner_id, p.score, p.estimated_value, p.tags, p.custom_fields,
-           p.notes
-    FROM jsonb_populate_record(l, %(patch)s::jsonb) p
-)
-WHERE l.id = %(id)s
-RETURNING {COLUMNS}
-"""
-DELETE = "DELETE FROM public.leads l WHERE l.id = %s RETURNING l.id"
+# The answer's columns, from the one list (crm/contacts/fields.py); reads and writes by id are
+# crm/contacts/store.py's.
+COLUMNS = text(LEAD.select_list())
 # Both change nothing (no row) when the tag is already there, or already gone.
 ADD_TAG = f"""
 UPDATE public.leads l SET tags = array_append(l.tags, %(tag)s::text)

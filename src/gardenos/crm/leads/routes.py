@@ -31,7 +31,7 @@ async def create_lead(
     body: NewLead, database: DatabaseDep, principal: PrincipalDep, settings: SettingsDep
 ) -> Lead:
     async with agency_transaction(database, principal) as conn:
-        return await service.create(conn, body, settings.default_phone_region)
+        return await service.LEADS.create(conn, body, settings.default_phone_region)
 
 
 @router.get("/leads", dependencies=[rate_limited("search", when_query="q")])
@@ -40,13 +40,13 @@ async def list_leads(
 ) -> LeadPage:
     """Leads matching every filter given, one page at a time: pass `next_cursor` back as `cursor`."""
     async with agency_transaction(database, principal) as conn:
-        return await service.list_leads(conn, filters)
+        return await service.LEADS.list(conn, filters)
 
 
 @router.get("/leads/{lead_id}")
 async def get_lead(lead_id: uuid.UUID, database: DatabaseDep, principal: PrincipalDep) -> Lead:
     async with agency_transaction(database, principal) as conn:
-        return await service.get(conn, lead_id)
+        return await service.LEADS.get(conn, lead_id)
 
 
 @router.patch("/leads/{lead_id}")
@@ -59,13 +59,13 @@ async def update_lead(
 ) -> Lead:
     """Change the fields sent. `owner_id` must name a member of the agency (null unassigns)."""
     async with agency_transaction(database, principal) as conn:
-        return await service.update(conn, lead_id, body, settings.default_phone_region)
+        return await service.LEADS.update(conn, lead_id, body, settings.default_phone_region)
 
 
 @router.delete("/leads/{lead_id}", status_code=204)
 async def delete_lead(lead_id: uuid.UUID, database: DatabaseDep, principal: PrincipalDep) -> Response:
     async with agency_transaction(database, principal) as conn:
-        await service.delete(conn, lead_id)
+        await service.LEADS.delete(conn, lead_id)
     return Response(status_code=204)
 
 
@@ -99,5 +99,5 @@ async def lead_timeline(
 ) -> TimelinePage:
     """The lead's activities and the changes to the lead itself, newest first."""
     async with agency_transaction(database, principal) as conn:
-        await service.get(conn, lead_id)
+        await service.LEADS.get(conn, lead_id)
         return await activities.timeline(conn, "leads", lead_id, page)
