@@ -15,14 +15,13 @@ from typing import Any
 from psycopg.rows import DictRow
 from psycopg.types.json import Jsonb
 
+from gardenos.crm.contacts.fields import LEAD as LEAD_KIND
+from gardenos.crm.contacts.fields import text
 from gardenos.db.pool import Conn
 from gardenos.db.rows import fetch_all, fetch_one
 
-LEAD_COLUMNS = """
-    l.id, l.first_name, l.last_name, l.email, l.phone, l.company, l.job_title, l.website, l.city, l.country,
-    l.source, l.status, l.owner_id, l.score, l.estimated_value, l.tags, l.custom_fields, l.notes,
-    l.last_activity_at, l.converted_at, l.created_at
-"""
+# The answer's columns of a lead, from the one list; conversion and merge write through crm/contacts/store.py.
+LEAD_COLUMNS = text(LEAD_KIND.select_list())
 # The keys duplicate detection compares; the name key is the exact expression of the trigram indexes.
 LEAD = f"""
 SELECT {LEAD_COLUMNS}, to_jsonb(l) - 'search_vector' AS record, l.email_normalized, l.phone_normalized,
@@ -44,34 +43,12 @@ IS_MEMBER = """
 SELECT 1 FROM public.memberships m WHERE m.agency_id = (SELECT auth.agency_id()) AND m.user_id = %s
 """
 
-INSERT_CLIENT = """
-INSERT INTO public.clients AS c (lead_id, first_name, last_name, email, phone, company, job_title, website,
-    city, country, status, owner_id, lifetime_value, tags, custom_fields, notes, last_activity_at,
-    converted_at)
-VALUES (%(lead_id)s, %(first_name)s, %(last_name)s, %(email)s, %(phone)s, %(company)s, %(job_title)s,
-    %(website)s, %(city)s, %(country)s, %(status)s, %(owner_id)s, %(lifetime_value)s, %(tags)s,
-    %(custom_fields)s, %(notes)s, %(last_activity_at)s, now())
-RETURNING c.id, to_jsonb(c) - 'search_vector' AS record
-"""
-MARK_CONVERTED = """
-UPDATE public.leads AS l SET status = 'converted', converted_at = now() WHERE l.id = %s
-RETURNING to_jsonb(l) - 'search_vector' AS record
-"""
 # The activities stay on the lead too (lead_id is kept): the lead's history reads as before. Activities
 # already attached to some other client are left there.
 ATTACH_ACTIVITIES_TO_CLIENT = """
 UPDATE public.activities SET client_id = %(client_id)s WHERE lead_id = %(lead_id)s AND client_id IS NULL
 """
 
-UPDATE_SURVIVOR = """
-UPDATE public.leads AS l SET first_name = %(first_name)s, last_name = %(last_name)s, email = %(email)s,
-    phone = %(phone)s, company = %(company)s, job_title = %(job_title)s, website = %(website)s,
-    city = %(city)s, country = %(country)s, source = %(source)s, status = %(status)s,
-    owner_id = %(owner_id)s, score = %(score)s, estimated_value = %(estimated_value)s, notes = %(notes)s,
-    tags = %(tags)s, custom_fields = %(custom_fields)s, last_activity_at = %(last_activity_at)s
-WHERE l.id = %(id)s
-RETURNING to_jsonb(l) - 'search_vector' AS record
-"""
 # A converted survivor's client gets the moved activities too, as conversion would have given them.
 MOVE_ACTIVITIES = """
 UPDATE public.activities SET lead_id = %(survivor)s, client_id = coalesce(client_id, %(client_id)s)
