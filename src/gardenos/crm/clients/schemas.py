@@ -6,17 +6,14 @@ import uuid
 from decimal import Decimal
 from typing import Literal
 
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 
 from gardenos.crm.common import (
-    ListFilters,
     Money,
     MoneyIn,
     Page,
-    ShortText,
-    Tag,
 )
-from gardenos.crm.contacts.schemas import ContactPatch, ContactRecord, NewContact
+from gardenos.crm.contacts.schemas import ContactFilters, ContactPatch, ContactRecord, NewContact
 
 ClientStatus = Literal["active", "inactive", "churned"]
 ClientSort = Literal[
@@ -52,17 +49,8 @@ class ClientPage(Page[Client]):
     """One page of Client rows, and the cursor to the next."""
 
 
-class ClientFilters(ListFilters):
+class ClientFilters(ContactFilters):
     status: list[ClientStatus] | None = Field(default=None, description="Any of these (repeatable).")
-    owner_id: uuid.UUID | None = None
-    tag: list[Tag] | None = Field(default=None, max_length=20, description="All of these (repeatable).")
     lifetime_value_min: MoneyIn | None = None
     lifetime_value_max: MoneyIn | None = None
-    created_after: AwareDatetime | None = None
-    created_before: AwareDatetime | None = None
-    q: ShortText = Field(
-        default=None,
-        description="Search: words of the name, company or email; similar names and companies; or the "
-        "start of the email. Without `sort`, the best matches come first.",
-    )
     sort: ClientSort | None = Field(default=None, description="Default `-created_at` (newest first).")

@@ -7,15 +7,17 @@ import uuid
 from datetime import datetime
 from typing import Any, ClassVar, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from gardenos.crm.common import (
     IDENTITY,
     CustomFields,
     Email,
+    ListFilters,
     LongText,
     Phone,
     ShortText,
+    Tag,
     Tags,
     Url,
     no_identity,
@@ -97,3 +99,17 @@ class ContactRecord(BaseModel):
     converted_at: datetime | None
     created_at: datetime
     updated_at: datetime
+
+
+class ContactFilters(ListFilters):
+    """The filters every kind's list has (the kind adds its status, its own filters and its orders)."""
+
+    owner_id: uuid.UUID | None = None
+    tag: list[Tag] | None = Field(default=None, max_length=20, description="All of these (repeatable).")
+    created_after: AwareDatetime | None = None
+    created_before: AwareDatetime | None = None
+    q: ShortText = Field(
+        default=None,
+        description="Search: words of the name, company or email; similar names and companies; or the "
+        "start of the email. Without `sort`, the best matches come first.",
+    )

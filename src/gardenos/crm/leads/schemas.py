@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from gardenos.crm.common import (
-    ListFilters,
     Money,
     MoneyIn,
     Page,
     ShortText,
     Tag,
 )
-from gardenos.crm.contacts.schemas import ContactFields, ContactPatch, ContactRecord, NewContact
+from gardenos.crm.contacts.schemas import (
+    ContactFields,
+    ContactFilters,
+    ContactPatch,
+    ContactRecord,
+    NewContact,
+)
 
 # In pipeline order.
 LEAD_STATUSES = ("new", "contacted", "qualified", "proposal", "negotiation", "converted", "lost")
@@ -52,20 +56,11 @@ class LeadPage(Page[Lead]):
     """One page of Lead rows, and the cursor to the next."""
 
 
-class LeadFilters(ListFilters):
+class LeadFilters(ContactFilters):
     status: list[LeadStatus] | None = Field(default=None, description="Any of these (repeatable).")
     source: ShortText = None
-    owner_id: uuid.UUID | None = None
-    tag: list[Tag] | None = Field(default=None, max_length=20, description="All of these (repeatable).")
     score_min: int | None = Field(default=None, ge=0, le=100)
     score_max: int | None = Field(default=None, ge=0, le=100)
-    created_after: AwareDatetime | None = None
-    created_before: AwareDatetime | None = None
-    q: ShortText = Field(
-        default=None,
-        description="Search: words of the name, company or email; similar names and companies; or the "
-        "start of the email. Without `sort`, the best matches come first.",
-    )
     sort: LeadSort | None = Field(default=None, description="Default `-created_at` (newest first).")
 
 
