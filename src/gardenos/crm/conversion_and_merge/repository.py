@@ -15,8 +15,9 @@ from typing import Any
 from psycopg.rows import DictRow
 from psycopg.types.json import Jsonb
 
+from gardenos.crm.contacts.fields import CLIENT as CLIENT_KIND
 from gardenos.crm.contacts.fields import LEAD as LEAD_KIND
-from gardenos.crm.contacts.fields import text
+from gardenos.crm.contacts.fields import Kind, text
 from gardenos.db.pool import Conn
 from gardenos.db.rows import fetch_all, fetch_one
 
@@ -68,49 +69,47 @@ SELECT gardenos.record_event(%(action)s, 'leads', %(record_id)s, %(before)s, %(a
 
 # `%` is pg_trgm's similarity operator: it serves the trigram indexes, with this threshold.
 SET_SIMILARITY_THRESHOLD = "SELECT set_config('pg_trgm.similarity_threshold', %s, true)"
+
+
+def _matches(kind: Kind) -> str:
+    """The ids of the kind's records that share a key with the lead: one index lookup a branch."""
+    a, table = kind.alias, kind.table
+    return f"""
+    SELECT {a}.id FROM public.{table} {a} WHERE {a}.email_normalized = %(email)s
+    UNION
+    SELECT {a}.id FROM public.{table} {a} WHERE {a}.phone_normalized = %(phone)s
+    UNION
+    SELECT {a}.id FROM public.{table} {a}
+    WHERE gardenos.name_key({a}.first_name, {a}.last_name) %% %(name)s
+    UNION
+    SELECT {a}.id FROM public.{table} {a} WHERE %(name)s::text IS NULL AND lower({a}.company) %% %(company)s
+"""
+
+
+def _candidate(kind: Kind) -> str:
+    """A matched record, with what the score and the reasons are made of."""
+    a = kind.alias
+    return f"""SELECT '{kind.singular}' AS kind, {a}.id, to_jsonb({a}) - 'search_vector' AS record,
+        coalesce({a}.email_normalized = %(email)s, false) AS same_email,
+        coalesce({a}.phone_normalized = %(phone)s, false) AS same_phone,
+        similarity(gardenos.name_key({a}.first_name, {a}.last_name), %(name)s)::float8 AS name_similarity,
+        similarity(lower(nullif(btrim({a}.company), '')), %(company)s)::float8 AS company_similarity,
+        btrim(coalesce({a}.first_name, '') || coalesce({a}.last_name, '')) = '' AS nameless
+    FROM public.{kind.table} {a} JOIN {kind.table}_matches m ON m.id = {a}.id"""
+
+
 # Candidates for one lead: every branch of the UNIONs is one index lookup (email, phone, name trigram,
 # company trigram for a lead without a name), so the cost follows the matches, not the agency's size.
 # The score: 1.0 for the same email, 0.9 for the same phone, else a name similarity (which must itself
 # reach the threshold) weighed with the company's when both have one.
-LEAD_DUPLICATES = """
-WITH lead_matches AS (
-    SELECT l.id FROM public.leads l WHERE l.email_normalized = %(email)s
-    UNION
-    SELECT l.id FROM public.leads l WHERE l.phone_normalized = %(phone)s
-    UNION
-    SELECT l.id FROM public.leads l
-    WHERE gardenos.name_key(l.first_name, l.last_name) %% %(name)s
-    UNION
-    SELECT l.id FROM public.leads l WHERE %(name)s::text IS NULL AND lower(l.company) %% %(company)s
-),
-client_matches AS (
-    SELECT c.id FROM public.clients c WHERE c.email_normalized = %(email)s
-    UNION
-    SELECT c.id FROM public.clients c WHERE c.phone_normalized = %(phone)s
-    UNION
-    SELECT c.id FROM public.clients c
-    WHERE gardenos.name_key(c.first_name, c.last_name) %% %(name)s
-    UNION
-    SELECT c.id FROM public.clients c WHERE %(name)s::text IS NULL AND lower(c.company) %% %(company)s
-),
+LEAD_DUPLICATES = f"""
+WITH leads_matches AS ({_matches(LEAD_KIND)}),
+clients_matches AS ({_matches(CLIENT_KIND)}),
 candidates AS (
-    SELECT 'lead' AS kind, l.id, to_jsonb(l) - 'search_vector' AS record,
-        coalesce(l.email_normalized = %(email)s, false) AS same_email,
-        coalesce(l.phone_normalized = %(phone)s, false) AS same_phone,
-        similarity(gardenos.name_key(l.first_name, l.last_name), %(name)s)::float8
-            AS name_similarity,
-        similarity(lower(nullif(btrim(l.company), '')), %(company)s)::float8 AS company_similarity,
-        btrim(coalesce(l.first_name, '') || coalesce(l.last_name, '')) = '' AS nameless
-    FROM public.leads l JOIN lead_matches m ON m.id = l.id
+    {_candidate(LEAD_KIND)}
     WHERE l.id <> %(lead_id)s
     UNION ALL
-    SELECT 'client', c.id, to_jsonb(c) - 'search_vector',
-        coalesce(c.email_normalized = %(email)s, false),
-        coalesce(c.phone_normalized = %(phone)s, false),
-        similarity(gardenos.name_key(c.first_name, c.last_name), %(name)s)::float8,
-        similarity(lower(nullif(btrim(c.company), '')), %(company)s)::float8,
-        btrim(coalesce(c.first_name, '') || coalesce(c.last_name, '')) = ''
-    FROM public.clients c JOIN client_matches m ON m.id = c.id
+    {_candidate(CLIENT_KIND)}
     -- The client this lead became is not a duplicate of it.
     WHERE c.lead_id IS DISTINCT FROM %(lead_id)s
 ),
