@@ -131,35 +131,31 @@ FROM scored WHERE score >= %(threshold)s
 ORDER BY score DESC, kind, id
 LIMIT %(limit)s
 """
+
+
+def _groups(name: str, column: str) -> str:
+    """The first `limit` keys of `column` shared by several leads, and each key's first leads."""
+    return f"""{name}_keys AS (
+    SELECT {column} AS key FROM public.leads WHERE {column} IS NOT NULL
+    GROUP BY {column} HAVING count(*) > 1
+    ORDER BY {column} LIMIT %(limit)s
+),
+{name}_groups AS (
+    SELECT k.key, g.ids FROM {name}_keys k CROSS JOIN LATERAL (
+        SELECT array_agg(l.id ORDER BY l.id) AS ids FROM (
+            SELECT id FROM public.leads WHERE {column} = k.key ORDER BY id LIMIT %(limit)s + 1
+        ) AS l
+    ) AS g
+)"""
+
+
 # Likely duplicates across the agency: leads sharing a normalised email or phone. The keys come from an
 # index-only walk of (agency_id, email_normalized) / (agency_id, phone_normalized) in key order, which
 # stops once `limit` duplicated keys are found; each key's leads are then one index lookup. No pairwise
 # comparison. Each group becomes pairs of its oldest lead (the natural survivor) with each of the others.
-AGENCY_DUPLICATES = """
-WITH email_keys AS (
-    SELECT email_normalized AS key FROM public.leads WHERE email_normalized IS NOT NULL
-    GROUP BY email_normalized HAVING count(*) > 1
-    ORDER BY email_normalized LIMIT %(limit)s
-),
-phone_keys AS (
-    SELECT phone_normalized AS key FROM public.leads WHERE phone_normalized IS NOT NULL
-    GROUP BY phone_normalized HAVING count(*) > 1
-    ORDER BY phone_normalized LIMIT %(limit)s
-),
-email_groups AS (
-    SELECT k.key, g.ids FROM email_keys k CROSS JOIN LATERAL (
-        SELECT array_agg(l.id ORDER BY l.id) AS ids FROM (
-            SELECT id FROM public.leads WHERE email_normalized = k.key ORDER BY id LIMIT %(limit)s + 1
-        ) AS l
-    ) AS g
-),
-phone_groups AS (
-    SELECT k.key, g.ids FROM phone_keys k CROSS JOIN LATERAL (
-        SELECT array_agg(l.id ORDER BY l.id) AS ids FROM (
-            SELECT id FROM public.leads WHERE phone_normalized = k.key ORDER BY id LIMIT %(limit)s + 1
-        ) AS l
-    ) AS g
-),
+AGENCY_DUPLICATES = f"""
+WITH {_groups("email", "email_normalized")},
+{_groups("phone", "phone_normalized")},
 pairs AS (
     SELECT g.ids[1] AS first_id, d.id AS second_id, g.key AS email_key, NULL::text AS phone_key
     FROM email_groups g CROSS JOIN LATERAL unnest(g.ids[2:]) AS d(id)
