@@ -281,7 +281,8 @@ Tag = Annotated[
 ]
 # A time a row stores (not a filter's bound, which may be anything).
 Moment = Annotated[AwareDatetime, AfterValidator(_storable)]
-Tags = Annotated[list[Tag], Field(max_length=100), AfterValidator(_unique)]
+MAX_TAGS = 100
+Tags = Annotated[list[Tag], Field(max_length=MAX_TAGS), AfterValidator(_unique)]
 CustomFields = Annotated[dict[str, Any], Field(max_length=100)]
 # Money is numeric(14, 2) in the database and a JSON number in answers.
 MoneyIn = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)]

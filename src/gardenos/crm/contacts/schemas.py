@@ -113,3 +113,9 @@ class ContactFilters(ListFilters):
         description="Search: words of the name, company or email; similar names and companies; or the "
         "start of the email. Without `sort`, the best matches come first.",
     )
+
+
+class TagBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    tag: Tag

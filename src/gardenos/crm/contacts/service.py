@@ -14,6 +14,7 @@ from pydantic import BaseModel
 
 from gardenos.crm.common import (
     IDENTITY,
+    MAX_TAGS,
     InvalidField,
     Page,
     Sort,
@@ -25,10 +26,11 @@ from gardenos.crm.common import (
 from gardenos.crm.contacts import store
 from gardenos.crm.contacts.agency import AgencyRules, agency_rules
 from gardenos.crm.contacts.fields import Kind
+from gardenos.crm.contacts.schemas import ContactRecord
 from gardenos.crm.custom_fields.service import check
 from gardenos.crm.normalize import InvalidValue, normalize_phone
 from gardenos.db.pool import Conn
-from gardenos.errors import NotFound
+from gardenos.errors import BadRequest, NotFound
 
 
 def _phone(rules: AgencyRules, phone: str | None, default_region: str) -> str | None:
@@ -88,7 +90,7 @@ class Filters(Protocol):
     def model_dump(self, *, exclude: set[str]) -> dict[str, Any]: ...
 
 
-RecordT = TypeVar("RecordT", bound=BaseModel)
+RecordT = TypeVar("RecordT", bound=ContactRecord)
 PageT = TypeVar("PageT", bound=Page[Any])
 
 
@@ -141,3 +143,18 @@ class Records(Generic[RecordT, PageT]):
         params = filters.model_dump(exclude={"limit", "cursor", "sort", "tag"}) | {"tags": filters.tag}
         rows, next_cursor = await fetch_page(conn, self.lists, sort, params, filters.cursor, filters.limit)
         return self.page(items=[self.record.model_validate(row) for row in rows], next_cursor=next_cursor)
+
+    async def add_tag(self, conn: Conn, record_id: uuid.UUID, tag: str) -> RecordT:
+        row = await fetch_one(
+            conn, store.add_tag_query(self.kind), {"id": record_id, "tag": tag, "max": MAX_TAGS}
+        )
+        if row is not None:
+            return self.record.model_validate(row)
+        record = await self.get(conn, record_id)
+        if tag not in record.tags:
+            raise BadRequest(f"a {self.kind.singular} has at most {MAX_TAGS} tags: remove one first")
+        return record
+
+    async def remove_tag(self, conn: Conn, record_id: uuid.UUID, tag: str) -> RecordT:
+        row = await fetch_one(conn, store.remove_tag_query(self.kind), {"id": record_id, "tag": tag})
+        return self.record.model_validate(row) if row is not None else await self.get(conn, record_id)

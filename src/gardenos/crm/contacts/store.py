@@ -53,6 +53,29 @@ def delete_query(kind: Kind) -> str:
 
 
 @cache
+def add_tag_query(kind: Kind) -> str:
+    """Changes nothing (no row) when the record has the tag already, or has `max` tags."""
+    return text(
+        sql.SQL(
+            "UPDATE {table} {a} SET tags = array_append({a}.tags, %(tag)s::text) "
+            "WHERE {a}.id = %(id)s AND NOT %(tag)s::text = ANY ({a}.tags) "
+            "AND cardinality({a}.tags) < %(max)s RETURNING {columns}"
+        ).format(table=kind.name, a=sql.Identifier(kind.alias), columns=kind.select_list())
+    )
+
+
+@cache
+def remove_tag_query(kind: Kind) -> str:
+    """Changes nothing (no row) when the record does not have the tag."""
+    return text(
+        sql.SQL(
+            "UPDATE {table} {a} SET tags = array_remove({a}.tags, %(tag)s::text) "
+            "WHERE {a}.id = %(id)s AND %(tag)s::text = ANY ({a}.tags) RETURNING {columns}"
+        ).format(table=kind.name, a=sql.Identifier(kind.alias), columns=kind.select_list())
+    )
+
+
+@cache
 def _insert(kind: Kind, names: tuple[str, ...], computed: tuple[str, ...]) -> str:
     values = [sql.Placeholder(n) for n in names] + [NOW for _ in computed]
     return text(

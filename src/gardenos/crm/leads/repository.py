@@ -1,26 +1,11 @@
-"""SQL for what only leads have: their own filters and orders, and tags. Run as the caller: row-level
+"""SQL for what only leads have: their own filters and orders. Run as the caller: row-level
 security confines every statement to the agency."""
 
 from __future__ import annotations
 
 from gardenos.crm.common import Sort, SortKey
 from gardenos.crm.contacts import lists
-from gardenos.crm.contacts.fields import LEAD, text
-
-# The answer's columns, from the one list (crm/contacts/fields.py); reads and writes by id are
-# crm/contacts/store.py's.
-COLUMNS = text(LEAD.select_list())
-# Both change nothing (no row) when the tag is already there, or already gone.
-ADD_TAG = f"""
-UPDATE public.leads l SET tags = array_append(l.tags, %(tag)s::text)
-WHERE l.id = %(id)s AND NOT %(tag)s::text = ANY (l.tags) AND cardinality(l.tags) < %(max)s
-RETURNING {COLUMNS}
-"""
-REMOVE_TAG = f"""
-UPDATE public.leads l SET tags = array_remove(l.tags, %(tag)s::text)
-WHERE l.id = %(id)s AND %(tag)s::text = ANY (l.tags)
-RETURNING {COLUMNS}
-"""
+from gardenos.crm.contacts.fields import LEAD
 
 SEARCH = lists.search(LEAD)
 FILTERS = """

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from gardenos.crm.common import (
     Money,
     MoneyIn,
     Page,
     ShortText,
-    Tag,
 )
 from gardenos.crm.contacts.schemas import (
     ContactFields,
@@ -62,9 +61,3 @@ class LeadFilters(ContactFilters):
     score_min: int | None = Field(default=None, ge=0, le=100)
     score_max: int | None = Field(default=None, ge=0, le=100)
     sort: LeadSort | None = Field(default=None, description="Default `-created_at` (newest first).")
-
-
-class TagBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    tag: Tag
