@@ -10,7 +10,9 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from gardenos.crm.common import MAX_TAGS
 from gardenos.crm.contacts.fields import PERSON
+from gardenos.crm.leads.schemas import LEAD_STATUSES as STATUSES
 from gardenos.crm.normalize import (
     InvalidValue,
     normalize_email,
@@ -27,11 +29,11 @@ from gardenos.importer.mapping import CUSTOM_PREFIX, IGNORE, ColumnMap
 IMPORTED = (*PERSON, "phone_raw", "source", "status", "notes", "tags", "custom_fields", "created_at")
 STAGE = ("line", *IMPORTED, "email_key", "phone_keys")
 STAGE_COLUMNS = ", ".join(STAGE)
-LEAD_STATUSES = frozenset({"new", "contacted", "qualified", "proposal", "negotiation", "lost"})
+# Any lead status but converted: a lead becomes a client through its conversion, not a file.
+LEAD_STATUSES = frozenset(STATUSES) - {"converted"}
 # The API's limits for the same fields (crm/common.py), so an imported lead could be saved there too.
 LIMITS = {"website": 2048, "notes": 20000, "tags": 64}
 SHORT = 200
-MAX_TAGS = 100
 NO_IDENTITY = "the row has no name, email, phone or company: nothing to identify the lead by"
 # Empty values are never stored (blank cells become NULL), so COPY reads '' as NULL; a row is joined with
 # NUL (refused in values) and escaped for COPY in one pass, then NUL becomes the tab COPY splits on.
