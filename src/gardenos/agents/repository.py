@@ -3,22 +3,37 @@ every statement inside that agency, so a payload naming another agency's record 
 
 from __future__ import annotations
 
-RECORD_COLUMNS = """
-r.id, r.first_name, r.last_name, r.email, r.phone, r.company, r.job_title, r.website, r.city, r.country,
-r.status, r.owner_id, r.tags, r.notes, r.last_activity_at, r.created_at, r.updated_at
-"""
-LEAD = f"""
-SELECT {RECORD_COLUMNS}, r.source, r.score, r.estimated_value,
+from gardenos.crm.contacts import fields
+from gardenos.crm.contacts.fields import PERSON, Kind, column_list, text
+
+# A lead or client as the agents read it: the person and what the agency keeps, from the one column list
+# (crm/contacts/fields.py), without the custom fields (free-form, they would only swell a prompt); then
+# the kind's own columns, and its age and quiet time in days.
+RECORD = (
+    "id",
+    *PERSON,
+    "status",
+    "owner_id",
+    "tags",
+    "notes",
+    "last_activity_at",
+    "created_at",
+    "updated_at",
+)
+
+
+def _record(kind: Kind) -> str:
+    columns = text(column_list((*RECORD, *kind.own), "r"))
+    return f"""
+SELECT {columns},
        extract(epoch FROM now() - r.created_at) / 86400 AS age_days,
        extract(epoch FROM now() - r.last_activity_at) / 86400 AS days_since_activity
-FROM public.leads r WHERE r.id = %s
+FROM public.{kind.table} r WHERE r.id = %s
 """
-CLIENT = f"""
-SELECT {RECORD_COLUMNS}, r.lifetime_value,
-       extract(epoch FROM now() - r.created_at) / 86400 AS age_days,
-       extract(epoch FROM now() - r.last_activity_at) / 86400 AS days_since_activity
-FROM public.clients r WHERE r.id = %s
-"""
+
+
+LEAD = _record(fields.LEAD)
+CLIENT = _record(fields.CLIENT)
 # Newest first; `days_ago` and `due_in_days` make the context self-contained (the offline rules never
 # read the clock).
 ACTIVITIES = """
@@ -52,7 +67,6 @@ VALUES (auth.agency_id(), %(lead_id)s, %(task_id)s, %(quality_score)s, %(convers
     %(next_actions)s, %(reasons)s, %(model)s)
 RETURNING id
 """
-SET_SCORE = "UPDATE public.leads l SET score = %(score)s WHERE l.id = %(lead_id)s"
 
 DRAFT_ACTIVITY = """
 INSERT INTO public.activities (id, agency_id, lead_id, client_id, kind, subject, body, status, created_by,

@@ -28,6 +28,7 @@ from pydantic import (
 )
 
 from gardenos.auth.principal import Principal
+from gardenos.crm.contacts.fields import IDENTITY as IDENTITY
 from gardenos.crm.normalize import normalize_email
 from gardenos.db.pool import Conn, Database
 
@@ -280,33 +281,12 @@ Tag = Annotated[
 ]
 # A time a row stores (not a filter's bound, which may be anything).
 Moment = Annotated[AwareDatetime, AfterValidator(_storable)]
-Tags = Annotated[list[Tag], Field(max_length=100), AfterValidator(_unique)]
+MAX_TAGS = 100
+Tags = Annotated[list[Tag], Field(max_length=MAX_TAGS), AfterValidator(_unique)]
 CustomFields = Annotated[dict[str, Any], Field(max_length=100)]
 # Money is numeric(14, 2) in the database and a JSON number in answers.
 MoneyIn = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)]
 Money = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]
-
-
-# A lead or client must keep at least one of these (the tables' `…_has_identity` checks).
-IDENTITY = ("first_name", "last_name", "email", "phone", "company")
-
-
-class ContactFields(BaseModel):
-    """What leads and clients both hold about a person and their company."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    first_name: ShortText = None
-    last_name: ShortText = None
-    email: Email = None
-    phone: Phone = None
-    company: ShortText = None
-    job_title: ShortText = None
-    website: Url = None
-    city: ShortText = None
-    country: ShortText = None
-    owner_id: uuid.UUID | None = Field(default=None, description="A member of the agency; null: nobody.")
-    notes: LongText = None
 
 
 def no_identity(entity: str) -> str:

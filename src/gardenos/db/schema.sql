@@ -276,27 +276,30 @@ END
 $$;
 
 --
--- Name: enqueue_lead_embeddings(); Type: FUNCTION; Schema: gardenos; Owner: -
+-- Name: enqueue_embeddings(); Type: FUNCTION; Schema: gardenos; Owner: -
 --
 
-CREATE FUNCTION gardenos.enqueue_lead_embeddings() RETURNS trigger
+CREATE FUNCTION gardenos.enqueue_embeddings() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
-    AS $$
+    AS $_$
 BEGIN
-    INSERT INTO public.agent_tasks (agency_id, agent_type, priority, payload, idempotency_key, created_by)
-    SELECT b.agency_id, 'embed', 2, jsonb_build_object('subject', 'lead', 'ids', jsonb_agg(b.id ORDER BY b.id)),
-        coalesce('import:' || b.import_id || ':', 'embed:lead:') || min(b.id::text), auth.uid()
-    FROM (
-        SELECT n.agency_id, n.import_id, n.id,
-            (row_number() OVER (PARTITION BY n.agency_id, n.import_id ORDER BY n.id) - 1) / 1000 AS batch
-        FROM new_leads n
-    ) b
-    GROUP BY b.agency_id, b.import_id, b.batch
-    ON CONFLICT ON CONSTRAINT agent_tasks_idempotency_key DO NOTHING;
+    EXECUTE format($sql$
+        INSERT INTO public.agent_tasks (agency_id, agent_type, priority, payload, idempotency_key, created_by)
+        SELECT b.agency_id, 'embed', 2,
+            jsonb_build_object('subject', %1$L, 'ids', jsonb_agg(b.id ORDER BY b.id)),
+            coalesce('import:' || b.import_id || ':', 'embed:' || %1$L || ':') || min(b.id::text), auth.uid()
+        FROM (
+            SELECT n.agency_id, %2$s AS import_id, n.id,
+                (row_number() OVER (PARTITION BY n.agency_id, %2$s ORDER BY n.id) - 1) / 1000 AS batch
+            FROM new_rows n
+        ) b
+        GROUP BY b.agency_id, b.import_id, b.batch
+        ON CONFLICT ON CONSTRAINT agent_tasks_idempotency_key DO NOTHING
+    $sql$, TG_ARGV[0], TG_ARGV[1]);
     RETURN NULL;
 END
-$$;
+$_$;
 
 --
 -- Name: fire_lead_subscriptions(); Type: FUNCTION; Schema: gardenos; Owner: -
@@ -1978,6 +1981,12 @@ CREATE TRIGGER agent_tasks_updated_at BEFORE UPDATE ON public.agent_tasks FOR EA
 CREATE TRIGGER clients_audit AFTER INSERT OR DELETE OR UPDATE ON public.clients FOR EACH ROW EXECUTE FUNCTION gardenos.audit_row();
 
 --
+-- Name: clients clients_enqueue_embeddings; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER clients_enqueue_embeddings AFTER INSERT ON public.clients REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION gardenos.enqueue_embeddings('client', 'NULL::uuid');
+
+--
 -- Name: clients clients_owner_id_member; Type: TRIGGER; Schema: public; Owner: -
 --
 
@@ -2023,7 +2032,7 @@ CREATE TRIGGER leads_audit AFTER INSERT OR DELETE OR UPDATE ON public.leads FOR 
 -- Name: leads leads_enqueue_embeddings; Type: TRIGGER; Schema: public; Owner: -
 --
 
-CREATE TRIGGER leads_enqueue_embeddings AFTER INSERT ON public.leads REFERENCING NEW TABLE AS new_leads FOR EACH STATEMENT EXECUTE FUNCTION gardenos.enqueue_lead_embeddings();
+CREATE TRIGGER leads_enqueue_embeddings AFTER INSERT ON public.leads REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION gardenos.enqueue_embeddings('lead', 'n.import_id');
 
 --
 -- Name: leads leads_fire_subscriptions; Type: TRIGGER; Schema: public; Owner: -

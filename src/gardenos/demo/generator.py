@@ -32,6 +32,7 @@ from psycopg import sql
 from psycopg.copy import QueuedLibpqWriter
 from psycopg.pq import TransactionStatus
 
+from gardenos.crm.contacts.fields import CLIENT, LEAD, PERSON, STAMPS, column_list, text
 from gardenos.errors import BadRequest
 
 ProgressCallback = Callable[[str, int], None]
@@ -42,28 +43,25 @@ HISTORY_DAYS = 730
 # Below this, keeping indexes up to date row by row is cheap and not worth an exclusive lock.
 BULK_MIN_ROWS = 20_000
 
-COPY_LEADS = """
-COPY public.leads (id, agency_id, first_name, last_name, email, phone, company, job_title, website, city,
-    country, source, status, owner_id, score, estimated_value, tags, custom_fields, notes, last_activity_at,
-    converted_at, created_at, updated_at) FROM STDIN
-"""
-COPY_CLIENTS = """
-COPY public.clients (id, agency_id, first_name, last_name, email, phone, company, job_title, website, city,
-    country, status, owner_id, lifetime_value, tags, custom_fields, notes, last_activity_at, created_at,
-    updated_at) FROM STDIN
-"""
+# The rows are written in these orders (the one column list, crm/contacts/fields.py): the kind's writable
+# columns, then its stamps.
+_LEAD_ROW = ("id", "agency_id", *LEAD.writable, *STAMPS)
+_CLIENT_ROW = ("id", "agency_id", *CLIENT.writable, "last_activity_at", "created_at", "updated_at")
+COPY_LEADS = text(sql.SQL("COPY public.leads ({}) FROM STDIN").format(column_list(_LEAD_ROW)))
+COPY_CLIENTS = text(sql.SQL("COPY public.clients ({}) FROM STDIN").format(column_list(_CLIENT_ROW)))
 # The lead was written with status 'converted' and its converted_at; the client copies the person.
-CONVERT_LEADS = """
-INSERT INTO public.clients (id, agency_id, lead_id, first_name, last_name, email, phone, company, job_title,
-    website, city, country, status, owner_id, lifetime_value, tags, custom_fields, last_activity_at,
-    converted_at, created_at, updated_at)
-SELECT c.id, l.agency_id, l.id, l.first_name, l.last_name, l.email, l.phone, l.company, l.job_title,
-    l.website, l.city, l.country, c.status, l.owner_id, c.lifetime_value, l.tags, l.custom_fields,
-    to_timestamp(c.last_at), l.converted_at, l.converted_at, greatest(l.converted_at, to_timestamp(c.last_at))
+CONVERT_LEADS = text(
+    sql.SQL("""
+INSERT INTO public.clients (id, agency_id, lead_id, {person}, status, owner_id, lifetime_value, tags,
+    custom_fields, last_activity_at, converted_at, created_at, updated_at)
+SELECT c.id, l.agency_id, l.id, {lead_person}, c.status, l.owner_id, c.lifetime_value, l.tags,
+    l.custom_fields, to_timestamp(c.last_at), l.converted_at, l.converted_at,
+    greatest(l.converted_at, to_timestamp(c.last_at))
 FROM unnest(%(ids)s::uuid[], %(lead_ids)s::uuid[], %(statuses)s::text[], %(values)s::numeric[],
         %(last_at)s::bigint[]) AS c(id, lead_id, status, lifetime_value, last_at)
 JOIN public.leads l ON l.agency_id = %(agency_id)s AND l.id = c.lead_id
-"""
+""").format(person=column_list(PERSON), lead_person=column_list(PERSON, "l"))
+)
 # One row per activity, expanded from one entry per lead or client. Choices come from a hash of the
 # entry's position and the seed rather than random(): repeatable, and the session's random() untouched.
 # Activity 1 is the latest; it falls on the subject's last_activity_at. An open follow-up comes last.
@@ -439,7 +437,7 @@ class _Generator:
             created_ts = ts(created)
             updated_ts = ts(max(last_at, converted_at)) if last_at or converted_at else created_ts
             stamps = (ts(last_at) if last_at else NULL, ts(converted_at) if converted_at else NULL)
-            row = (lead_id, agency, person, source, status, owner, score, value, tags, fields, note)
+            row = (lead_id, agency, person, status, owner, tags, fields, note, source, score, value)
             out.append("\t".join((*row, *stamps, created_ts, updated_ts)))
         return "\n".join(out) + "\n"
 
@@ -466,7 +464,7 @@ class _Generator:
             value = f"{round(rng.lognormvariate(9, 1.2), -1):.2f}"
             stamps = (ts(last_at) if last_at else NULL, ts(created), ts(max(created, last_at)))
             out.append(
-                "\t".join((client_id, agency, person, status, owner, value, tags, fields, note, *stamps))
+                "\t".join((client_id, agency, person, status, owner, tags, fields, note, value, *stamps))
             )
         return "\n".join(out) + "\n"
 

@@ -10,6 +10,9 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from gardenos.crm.common import MAX_TAGS
+from gardenos.crm.contacts.fields import PERSON
+from gardenos.crm.leads.schemas import LEAD_STATUSES as STATUSES
 from gardenos.crm.normalize import (
     InvalidValue,
     normalize_email,
@@ -20,17 +23,17 @@ from gardenos.crm.normalize import (
 )
 from gardenos.importer.mapping import CUSTOM_PREFIX, IGNORE, ColumnMap
 
-# Stage columns, in the order rows.py writes them (sql.py creates the table).
-STAGE_COLUMNS = (
-    "line, first_name, last_name, email, email_key, phone, phone_keys, phone_raw, company, job_title, "
-    "website, city, country, source, status, notes, tags, custom_fields, created_at"
-)
-LEAD_STATUSES = frozenset({"new", "contacted", "qualified", "proposal", "negotiation", "lost"})
+# The lead columns an import sets (crm/contacts/fields.py's person, then what a file may add), and the stage
+# table's columns in the order `_row` writes them: the line, those columns, the keys rows are matched by.
+# sql.py creates the stage table and inserts the leads from the same lists.
+IMPORTED = (*PERSON, "phone_raw", "source", "status", "notes", "tags", "custom_fields", "created_at")
+STAGE = ("line", *IMPORTED, "email_key", "phone_keys")
+STAGE_COLUMNS = ", ".join(STAGE)
+# Any lead status but converted: a lead becomes a client through its conversion, not a file.
+LEAD_STATUSES = frozenset(STATUSES) - {"converted"}
 # The API's limits for the same fields (crm/common.py), so an imported lead could be saved there too.
 LIMITS = {"website": 2048, "notes": 20000, "tags": 64}
 SHORT = 200
-MAX_TAGS = 100
-IDENTITY = ("first_name", "last_name", "email", "phone", "company")
 NO_IDENTITY = "the row has no name, email, phone or company: nothing to identify the lead by"
 # Empty values are never stored (blank cells become NULL), so COPY reads '' as NULL; a row is joined with
 # NUL (refused in values) and escaped for COPY in one pass, then NUL becomes the tab COPY splits on.
@@ -191,26 +194,26 @@ class RowBuilder:
         fields = NULL
         if custom:
             fields = _JSON.encode(custom)
-        cells = (
+        cells = (  # in STAGE's order
             str(line),
             first or NULL,
             last or NULL,
             email or NULL,
-            email_key or NULL,
             phone or NULL,
-            phone_keys,
-            phone_raw or NULL,
             company or NULL,
             self._opt("job_title", values),
             self._opt("website", values, LIMITS["website"]),
             self._opt("city", values),
             self._opt("country", values),
+            phone_raw or NULL,
             self._opt("source", values) if "source" in values else self.options.source,
             status or NULL,
             self._opt("notes", values, LIMITS["notes"], collapse=False),
             tags,
             fields,
             created,
+            email_key or NULL,
+            phone_keys,
         )
         text = "\x00".join(cells)
         if _NEEDS_ESCAPE.search(text):  # rare: a translate is ~10 µs on a row

@@ -3,6 +3,9 @@ row-level security confines it to that agency: `public.leads` below is the agenc
 
 from __future__ import annotations
 
+from gardenos.crm.contacts.fields import PERSON, column_list, text
+from gardenos.importer.rows import STAGE as STAGE_ROW
+
 # Two-key advisory locks: (IMPORT_LOCK, hashtext(agency id '/' import id)) is held by whoever runs an
 # import, for the whole run (an import id is unique within its agency only: migration 0017);
 # (AGENCY_LOCK, hashtext(agency id)) serialises the imports of one agency (duplicate checks
@@ -107,13 +110,18 @@ INTERRUPTED = (
 # the other tables: every key seen in the file (a row repeating one is a duplicate), and under
 # update/merge the leads already changed by the import, with the keys they had before (a later row
 # matching one of them is a duplicate, as it would be had the whole file been matched at once).
-STAGE = """
+# The stage's columns are rows.py's STAGE, text unless typed here.
+_STAGE_TYPES = {
+    "line": "bigint NOT NULL",
+    "phone_keys": "text[]",
+    "tags": "text[]",
+    "custom_fields": "jsonb",
+    "created_at": "timestamptz",
+}
+_STAGE_COLUMNS = ",\n    ".join(f"{c} {_STAGE_TYPES.get(c, 'text')}" for c in STAGE_ROW)
+STAGE = f"""
 CREATE TEMP TABLE import_stage (
-    line bigint NOT NULL,
-    first_name text, last_name text, email text, email_key text, phone text, phone_keys text[],
-    phone_raw text, company text,
-    job_title text, website text, city text, country text, source text, status text, notes text, tags text[],
-    custom_fields jsonb, created_at timestamptz
+    {_STAGE_COLUMNS}
 ) ON COMMIT DROP;
 CREATE TEMP TABLE import_plan (line bigint PRIMARY KEY, lead_id uuid, action text NOT NULL,
     possible_kind text, possible_id uuid, possible_line bigint) ON COMMIT DROP;
@@ -323,18 +331,7 @@ WHERE k.key IS NOT NULL
 
 # Update: the file's values win where it has one. Merge: the lead's values win, the file fills the gaps.
 # Both add the file's tags and custom fields (merge keeps the lead's value of a field both have).
-_CONTACT = (
-    "first_name",
-    "last_name",
-    "email",
-    "phone",
-    "phone_raw",
-    "company",
-    "job_title",
-    "website",
-    "city",
-    "country",
-)
+_CONTACT = (*PERSON, "phone_raw")
 _UPDATE_SET = ",\n    ".join(f"{c} = coalesce(s.{c}, l.{c})" for c in _CONTACT)
 _MERGE_SET = ",\n    ".join(f"{c} = coalesce(l.{c}, s.{c})" for c in _CONTACT)
 _APPLY = """
@@ -364,12 +361,12 @@ MERGE_LEADS = _APPLY.format(
 # right edge); their embedding jobs come from the table's own trigger (0018), as for leads created by any
 # other door. The leads the chunk updated are queued here, at most 1000 ids a job. The agency is given
 # once rather than left to the column's default, which would read the JWT claims again for every row.
-INSERT_LEADS = """
-INSERT INTO public.leads (id, agency_id, first_name, last_name, email, phone, phone_raw, company,
-    job_title, website, city, country, source, status, notes, tags, custom_fields, created_at, import_id)
-SELECT p.lead_id, %(agency)s, s.first_name, s.last_name, s.email, s.phone, s.phone_raw, s.company,
-    s.job_title, s.website, s.city, s.country, s.source, coalesce(s.status, 'new'), s.notes,
-    coalesce(s.tags, '{}'), coalesce(s.custom_fields, '{}'), coalesce(s.created_at, now()), %(import_id)s
+_FROM_FILE = (*_CONTACT, "source", "notes")
+INSERT_LEADS = f"""
+INSERT INTO public.leads (id, agency_id, {text(column_list(_FROM_FILE))}, status, tags, custom_fields,
+    created_at, import_id)
+SELECT p.lead_id, %(agency)s, {text(column_list(_FROM_FILE, "s"))}, coalesce(s.status, 'new'),
+    coalesce(s.tags, '{{}}'), coalesce(s.custom_fields, '{{}}'), coalesce(s.created_at, now()), %(import_id)s
 FROM import_stage s JOIN import_plan p USING (line)
 WHERE p.action = 'insert'
 """

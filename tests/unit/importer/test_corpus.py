@@ -12,7 +12,7 @@ import pytest
 from gardenos.errors import BadRequest
 from gardenos.importer.mapping import resolve
 from gardenos.importer.reader import CsvSource
-from gardenos.importer.rows import Options, RowBuilder, RowError
+from gardenos.importer.rows import STAGE, Options, RowBuilder, RowError
 from tests.unit.importer.corpus import DATA, corpus
 
 EXPECTED: dict[str, dict[str, Any]] = json.loads((DATA / "expected.json").read_text())
@@ -127,3 +127,17 @@ def test_an_unreadable_phone_is_kept_as_written_with_a_warning_when_the_row_has_
     assert "not a phone number" in warning.reason
     with pytest.raises(RowError, match="not a phone number"):
         builder.build(3, ["", "", "+1 555"])  # nothing else to know the person by
+
+
+def test_a_staged_row_has_the_stage_columns_in_their_order() -> None:
+    header = ["first_name", "email", "phone", "city", "source"]
+    values = ["Ann", "Ann@Example.com", "+44 20 7946 0958", "Leeds", "fair"]
+    builder = RowBuilder(resolve([header, values]), Options("GB", day_first=False))
+    staged = builder.build(2, values)
+    assert staged is not None
+    row = dict(zip(STAGE, staged.rstrip("\n").split("\t"), strict=True))
+    assert (row["line"], row["first_name"], row["city"], row["source"]) == ("2", "Ann", "Leeds", "fair")
+    assert (row["email"], row["email_key"]) == ("Ann@example.com", "ann@example.com")
+    assert row["phone"] == "+442079460958"
+    assert row["phone_keys"].startswith("{")
+    assert row["phone_raw"] == ""

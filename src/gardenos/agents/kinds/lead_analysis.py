@@ -19,6 +19,8 @@ from gardenos.agents.base import AgentResult, BaseAIAgent, PermanentTaskError, T
 from gardenos.agents.llm import GenerationRequest
 from gardenos.agents.outputs import LeadAnalysis
 from gardenos.agents.queue import AgentTask
+from gardenos.crm.contacts import store
+from gardenos.crm.contacts.fields import LEAD
 from gardenos.db.pool import Conn
 from gardenos.db.rows import fetch_all, fetch_one
 
@@ -86,7 +88,8 @@ class LeadAnalysisAgent(BaseAIAgent):
         vector = await memory.embed_one(ctx.runtime.embedder, summary)
 
         async def write(conn: Conn) -> None:
-            await conn.execute(repo.SET_SCORE, {"score": analysis.quality_score, "lead_id": lead_id})
+            # The one write path of people records (crm/contacts), as any other change to a lead.
+            await store.update(conn, LEAD, lead_id, {"score": analysis.quality_score})
             await conn.execute(
                 repo.SAVE_ANALYSIS,
                 {

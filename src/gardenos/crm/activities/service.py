@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Literal
 
+from psycopg.rows import DictRow
 from psycopg.types.json import Jsonb
 
 from gardenos.crm.activities import repository as repo
@@ -50,10 +51,16 @@ async def get(conn: Conn, activity_id: uuid.UUID) -> Activity:
     return Activity.model_validate(row)
 
 
-async def update(conn: Conn, activity_id: uuid.UUID, patch: ActivityPatch) -> Activity:
+async def _locked(conn: Conn, activity_id: uuid.UUID) -> DictRow:
+    """The activity as it is, locked until the transaction ends (the change reads it first)."""
     current = await fetch_one(conn, repo.LOCK, (activity_id,))
     if current is None:
         raise NotFound(NOT_FOUND)
+    return current
+
+
+async def update(conn: Conn, activity_id: uuid.UUID, patch: ActivityPatch) -> Activity:
+    current = await _locked(conn, activity_id)
     changes = patch.model_dump(mode="json", exclude_unset=True)
     if not changes:
         return Activity.model_validate(current)
@@ -74,9 +81,7 @@ async def update(conn: Conn, activity_id: uuid.UUID, patch: ActivityPatch) -> Ac
 
 async def complete(conn: Conn, activity_id: uuid.UUID) -> Activity:
     """Mark done (now). Completing a done activity changes nothing; a cancelled one must be reopened."""
-    current = await fetch_one(conn, repo.LOCK, (activity_id,))
-    if current is None:
-        raise NotFound(NOT_FOUND)
+    current = await _locked(conn, activity_id)
     if current["status"] == "done":
         return Activity.model_validate(current)
     if current["status"] == "cancelled":

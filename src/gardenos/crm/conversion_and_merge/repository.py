@@ -15,14 +15,14 @@ from typing import Any
 from psycopg.rows import DictRow
 from psycopg.types.json import Jsonb
 
+from gardenos.crm.contacts.fields import CLIENT as CLIENT_KIND
+from gardenos.crm.contacts.fields import LEAD as LEAD_KIND
+from gardenos.crm.contacts.fields import Kind, text
 from gardenos.db.pool import Conn
 from gardenos.db.rows import fetch_all, fetch_one
 
-LEAD_COLUMNS = """
-    l.id, l.first_name, l.last_name, l.email, l.phone, l.company, l.job_title, l.website, l.city, l.country,
-    l.source, l.status, l.owner_id, l.score, l.estimated_value, l.tags, l.custom_fields, l.notes,
-    l.last_activity_at, l.converted_at, l.created_at
-"""
+# The answer's columns of a lead, from the one list; conversion and merge write through crm/contacts/store.py.
+LEAD_COLUMNS = text(LEAD_KIND.select_list())
 # The keys duplicate detection compares; the name key is the exact expression of the trigram indexes.
 LEAD = f"""
 SELECT {LEAD_COLUMNS}, to_jsonb(l) - 'search_vector' AS record, l.email_normalized, l.phone_normalized,
@@ -44,34 +44,12 @@ IS_MEMBER = """
 SELECT 1 FROM public.memberships m WHERE m.agency_id = (SELECT auth.agency_id()) AND m.user_id = %s
 """
 
-INSERT_CLIENT = """
-INSERT INTO public.clients AS c (lead_id, first_name, last_name, email, phone, company, job_title, website,
-    city, country, status, owner_id, lifetime_value, tags, custom_fields, notes, last_activity_at,
-    converted_at)
-VALUES (%(lead_id)s, %(first_name)s, %(last_name)s, %(email)s, %(phone)s, %(company)s, %(job_title)s,
-    %(website)s, %(city)s, %(country)s, %(status)s, %(owner_id)s, %(lifetime_value)s, %(tags)s,
-    %(custom_fields)s, %(notes)s, %(last_activity_at)s, now())
-RETURNING c.id, to_jsonb(c) - 'search_vector' AS record
-"""
-MARK_CONVERTED = """
-UPDATE public.leads AS l SET status = 'converted', converted_at = now() WHERE l.id = %s
-RETURNING to_jsonb(l) - 'search_vector' AS record
-"""
 # The activities stay on the lead too (lead_id is kept): the lead's history reads as before. Activities
 # already attached to some other client are left there.
 ATTACH_ACTIVITIES_TO_CLIENT = """
 UPDATE public.activities SET client_id = %(client_id)s WHERE lead_id = %(lead_id)s AND client_id IS NULL
 """
 
-UPDATE_SURVIVOR = """
-UPDATE public.leads AS l SET first_name = %(first_name)s, last_name = %(last_name)s, email = %(email)s,
-    phone = %(phone)s, company = %(company)s, job_title = %(job_title)s, website = %(website)s,
-    city = %(city)s, country = %(country)s, source = %(source)s, status = %(status)s,
-    owner_id = %(owner_id)s, score = %(score)s, estimated_value = %(estimated_value)s, notes = %(notes)s,
-    tags = %(tags)s, custom_fields = %(custom_fields)s, last_activity_at = %(last_activity_at)s
-WHERE l.id = %(id)s
-RETURNING to_jsonb(l) - 'search_vector' AS record
-"""
 # A converted survivor's client gets the moved activities too, as conversion would have given them.
 MOVE_ACTIVITIES = """
 UPDATE public.activities SET lead_id = %(survivor)s, client_id = coalesce(client_id, %(client_id)s)
@@ -91,49 +69,47 @@ SELECT gardenos.record_event(%(action)s, 'leads', %(record_id)s, %(before)s, %(a
 
 # `%` is pg_trgm's similarity operator: it serves the trigram indexes, with this threshold.
 SET_SIMILARITY_THRESHOLD = "SELECT set_config('pg_trgm.similarity_threshold', %s, true)"
+
+
+def _matches(kind: Kind) -> str:
+    """The ids of the kind's records that share a key with the lead: one index lookup a branch."""
+    a, table = kind.alias, kind.table
+    return f"""
+    SELECT {a}.id FROM public.{table} {a} WHERE {a}.email_normalized = %(email)s
+    UNION
+    SELECT {a}.id FROM public.{table} {a} WHERE {a}.phone_normalized = %(phone)s
+    UNION
+    SELECT {a}.id FROM public.{table} {a}
+    WHERE gardenos.name_key({a}.first_name, {a}.last_name) %% %(name)s
+    UNION
+    SELECT {a}.id FROM public.{table} {a} WHERE %(name)s::text IS NULL AND lower({a}.company) %% %(company)s
+"""
+
+
+def _candidate(kind: Kind) -> str:
+    """A matched record, with what the score and the reasons are made of."""
+    a = kind.alias
+    return f"""SELECT '{kind.singular}' AS kind, {a}.id, to_jsonb({a}) - 'search_vector' AS record,
+        coalesce({a}.email_normalized = %(email)s, false) AS same_email,
+        coalesce({a}.phone_normalized = %(phone)s, false) AS same_phone,
+        similarity(gardenos.name_key({a}.first_name, {a}.last_name), %(name)s)::float8 AS name_similarity,
+        similarity(lower(nullif(btrim({a}.company), '')), %(company)s)::float8 AS company_similarity,
+        btrim(coalesce({a}.first_name, '') || coalesce({a}.last_name, '')) = '' AS nameless
+    FROM public.{kind.table} {a} JOIN {kind.table}_matches m ON m.id = {a}.id"""
+
+
 # Candidates for one lead: every branch of the UNIONs is one index lookup (email, phone, name trigram,
 # company trigram for a lead without a name), so the cost follows the matches, not the agency's size.
 # The score: 1.0 for the same email, 0.9 for the same phone, else a name similarity (which must itself
 # reach the threshold) weighed with the company's when both have one.
-LEAD_DUPLICATES = """
-WITH lead_matches AS (
-    SELECT l.id FROM public.leads l WHERE l.email_normalized = %(email)s
-    UNION
-    SELECT l.id FROM public.leads l WHERE l.phone_normalized = %(phone)s
-    UNION
-    SELECT l.id FROM public.leads l
-    WHERE gardenos.name_key(l.first_name, l.last_name) %% %(name)s
-    UNION
-    SELECT l.id FROM public.leads l WHERE %(name)s::text IS NULL AND lower(l.company) %% %(company)s
-),
-client_matches AS (
-    SELECT c.id FROM public.clients c WHERE c.email_normalized = %(email)s
-    UNION
-    SELECT c.id FROM public.clients c WHERE c.phone_normalized = %(phone)s
-    UNION
-    SELECT c.id FROM public.clients c
-    WHERE gardenos.name_key(c.first_name, c.last_name) %% %(name)s
-    UNION
-    SELECT c.id FROM public.clients c WHERE %(name)s::text IS NULL AND lower(c.company) %% %(company)s
-),
+LEAD_DUPLICATES = f"""
+WITH leads_matches AS ({_matches(LEAD_KIND)}),
+clients_matches AS ({_matches(CLIENT_KIND)}),
 candidates AS (
-    SELECT 'lead' AS kind, l.id, to_jsonb(l) - 'search_vector' AS record,
-        coalesce(l.email_normalized = %(email)s, false) AS same_email,
-        coalesce(l.phone_normalized = %(phone)s, false) AS same_phone,
-        similarity(gardenos.name_key(l.first_name, l.last_name), %(name)s)::float8
-            AS name_similarity,
-        similarity(lower(nullif(btrim(l.company), '')), %(company)s)::float8 AS company_similarity,
-        btrim(coalesce(l.first_name, '') || coalesce(l.last_name, '')) = '' AS nameless
-    FROM public.leads l JOIN lead_matches m ON m.id = l.id
+    {_candidate(LEAD_KIND)}
     WHERE l.id <> %(lead_id)s
     UNION ALL
-    SELECT 'client', c.id, to_jsonb(c) - 'search_vector',
-        coalesce(c.email_normalized = %(email)s, false),
-        coalesce(c.phone_normalized = %(phone)s, false),
-        similarity(gardenos.name_key(c.first_name, c.last_name), %(name)s)::float8,
-        similarity(lower(nullif(btrim(c.company), '')), %(company)s)::float8,
-        btrim(coalesce(c.first_name, '') || coalesce(c.last_name, '')) = ''
-    FROM public.clients c JOIN client_matches m ON m.id = c.id
+    {_candidate(CLIENT_KIND)}
     -- The client this lead became is not a duplicate of it.
     WHERE c.lead_id IS DISTINCT FROM %(lead_id)s
 ),
@@ -155,35 +131,31 @@ FROM scored WHERE score >= %(threshold)s
 ORDER BY score DESC, kind, id
 LIMIT %(limit)s
 """
+
+
+def _groups(name: str, column: str) -> str:
+    """The first `limit` keys of `column` shared by several leads, and each key's first leads."""
+    return f"""{name}_keys AS (
+    SELECT {column} AS key FROM public.leads WHERE {column} IS NOT NULL
+    GROUP BY {column} HAVING count(*) > 1
+    ORDER BY {column} LIMIT %(limit)s
+),
+{name}_groups AS (
+    SELECT k.key, g.ids FROM {name}_keys k CROSS JOIN LATERAL (
+        SELECT array_agg(l.id ORDER BY l.id) AS ids FROM (
+            SELECT id FROM public.leads WHERE {column} = k.key ORDER BY id LIMIT %(limit)s + 1
+        ) AS l
+    ) AS g
+)"""
+
+
 # Likely duplicates across the agency: leads sharing a normalised email or phone. The keys come from an
 # index-only walk of (agency_id, email_normalized) / (agency_id, phone_normalized) in key order, which
 # stops once `limit` duplicated keys are found; each key's leads are then one index lookup. No pairwise
 # comparison. Each group becomes pairs of its oldest lead (the natural survivor) with each of the others.
-AGENCY_DUPLICATES = """
-WITH email_keys AS (
-    SELECT email_normalized AS key FROM public.leads WHERE email_normalized IS NOT NULL
-    GROUP BY email_normalized HAVING count(*) > 1
-    ORDER BY email_normalized LIMIT %(limit)s
-),
-phone_keys AS (
-    SELECT phone_normalized AS key FROM public.leads WHERE phone_normalized IS NOT NULL
-    GROUP BY phone_normalized HAVING count(*) > 1
-    ORDER BY phone_normalized LIMIT %(limit)s
-),
-email_groups AS (
-    SELECT k.key, g.ids FROM email_keys k CROSS JOIN LATERAL (
-        SELECT array_agg(l.id ORDER BY l.id) AS ids FROM (
-            SELECT id FROM public.leads WHERE email_normalized = k.key ORDER BY id LIMIT %(limit)s + 1
-        ) AS l
-    ) AS g
-),
-phone_groups AS (
-    SELECT k.key, g.ids FROM phone_keys k CROSS JOIN LATERAL (
-        SELECT array_agg(l.id ORDER BY l.id) AS ids FROM (
-            SELECT id FROM public.leads WHERE phone_normalized = k.key ORDER BY id LIMIT %(limit)s + 1
-        ) AS l
-    ) AS g
-),
+AGENCY_DUPLICATES = f"""
+WITH {_groups("email", "email_normalized")},
+{_groups("phone", "phone_normalized")},
 pairs AS (
     SELECT g.ids[1] AS first_id, d.id AS second_id, g.key AS email_key, NULL::text AS phone_key
     FROM email_groups g CROSS JOIN LATERAL unnest(g.ids[2:]) AS d(id)

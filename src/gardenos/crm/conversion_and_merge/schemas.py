@@ -8,29 +8,15 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from gardenos.crm.contacts.fields import PERSON
+
 # Scores below this are not worth a person's time; above 1.0 nothing can match.
 DEFAULT_THRESHOLD = 0.45
 MAX_DUPLICATES_PER_MERGE = 100
 
 # Lead fields a merge can take from one of the merged leads (`prefer`). Tags are united and custom
 # fields merged instead; ids, timestamps and the generated keys are not a matter of preference.
-MERGEABLE_FIELDS = (
-    "first_name",
-    "last_name",
-    "email",
-    "phone",
-    "company",
-    "job_title",
-    "website",
-    "city",
-    "country",
-    "source",
-    "status",
-    "owner_id",
-    "score",
-    "estimated_value",
-    "notes",
-)
+MERGEABLE_FIELDS = (*PERSON, "source", "status", "owner_id", "score", "estimated_value", "notes")
 
 
 class ConvertRequest(BaseModel):

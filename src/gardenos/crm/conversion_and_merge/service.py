@@ -22,10 +22,11 @@ from decimal import Decimal
 from typing import Any
 
 from psycopg.rows import DictRow
-from psycopg.types.json import Jsonb
 
 from gardenos.auth.principal import Principal
+from gardenos.crm.contacts import store
 from gardenos.crm.contacts.agency import agency_rules
+from gardenos.crm.contacts.fields import CLIENT, LEAD, PERSON
 from gardenos.crm.contacts.rules import DuplicateRule
 from gardenos.crm.conversion_and_merge import repository as repo
 from gardenos.crm.conversion_and_merge.schemas import MERGEABLE_FIELDS, ConvertRequest, MergeRequest
@@ -34,22 +35,7 @@ from gardenos.db.rows import fetch_all, fetch_one
 from gardenos.errors import BadRequest, Conflict, NotFound
 
 # Lead fields a new client starts with; the rest of the client is its own (status, lifetime value).
-CLIENT_FIELDS_FROM_LEAD = (
-    "first_name",
-    "last_name",
-    "email",
-    "phone",
-    "company",
-    "job_title",
-    "website",
-    "city",
-    "country",
-    "owner_id",
-    "tags",
-    "custom_fields",
-    "notes",
-    "last_activity_at",
-)
+CLIENT_FIELDS_FROM_LEAD = (*PERSON, "owner_id", "tags", "custom_fields", "notes", "last_activity_at")
 SAME_EMAIL_SCORE = 1.0
 SAME_PHONE_SCORE = 0.9
 
@@ -95,11 +81,14 @@ class PipelineService:
                 raise BadRequest(f"owner_id {owner} is not a member of this agency")
             fields = {name: lead[name] for name in CLIENT_FIELDS_FROM_LEAD}
             fields |= {"status": "active", "lifetime_value": Decimal(0)} | overrides
-            fields["custom_fields"] = Jsonb(fields["custom_fields"])
-            client = await fetch_one(conn, repo.INSERT_CLIENT, {**fields, "lead_id": lead_id})
-            assert client is not None
-            converted = await fetch_one(conn, repo.MARK_CONVERTED, (lead_id,))
-            assert converted is not None
+            # The client's converted_at and the lead's are the one moment: the transaction's now().
+            client = await store.insert(
+                conn, CLIENT, fields | {"lead_id": lead_id, "converted_at": store.NOW}
+            )
+            converted = await store.update(
+                conn, LEAD, lead_id, {"status": "converted", "converted_at": store.NOW}
+            )
+            assert converted is not None  # locked above
             moved = await repo.execute(
                 conn, repo.ATTACH_ACTIVITIES_TO_CLIENT, {"client_id": client["id"], "lead_id": lead_id}
             )
@@ -212,8 +201,8 @@ class PipelineService:
                 )
             duplicates = [rows[i] for i in duplicate_ids]
             values = _merged_values(survivor, duplicates, {f: rows[i] for f, i in request.prefer.items()})
-            updated = await fetch_one(conn, repo.UPDATE_SURVIVOR, {**values, "id": survivor_id})
-            assert updated is not None
+            updated = await store.update(conn, LEAD, survivor_id, values)
+            assert updated is not None  # locked above
             moves = {
                 "survivor": survivor_id,
                 "duplicates": duplicate_ids,
@@ -290,7 +279,7 @@ def _merged_values(
     custom_fields: dict[str, Any] = {}
     for row in (*reversed(duplicates), survivor):
         custom_fields |= row["custom_fields"]
-    values["custom_fields"] = Jsonb(custom_fields)
+    values["custom_fields"] = custom_fields
     stamps = [row["last_activity_at"] for row in (survivor, *duplicates)]
     values["last_activity_at"] = max((s for s in stamps if s is not None), default=None)
     return values
