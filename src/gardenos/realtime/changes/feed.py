@@ -23,6 +23,7 @@ import contextlib
 import json
 import logging
 import time
+import uuid
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -30,13 +31,15 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
+from psycopg import sql
 
 from gardenos.auth.principal import Principal
 from gardenos.auth.revocation import RevocationCache
 from gardenos.auth.tokens import InvalidToken
 from gardenos.db.connect import connect_dedicated
 from gardenos.db.pool import Database
-from gardenos.realtime.changes import catalog, pgoutput, visibility
+from gardenos.errors import GardenError
+from gardenos.realtime.changes import bus, catalog, pgoutput, visibility
 from gardenos.realtime.changes.catalog import TableInfo
 from gardenos.realtime.changes.slot import Slot, SlotUnavailable
 from gardenos.realtime.changes.spec import ColumnFilter, CompiledSpec, compile_spec
@@ -143,8 +146,18 @@ class DatabaseChangeFeed:
         self.revocation = revocation
         self.tables = _Tables(database, catalog_ttl_s)
         self._subscriptions: set[_Subscription] = set()
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
         self._wake = asyncio.Event()
+        # Every process of the node listens on the bus; the one that reads the slot sends on it.
+        self.reader_id = uuid.uuid4().hex[:12]
+        self.listening = asyncio.Event()
+        self._listen_pid = 0
+        self._batches = 0
+        self._parts: dict[tuple[str, str], list[str]] = {}
+        # Fan-outs one at a time, each change once: a batch can come twice (from the bus, then from the
+        # slot after a reader died before advancing it).
+        self._fan_lock = asyncio.Lock()
+        self._fanned_lsn = 0
         # Why changes cannot be served on this server (wal_level), once the reader found out.
         self.unavailable: str | None = None
         # This process holds the slot (tests and `realtime status` read it).
@@ -156,6 +169,16 @@ class DatabaseChangeFeed:
     async def subscribe(self, principal: Principal, spec: ChangeSpec, sink: ChangeSink) -> _Subscription:
         if self.unavailable is not None:
             raise InvalidChangeSpec(f"database changes are not available on this server: {self.unavailable}")
+        if not self.listening.is_set() and not self.reading.is_set():
+            # Changes reach this process through the bus: subscribed before it listens, some could
+            # pass unseen.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.listening.wait(), self.database.timeout)
+            if not self.listening.is_set():
+                raise InvalidChangeSpec(
+                    "database changes are not available right now: the change feed is connecting to the "
+                    "database; join again shortly"
+                )
         table = None
         if spec.table not in (None, "*") and spec.schema == EXPOSED_SCHEMA:
             assert spec.table is not None
@@ -186,14 +209,18 @@ class DatabaseChangeFeed:
     # -- lifecycle ----------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="change-feed")
+        loop = asyncio.get_running_loop()
+        self._tasks = [
+            loop.create_task(self._run(), name="change-feed-reader"),
+            loop.create_task(self._listen(), name="change-feed-bus"),
+        ]
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        for task in self._tasks:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+                await task
+        self._tasks = []
 
     # -- the reader ---------------------------------------------------------------------------------
 
@@ -242,6 +269,7 @@ class DatabaseChangeFeed:
                     await asyncio.wait_for(self._wake.wait(), self.poll_interval_s)
                 continue
             changes, last_lsn = _changes(messages, relations)
+            await self._publish(slot, changes)
             try:
                 await self._fan_out(changes)
             except (psycopg.OperationalError, asyncio.CancelledError):
@@ -256,7 +284,76 @@ class DatabaseChangeFeed:
             await slot.advance(last_lsn)
             failures = (0, 0)
 
+    async def _publish(self, slot: Slot, changes: list[Change]) -> None:
+        """Hand the batch to the node's other processes, if any listens (committed before this process
+        delivers it, so the slot advances only once everyone has it)."""
+        if not changes:
+            return
+        row = await (await slot.conn.execute(bus.LISTENERS, (*self._bus_keys, self._listen_pid))).fetchone()
+        if not row or not row[0]:
+            return
+        self._batches += 1
+        async with slot.conn.transaction():
+            for chunk in bus.chunks(self.reader_id, self._batches, bus.encode(changes)):
+                await slot.conn.execute(bus.NOTIFY, (bus.CHANNEL, chunk))
+
+    @property
+    def _bus_keys(self) -> tuple[int, int]:
+        return bus.lock_keys(self.slot_name, "bus")
+
+    async def _listen(self) -> None:
+        """The bus: a dedicated connection that holds a listener's lock and LISTENs, reconnecting for as
+        long as it runs. Changes sent while it was away are lost to this process: its subscriptions are
+        told (unless this process reads the slot itself, and so missed nothing)."""
+        backoff = 0.5
+        first = True
+        while True:
+            try:
+                async with await connect_dedicated(self.decode_url) as conn:
+                    await conn.execute(bus.LISTENER_LOCK, self._bus_keys)
+                    await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(bus.CHANNEL)))
+                    self._listen_pid = conn.info.backend_pid
+                    if not first and not self.reading.is_set():
+                        await self._gap_here("the connection to the change feed was lost and restored")
+                    first = False
+                    backoff = 0.5
+                    self.listening.set()
+                    async for notification in conn.notifies():
+                        await self._on_bus(notification.payload)
+            except psycopg.OperationalError as exc:
+                log.warning("change feed bus: connection lost (%s); reconnecting in %.1f s", exc, backoff)
+            except Exception:
+                log.exception("change feed bus: a batch failed; reconnecting in %.1f s", backoff)
+            self.listening.clear()
+            self._listen_pid = 0
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, MAX_BACKOFF_S)
+
+    async def _on_bus(self, payload: str) -> None:
+        reader, batch, index, count, text = bus.split(payload)
+        if reader == self.reader_id:
+            return
+        if batch == "gap":
+            await self._gap_here(text)
+            return
+        parts = self._parts.setdefault((reader, batch), [])
+        parts.append(text)
+        if index + 1 < count:
+            return
+        del self._parts[(reader, batch)]
+        self._parts.clear()  # a batch is sent in one transaction: anything older is incomplete for good
+        changes = [Change(*fields) for fields in bus.decode("".join(parts))]
+        await self._fan_out(changes)
+
     async def _gap(self, reason: str) -> None:
+        """Changes may have been missed by everyone: this process's subscriptions and the others'."""
+        await self._gap_here(reason)
+        with contextlib.suppress(psycopg.Error, GardenError):
+            await self.database.read(
+                "service_role", None, [(bus.NOTIFY, (bus.CHANNEL, bus.gap_notice(self.reader_id, reason)))]
+            )
+
+    async def _gap_here(self, reason: str) -> None:
         for subscription in list(self._subscriptions):
             try:
                 await subscription.sink.gap(reason)
@@ -266,8 +363,15 @@ class DatabaseChangeFeed:
     # -- fan-out ------------------------------------------------------------------------------------
 
     async def _fan_out(self, changes: list[Change]) -> None:
+        async with self._fan_lock:
+            changes = [c for c in changes if c.end_lsn > self._fanned_lsn]
+            if changes:
+                await self._fan_out_once(changes)
+                self._fanned_lsn = changes[-1].end_lsn
+
+    async def _fan_out_once(self, changes: list[Change]) -> None:
         subscriptions = [s for s in self._subscriptions if not s.closed]
-        if not subscriptions or not changes:
+        if not subscriptions:
             return
         by_table: dict[str, list[Change]] = defaultdict(list)
         for change in changes:
