@@ -34,7 +34,14 @@ class Sink:
             self.arrived.notify_all()
 
     async def gap(self, reason: str) -> None:
-        self.gaps.append(reason)
+        async with self.arrived:
+            self.gaps.append(reason)
+            self.arrived.notify_all()
+
+    async def wait_gap(self) -> list[str]:
+        async with self.arrived:
+            await asyncio.wait_for(self.arrived.wait_for(lambda: bool(self.gaps)), WAIT_S)
+        return self.gaps
 
     async def wait(self, count: int) -> list[dict[str, Any]]:
         async with self.arrived:

@@ -89,12 +89,8 @@ async def test_a_slot_made_again_tells_every_subscription_of_a_possible_gap(worl
                 except psycopg.errors.ObjectInUse:
                     await asyncio.sleep(0.01)  # the reader is peeking right now
         insert_leads(world, agency, ["after"])
-
-        async def told() -> None:
-            while not (here.gaps and there.gaps):
-                await asyncio.sleep(0.05)
-
-        await asyncio.wait_for(told(), WAIT_S)
+        assert await here.wait_gap()
+        assert await there.wait_gap()
         insert_leads(world, agency, ["later"])
         assert [e["record"]["first_name"] for e in await here.wait(1)][-1] == "later"
         assert [e["record"]["first_name"] for e in await there.wait(1)][-1] == "later"
