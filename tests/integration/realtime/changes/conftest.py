@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +37,11 @@ class Sink:
         async with self.arrived:
             self.gaps.append(reason)
             self.arrived.notify_all()
+
+    async def wait_for(self, done: Callable[[list[dict[str, Any]]], bool]) -> list[dict[str, Any]]:
+        async with self.arrived:
+            await asyncio.wait_for(self.arrived.wait_for(lambda: done(self.events)), WAIT_S)
+        return self.events
 
     async def wait_gap(self) -> list[str]:
         async with self.arrived:
