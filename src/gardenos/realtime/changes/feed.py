@@ -221,6 +221,8 @@ class DatabaseChangeFeed:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks = []
+        self.reading.clear()
+        self.listening.clear()
 
     # -- the reader ---------------------------------------------------------------------------------
 

@@ -65,6 +65,11 @@ class Slot:
             await self.conn.execute(CREATE, (self.name,))
         except psycopg.errors.DuplicateObject:
             return False  # another node's reader of the same name made it first
+        except psycopg.errors.InsufficientPrivilege as exc:
+            raise SlotUnavailable(
+                "the database login GardenOS migrates with may not create replication slots: grant it "
+                "REPLICATION (ALTER ROLE … REPLICATION) for database changes"
+            ) from exc
         return True
 
     async def peek(self, limit: int) -> tuple[int, list[bytes]]:
