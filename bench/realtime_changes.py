@@ -83,8 +83,8 @@ def _insert(target: DatabaseTarget, agencies: list[str], rows: int) -> None:
     with psycopg.connect(target.owner_url, autocommit=True) as conn:
         for start in range(0, rows, BATCH):
             conn.execute(
-                "INSERT INTO leads (agency_id, first_name) SELECT (%s::uuid[])[1 + g %% %s], 'L' || g "
-                "FROM generate_series(%s, %s) g",
+                "INSERT INTO leads (agency_id, first_name) SELECT (%s::uuid[])[1 + g %% %s::int], 'L' || g "
+                "FROM generate_series(%s::int, %s::int) g",
                 (agencies, AGENCIES, start, min(start + BATCH, rows) - 1),
             )
 

@@ -388,16 +388,19 @@ class DatabaseChangeFeed:
             table = await self._table_for(name, table_changes)
             if table is None:
                 continue
-            payloads = await self._payloads(table, table_changes)
             groups: dict[tuple[str, str, ColumnFilter | None], list[_Subscription]] = defaultdict(list)
             for s in interested:
                 groups[s.group_key()].append(s)
-            checks = [
-                self._visible(table, members[0].principal, key[2], table_changes)
+            standing = [
+                (key, members)
                 for key, members in groups.items()
+                if await self._still_stands(members[0].principal)
             ]
-            for members, seen in zip(groups.values(), await asyncio.gather(*checks), strict=True):
-                for i in sorted(seen):
+            batch = visibility.Batch(table, [(c.new, c.old) for c in table_changes])
+            records, seen = await batch.evaluate(self.database, [(m[0].principal, k[2]) for k, m in standing])
+            payloads = _payloads(table, table_changes, records)
+            for (_, members), visible in zip(standing, seen, strict=True):
+                for i in sorted(visible):
                     change = table_changes[i]
                     for s in members:
                         if s.spec.matches(name, change.type) and change.end_lsn > s.start_lsn:
@@ -425,65 +428,54 @@ class DatabaseChangeFeed:
             table = await self.tables.get(name, fresh=True)  # the table changed shape since
         return table
 
-    async def _visible(
-        self, table: TableInfo, principal: Principal, row_filter: ColumnFilter | None, changes: list[Change]
-    ) -> set[int]:
-        """Positions in `changes` the principal may see (with the filter), as of now."""
-        if self.revocation is not None:
-            try:
-                await self.revocation.check(principal.claims)
-            except InvalidToken:
-                return set()  # logged out, banned, or no longer a member: nothing more
-        query, params = visibility.visible_query(table, principal.role, row_filter)
-        rows = [visibility.composite(table, c.checked) for c in changes]
-        (row,) = await self.database.read(principal.role, principal.raw_claims, [(query, [rows, *params])])
-        return visibility.positions(row[0] if row else None)
+    async def _still_stands(self, principal: Principal) -> bool:
+        """The token's session, user and claimed membership still hold (auth/revocation.py's cache:
+        a dict lookup per group and batch): a signed-out or banned subscriber receives nothing more."""
+        if self.revocation is None:
+            return True
+        try:
+            await self.revocation.check(principal.claims)
+        except InvalidToken:
+            return False
+        return True
 
-    async def _payloads(self, table: TableInfo, changes: list[Change]) -> list[dict[str, Any]]:
-        """Supabase Realtime's `data` for each change (before the subscription ids the channel adds)."""
-        literals: list[str] = []
-        for c in changes:
-            if c.new is not None:
-                literals.append(visibility.composite(table, c.new))
-            if c.old is not None:
-                literals.append(visibility.composite(table, c.old))
-        (row,) = await self.database.read(
-            "service_role", None, [(visibility.records_query(table), (literals,))]
-        )
-        records: list[dict[str, Any]] = list(row[0] if row and row[0] else [])
-        columns = [{"name": c.name, "type": c.type} for c in table.columns]
-        key = table.primary_key
-        out = []
-        at = 0
-        for c in changes:
-            new = old = None
-            if c.new is not None:
-                new = _known(records[at], c.new)
-                at += 1
-            if c.old is not None:
-                old = _known(records[at], c.old)
-                at += 1
-            payload: dict[str, Any] = {
-                "schema": table.schema,
-                "table": table.name,
-                "commit_timestamp": _timestamp(c.commit_time),
-                "type": c.type,
-                "columns": columns,
-                "errors": None,
-            }
-            if new is not None:
-                payload["record"] = new
-            if c.type == "UPDATE":
-                # The whole old row under REPLICA IDENTITY FULL; otherwise its key, as Supabase sends.
-                full = old is not None and not c.old_is_key_only
-                payload["old_record"] = old if full else {k: (old or new or {}).get(k) for k in key}
-            elif c.type == "DELETE":
-                assert old is not None
-                # Supabase's rule: a deleted row of a table under RLS is told by its key alone.
-                full = not c.old_is_key_only and not table.rls
-                payload["old_record"] = old if full else {k: old.get(k) for k in key}
-            out.append(payload)
-        return out
+
+def _payloads(table: TableInfo, changes: list[Change], records: list[Any]) -> list[dict[str, Any]]:
+    """Supabase Realtime's `data` for each change (before the subscription ids the channel adds), from
+    the rows as JSON in `visibility.Batch`'s order: each change's new row, then its old row."""
+    columns = [{"name": c.name, "type": c.type} for c in table.columns]
+    key = table.primary_key
+    out = []
+    at = 0
+    for c in changes:
+        new = old = None
+        if c.new is not None:
+            new = _known(records[at], c.new)
+            at += 1
+        if c.old is not None:
+            old = _known(records[at], c.old)
+            at += 1
+        payload: dict[str, Any] = {
+            "schema": table.schema,
+            "table": table.name,
+            "commit_timestamp": _timestamp(c.commit_time),
+            "type": c.type,
+            "columns": columns,
+            "errors": None,
+        }
+        if new is not None:
+            payload["record"] = new
+        if c.type == "UPDATE":
+            # The whole old row under REPLICA IDENTITY FULL; otherwise its key, as Supabase sends.
+            full = old is not None and not c.old_is_key_only
+            payload["old_record"] = old if full else {k: (old or new or {}).get(k) for k in key}
+        elif c.type == "DELETE":
+            assert old is not None
+            # Supabase's rule: a deleted row of a table under RLS is told by its key alone.
+            full = not c.old_is_key_only and not table.rls
+            payload["old_record"] = old if full else {k: old.get(k) for k in key}
+        out.append(payload)
+    return out
 
 
 def _changes(messages: Iterable[bytes], relations: dict[int, pgoutput.Relation]) -> tuple[list[Change], int]:
