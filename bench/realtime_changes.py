@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -46,8 +46,7 @@ class Counter:
         now = time.time()
         self.count += 1
         self.last = time.perf_counter()
-        committed = datetime.strptime(data["commit_timestamp"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
-        self.latencies.append(now - committed.timestamp())
+        self.latencies.append(now - datetime.fromisoformat(data["commit_timestamp"]).timestamp())
         if self.count >= self.expected:
             self.done.set()
 

@@ -162,21 +162,39 @@ class _Reader:
         return text
 
     def tuple_data(self) -> tuple[Value, ...]:
+        # The hot loop of decoding (a value per column per row): indexes into the bytes directly.
+        data, pos = self.data, self.pos
         values: list[Value] = []
-        for _ in range(self.int16()):
-            kind = self.byte()
-            if kind == "n":
-                values.append(None)
-            elif kind == "u":
-                values.append(UNCHANGED_TOAST)
-            elif kind in ("t", "b"):
-                raw = self.take(self.int32())
-                if kind == "b":
+        try:
+            (count,) = _INT16.unpack_from(data, pos)
+            pos += 2
+            for _ in range(count):
+                kind = data[pos]
+                pos += 1
+                if kind == _TEXT:
+                    (length,) = _INT32.unpack_from(data, pos)
+                    pos += 4
+                    if pos + length > len(data):
+                        raise DecodeError(f"message truncated at byte {pos} (needs {length} more)")
+                    values.append(data[pos : pos + length].decode())
+                    pos += length
+                elif kind == _NULL:
+                    values.append(None)
+                elif kind == _UNCHANGED:
+                    values.append(UNCHANGED_TOAST)
+                elif kind == _BINARY:
                     raise DecodeError("binary column values: the publication must not use binary mode")
-                values.append(raw.decode())
-            else:
-                raise DecodeError(f"unknown column kind {kind!r}")
+                else:
+                    raise DecodeError(f"unknown column kind {chr(kind)!r}")
+        except (struct.error, IndexError) as exc:
+            raise DecodeError(f"message truncated at byte {pos}") from exc
+        self.pos = pos
         return tuple(values)
+
+
+_INT16 = struct.Struct("!h")
+_INT32 = struct.Struct("!i")
+_TEXT, _NULL, _UNCHANGED, _BINARY = b"t"[0], b"n"[0], b"u"[0], b"b"[0]
 
 
 def decode(data: bytes) -> Message:
