@@ -284,6 +284,7 @@ class DatabaseChangeFeed:
                 log.exception("change feed: skipping a batch that failed %d times", count)
                 await self._gap("changes could not be delivered and were skipped")
             await slot.advance(last_lsn)
+            await slot.mark()
             failures = (0, 0)
 
     async def _publish(self, slot: Slot, changes: list[Change]) -> None:
