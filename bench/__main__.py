@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from bench import agents, api, auth, backup, cluster, demo_data, importer
+from bench import agents, api, auth, backup, cluster, demo_data, importer, realtime_changes
 
 
 def main() -> None:
@@ -27,7 +27,17 @@ def main() -> None:
     parser.add_argument("--import-rows", type=int, default=1_000_000, help="importer: rows of the CSV")
     parser.add_argument(
         "--only",
-        choices=["auth", "demo-data", "api", "revocation", "importer", "agents", "cluster", "backup"],
+        choices=[
+            "auth",
+            "demo-data",
+            "api",
+            "revocation",
+            "importer",
+            "agents",
+            "cluster",
+            "backup",
+            "realtime-changes",
+        ],
         help="run one benchmark",
     )
     args = parser.parse_args()
@@ -59,6 +69,8 @@ def main() -> None:
         cluster.run(rounds=args.cluster_rounds)
     if args.only in (None, "backup"):
         backup.run(switches=args.archive_switches)
+    if args.only in (None, "realtime-changes"):
+        realtime_changes.run()
 
 
 main()

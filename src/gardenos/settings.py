@@ -169,6 +169,15 @@ class Settings(BaseSettings):
     # Larger files are refused before anything is read (split them, or raise this).
     import_max_bytes: int = Field(default=1 << 30, ge=1)
 
+    # Realtime database changes (postgres_changes): read from one logical replication slot per GardenOS
+    # node, named here. Every node (host) sharing one database needs its own name; a slot nobody reads
+    # keeps WAL on the server (drop a retired node's with `SELECT pg_drop_replication_slot('…')`).
+    realtime_changes: bool = True
+    realtime_slot_name: str = Field(default="gardenos_realtime", pattern=r"^[a-z0-9_]{1,63}$")
+    # How often the slot is polled when idle (a full batch is followed at once by the next).
+    realtime_poll_interval_s: float = Field(default=0.05, gt=0, le=10)
+    realtime_batch_size: int = Field(default=1000, ge=1)
+
     # Demo data loaded by `gardenos up` on first start.
     demo: bool = True
     demo_leads: int = Field(default=5000, ge=0)

@@ -35,6 +35,8 @@ from gardenos.importer.runner import ImportRunner
 from gardenos.importer.upload import remove_leftovers, upload_dir
 from gardenos.mail.mailer import build_mailer
 from gardenos.mail.sender import MailSender
+from gardenos.realtime.changes.feed import DatabaseChangeFeed
+from gardenos.realtime.contracts import ChangeFeed, NoChangeFeed
 from gardenos.rest import routes as rest_routes
 from gardenos.tenancy import routes as tenancy_routes
 
@@ -63,6 +65,19 @@ def create_app(target: DatabaseTarget, *, revocation_check: bool = True) -> Fast
     ai = AIService(database, settings, listen_url=target.api_url)
     revocation = RevocationCache(database, settings.revocation_cache_ttl_s) if revocation_check else None
     imports = ImportRunner()
+    # postgres_changes: decoded as the owner (logical decoding needs REPLICATION), checked as each caller.
+    change_feed: ChangeFeed = (
+        DatabaseChangeFeed(
+            database,
+            target.owner_url,
+            slot_name=settings.realtime_slot_name,
+            poll_interval_s=settings.realtime_poll_interval_s,
+            batch_size=settings.realtime_batch_size,
+            revocation=revocation,
+        )
+        if settings.realtime_changes
+        else NoChangeFeed()
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -89,9 +104,13 @@ def create_app(target: DatabaseTarget, *, revocation_check: bool = True) -> Fast
             )
         listeners.append(asyncio.create_task(app.state.mail_sender.run(), name="mail-sender"))
         await ai.start()
+        if isinstance(change_feed, DatabaseChangeFeed):
+            await change_feed.start()
         try:
             yield
         finally:
+            if isinstance(change_feed, DatabaseChangeFeed):
+                await change_feed.stop()
             await imports.stop()
             await ai.stop()
             for task in listeners:
@@ -113,6 +132,7 @@ def create_app(target: DatabaseTarget, *, revocation_check: bool = True) -> Fast
     app.state.revocation = revocation
     app.state.ai = ai
     app.state.imports = imports
+    app.state.change_feed = change_feed
     app.state.limiter = RateLimiter(database, settings.rate_limit_window_s)
     app.state.auth = AuthService(
         database, tokens, build_mailer(settings, target.owner_url), app.state.limiter, settings

@@ -604,6 +604,8 @@ CREATE TABLE public.leads (
     CONSTRAINT leads_status_check CHECK ((status = ANY (ARRAY['new'::text, 'contacted'::text, 'qualified'::text, 'proposal'::text, 'negotiation'::text, 'converted'::text, 'lost'::text])))
 );
 
+ALTER TABLE ONLY public.leads REPLICA IDENTITY FULL;
+
 --
 -- Name: search_leads(text, integer); Type: FUNCTION; Schema: public; Owner: -
 --
@@ -813,6 +815,8 @@ CREATE TABLE public.activities (
     CONSTRAINT activities_status_check CHECK ((status = ANY (ARRAY['draft'::text, 'planned'::text, 'done'::text, 'cancelled'::text])))
 );
 
+ALTER TABLE ONLY public.activities REPLICA IDENTITY FULL;
+
 --
 -- Name: agencies; Type: TABLE; Schema: public; Owner: -
 --
@@ -829,6 +833,8 @@ CREATE TABLE public.agencies (
     CONSTRAINT agencies_settings_check CHECK ((jsonb_typeof(settings) = 'object'::text)),
     CONSTRAINT agencies_slug_check CHECK ((slug ~ '^[a-z0-9][a-z0-9-]{0,62}$'::text))
 );
+
+ALTER TABLE ONLY public.agencies REPLICA IDENTITY FULL;
 
 --
 -- Name: agent_memory; Type: TABLE; Schema: public; Owner: -
@@ -1015,6 +1021,8 @@ CREATE TABLE public.clients (
     CONSTRAINT clients_status_check CHECK ((status = ANY (ARRAY['active'::text, 'inactive'::text, 'churned'::text])))
 );
 
+ALTER TABLE ONLY public.clients REPLICA IDENTITY FULL;
+
 --
 -- Name: import_errors; Type: TABLE; Schema: public; Owner: -
 --
@@ -1149,6 +1157,8 @@ CREATE TABLE public.memberships (
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     CONSTRAINT memberships_role_check CHECK ((role = ANY (ARRAY['owner'::text, 'admin'::text, 'member'::text])))
 );
+
+ALTER TABLE ONLY public.memberships REPLICA IDENTITY FULL;
 
 --
 -- Name: price_list_items; Type: TABLE; Schema: public; Owner: -
@@ -2733,6 +2743,18 @@ CREATE POLICY tenant_isolation ON storage.buckets TO authenticated USING ((agenc
 --
 
 CREATE POLICY tenant_isolation ON storage.objects TO authenticated USING ((agency_id = ( SELECT auth.agency_id() AS agency_id))) WITH CHECK ((agency_id = ( SELECT auth.agency_id() AS agency_id)));
+
+--
+-- Name: gardenos_changes; Type: PUBLICATION; Schema: -; Owner: -
+--
+
+CREATE PUBLICATION gardenos_changes WITH (publish = 'insert, update, delete', publish_generated_columns = stored);
+
+--
+-- Name: gardenos_changes public; Type: PUBLICATION TABLES IN SCHEMA; Schema: public; Owner: -
+--
+
+ALTER PUBLICATION gardenos_changes ADD TABLES IN SCHEMA public;
 
 --
 -- Name: SCHEMA auth; Type: ACL; Schema: -; Owner: -

@@ -59,6 +59,10 @@ log_line_prefix = '%m [%p] %q%u@%d '
 log_min_duration_statement = 2000
 """
 
+# Given on the command line, so a data folder made before they were needed gets them too: logical
+# decoding feeds realtime database changes (realtime/changes/), from one slot per GardenOS node.
+SERVER_ARGS = ("-c", "wal_level=logical")
+
 
 class EmbeddedPostgresError(GardenError):
     status_code = 500
@@ -282,6 +286,7 @@ class EmbeddedPostgres:
             str(port),
             "-k",
             str(self.socket_dir),
+            *SERVER_ARGS,
         ]
         log = self._open_log()
         with log:
