@@ -25,6 +25,7 @@ from psycopg.rows import DictRow
 from psycopg.types.json import Jsonb
 
 from gardenos.auth.principal import Principal
+from gardenos.crm.contacts import service as contacts
 from gardenos.crm.contacts.agency import agency_rules
 from gardenos.crm.contacts.rules import DuplicateRule
 from gardenos.crm.conversion_and_merge import repository as repo
@@ -72,7 +73,11 @@ class PipelineService:
         self.database = database
 
     async def convert(
-        self, principal: Principal, lead_id: uuid.UUID, request: ConvertRequest | None
+        self,
+        principal: Principal,
+        lead_id: uuid.UUID,
+        request: ConvertRequest | None,
+        default_region: str,
     ) -> dict[str, Any]:
         """The lead becomes a client: person, company, owner, tags and custom fields are copied (the
         request overrides any of them), its activities join the client, the lead stays as `converted`."""
@@ -90,6 +95,8 @@ class PipelineService:
                     "set another status first to convert it again"
                 )
             overrides = request.overrides() if request is not None else {}
+            if "phone" in overrides:
+                overrides["phone"] = await contacts.phone(conn, overrides["phone"], default_region)
             owner = overrides.get("owner_id")
             if owner is not None and await fetch_one(conn, repo.IS_MEMBER, (owner,)) is None:
                 raise BadRequest(f"owner_id {owner} is not a member of this agency")
