@@ -100,9 +100,17 @@ def test_a_write_as_sent_to_rest_v1_is_tidied(conn: psycopg.Connection) -> None:
             (agency[0], [" a", "b ", "a", " "]),
         ).fetchone()
         assert row == ("Ann", None, "Ann@example.com", "Acme GmbH", ["a", "b"])
+        # No white space to tidy (the trigger's quick path): still de-shouted, the domain still lower.
+        row = conn.execute(
+            "INSERT INTO leads (agency_id, first_name, last_name, email, tags) "
+            "VALUES (%s, 'BO', 'McDonald', 'mailto:Bo@Example.COM', '{x}') "
+            "RETURNING first_name, last_name, email, tags",
+            (agency[0],),
+        ).fetchone()
+        assert row == ("Bo", "McDonald", "Bo@example.com", ["x"])
         updated = conn.execute(
-            "UPDATE leads SET first_name = 'BOB  O''NEIL', score = 3 WHERE agency_id = %s "
-            "RETURNING first_name",
+            "UPDATE leads SET first_name = 'BOB  O''NEIL', score = 3 "
+            "WHERE agency_id = %s AND last_name IS NULL RETURNING first_name",
             (agency[0],),
         ).fetchone()
         assert updated == ("Bob O'Neil",)

@@ -93,24 +93,47 @@ BEGIN
 END
 $$;
 
+-- Most rows come tidy (the importer and /api/v1 send them so, and an import writes a million): one look
+-- at all their text first, and the rules above only for what needs them.
 CREATE FUNCTION gardenos.tidy_contact() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path TO ''
 AS $$
+DECLARE
+    texts text := concat_ws(E'\x1f', NEW.first_name, NEW.last_name, NEW.email, NEW.company, NEW.job_title,
+        NEW.website, NEW.city, NEW.country);
 BEGIN
-    NEW.first_name := gardenos.person_name(NEW.first_name);
-    NEW.last_name := gardenos.person_name(NEW.last_name);
-    NEW.email := gardenos.email_address(NEW.email);
-    NEW.company := gardenos.tidy_text(NEW.company);
-    NEW.job_title := gardenos.tidy_text(NEW.job_title);
-    NEW.website := gardenos.tidy_text(NEW.website);
-    NEW.city := gardenos.tidy_text(NEW.city);
-    NEW.country := gardenos.tidy_text(NEW.country);
     IF TG_TABLE_NAME = 'leads' THEN
-        NEW.source := gardenos.tidy_text(NEW.source);
+        texts := concat_ws(E'\x1f', texts, NEW.source);
+    END IF;
+    -- A field with white space to tidy (at an end, doubled, not a plain space) or blank.
+    IF texts ~ E'(^|\x1f)(\\s|\x1f|$)|\\s(\x1f|$)|\\s\\s|[^\\S ]' THEN
+        NEW.first_name := gardenos.person_name(NEW.first_name);
+        NEW.last_name := gardenos.person_name(NEW.last_name);
+        NEW.email := gardenos.email_address(NEW.email);
+        NEW.company := gardenos.tidy_text(NEW.company);
+        NEW.job_title := gardenos.tidy_text(NEW.job_title);
+        NEW.website := gardenos.tidy_text(NEW.website);
+        NEW.city := gardenos.tidy_text(NEW.city);
+        NEW.country := gardenos.tidy_text(NEW.country);
+        IF TG_TABLE_NAME = 'leads' THEN
+            NEW.source := gardenos.tidy_text(NEW.source);
+        END IF;
+    ELSE
+        IF NEW.first_name = upper(NEW.first_name) THEN
+            NEW.first_name := gardenos.person_name(NEW.first_name);
+        END IF;
+        IF NEW.last_name = upper(NEW.last_name) THEN
+            NEW.last_name := gardenos.person_name(NEW.last_name);
+        END IF;
+        IF NEW.email <> lower(NEW.email) OR NEW.email LIKE '<%' OR NEW.email ILIKE 'mailto:%'
+            OR NEW.email LIKE '%.' THEN
+            NEW.email := gardenos.email_address(NEW.email);
+        END IF;
     END IF;
     -- Tags trimmed, blank ones dropped, each once, in the order first given.
-    IF cardinality(NEW.tags) > 0 THEN
+    IF cardinality(NEW.tags) > 1
+        OR array_to_string(NEW.tags, E'\x1f') ~ E'(^|\x1f)(\\s|$)|\\s(\x1f|$)' THEN
         NEW.tags := ARRAY(
             SELECT t.tag FROM (
                 SELECT regexp_replace(x, '^\s+|\s+$', '', 'g') AS tag, min(n) AS first
