@@ -63,8 +63,9 @@ from gardenos.embedded.postgres import free_port, wheel_bin_dir
 from gardenos.rest import schema
 from gardenos.rest.ast import ReadRequest
 from gardenos.rest.build import build_read
+from gardenos.rest.execute import planned_rows
 from gardenos.rest.grammar import parse_read
-from gardenos.rest.routes import capped, planned_rows
+from gardenos.rest.routes import capped
 from gardenos.rest.write import build_insert
 from gardenos.settings import Settings
 

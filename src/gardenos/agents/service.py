@@ -13,13 +13,11 @@ import uuid
 from typing import Any
 
 import psycopg
-from psycopg.rows import dict_row
-from psycopg.types.json import Jsonb
 
 from gardenos.agents import memory, queue
 from gardenos.agents.embeddings import Embedder, build_embedder
 from gardenos.agents.orchestrator import CONTROL_CHANNEL, AIOrchestrator
-from gardenos.crm.activities import repository as activity_repo
+from gardenos.crm.activities import service as activities
 from gardenos.crm.activities.schemas import Activity
 from gardenos.db.pool import Conn, Database
 from gardenos.db.rows import fetch_all, fetch_one
@@ -93,13 +91,6 @@ LEFT JOIN public.leads l ON l.id = a.lead_id
 LEFT JOIN public.clients c ON c.id = a.client_id
 WHERE a.id = %s
 FOR UPDATE OF a
-"""
-MARK_SENT = f"""
-UPDATE public.activities a
-SET status = 'done', subject = %(subject)s, body = %(body)s, completed_at = now(), occurred_at = now(),
-    metadata = a.metadata || %(meta)s
-WHERE a.id = %(id)s
-RETURNING {activity_repo.COLUMNS}
 """
 
 
@@ -260,17 +251,7 @@ async def approve_follow_up(
         kind="follow_up",
     )
     meta = {"sent_to": draft["email"], "approved_by": str(approved_by), "sent_at": time.time()}
-    async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(
-            MARK_SENT, {"id": activity_id, "subject": subject, "body": text, "meta": Jsonb(meta)}
-        )
-        row = await cur.fetchone()
-    assert row is not None
-    activity = Activity.model_validate(row)
-    if activity.lead_id is not None:
-        await conn.execute(activity_repo.TOUCH_LEAD, {"id": activity.lead_id, "at": activity.occurred_at})
-    if activity.client_id is not None:
-        await conn.execute(activity_repo.TOUCH_CLIENT, {"id": activity.client_id, "at": activity.occurred_at})
+    activity = await activities.mark_sent(conn, activity_id, subject=subject, body=text, metadata=meta)
     # After the status change: the database lets an agency write a mail only for a done email activity.
     mail_id = await outbox.enqueue(conn, mail, agency_id=draft["agency_id"], activity_id=activity_id)
     return activity, mail_id

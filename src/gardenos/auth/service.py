@@ -107,6 +107,20 @@ class AuthService:
         meta.setdefault("providers", ["email"])
         return meta
 
+    async def access_token_now(
+        self, conn: repo.Conn, user_id: uuid.UUID, session_id: uuid.UUID
+    ) -> dict[str, Any] | None:
+        """A new access token for the user's session with the claims as they are now (after the active
+        agency changed), as /auth/v1/token answers but without a new refresh token; None when the user
+        or the session is gone."""
+        user = await repo.user_by_id(conn, user_id)
+        session = await repo.session(conn, session_id, user_id)
+        if user is None or session is None:
+            return None
+        result = await self.session_json(conn, user, session, refresh_token="")
+        del result["refresh_token"]
+        return result
+
     async def session_json(
         self, conn: repo.Conn, user: DictRow, session: DictRow, refresh_token: str
     ) -> dict[str, Any]:
@@ -544,6 +558,17 @@ def _check_not_banned(user: DictRow) -> None:
     banned_until: datetime | None = user["banned_until"]
     if banned_until is not None and banned_until > datetime.now(UTC):
         raise AuthApiError("User is banned", 400, "user_banned")
+
+
+async def find_or_invite(conn: repo.Conn, email: str) -> DictRow:
+    """The account for `email` (normalised), created as invited (no password, not confirmed) when there
+    is none: how an agency adds a member by address."""
+    return await repo.find_or_invite(conn, email)
+
+
+async def active_membership(conn: repo.Conn, user_id: uuid.UUID) -> tuple[uuid.UUID, str] | None:
+    """The agency and role a new token of the user carries: the active membership, else the first."""
+    return await repo.active_membership(conn, user_id, None)
 
 
 def normalise_email(email: str) -> str:

@@ -19,7 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from gardenos.agents import queue
-from gardenos.agents import repository as repo
+from gardenos.agents import reembed as backfill
 from gardenos.cli.console import console, err_console, print_json
 from gardenos.cli.target import database_target
 from gardenos.db.target import DatabaseTarget
@@ -53,10 +53,6 @@ AGENCIES = """
 SELECT a.id, a.slug FROM public.agencies a WHERE (%(slug)s::text IS NULL OR a.slug = %(slug)s) ORDER BY a.slug
 """
 SCOPE = "SELECT set_config('role', 'authenticated', true), set_config('request.jwt.claims', %s, true)"
-COUNT_MISSING = {
-    subject: f"SELECT count(*) FROM ({sql.replace('LIMIT %(limit)s', '')}) m"
-    for subject, sql in repo.MISSING_EMBEDDINGS.items()
-}
 DROP_OTHER_MODELS = "DELETE FROM public.record_embeddings e WHERE e.embedding_model <> %s"
 
 
@@ -220,15 +216,12 @@ def reembed(
         agencies = conn.execute(AGENCIES, {"slug": agency}).fetchall()
         if agency is not None and not agencies:
             raise NotFound(f"no agency with the slug {agency!r}")
-        totals = {}
+        totals: dict[tuple[uuid.UUID, backfill.Subject], int] = {}
         for agency_id, _slug in agencies:
-            for subject in ("lead", "client"):
+            for subject in backfill.SUBJECTS:
                 with conn.transaction():
                     _scope(conn, agency_id)
-                    row = conn.execute(
-                        COUNT_MISSING[subject], {"model": embedder.model_id, "after": repo.NIL_UUID}
-                    ).fetchone()
-                totals[(agency_id, subject)] = row[0] if row else 0
+                    totals[(agency_id, subject)] = backfill.count_missing(conn, subject, embedder.model_id)
         total = sum(totals.values())
         console.print(f"embedding {total:,} records with {escape(embedder.model_id)}")
         with Progress(
@@ -264,45 +257,23 @@ def _scope(conn: psycopg.Connection, agency_id: uuid.UUID) -> None:
 async def _reembed(
     conn: psycopg.Connection,
     embedder: Embedder,
-    totals: dict[tuple[uuid.UUID, str], int],
+    totals: dict[tuple[uuid.UUID, backfill.Subject], int],
     batch: int,
     progress: Progress,
     bar: Any,
 ) -> None:
     import time
 
-    from gardenos.agents.embeddings import vector_literal
-    from gardenos.agents.kinds.embed import content_hash
-
     started, done = time.perf_counter(), 0
     for (agency_id, subject), missing in totals.items():
-        after = repo.NIL_UUID
+        after: uuid.UUID | str = backfill.START
         while missing > 0:
             with conn.transaction():
                 _scope(conn, agency_id)
-                ids = [
-                    r[0]
-                    for r in conn.execute(
-                        repo.MISSING_EMBEDDINGS[subject],
-                        {"model": embedder.model_id, "limit": batch, "after": after},
-                    )
-                ]
-                if not ids:
-                    break
-                after = ids[-1]
-                with conn.cursor(row_factory=dict_row) as cur:
-                    sources = cur.execute(repo.EMBED_SOURCE[subject], {"ids": ids}).fetchall()
-                texts = [row["text"] or "" for row in sources]
-                vectors = await embedder.embed(texts)
-                conn.execute(
-                    repo.UPSERT_EMBEDDINGS[subject],
-                    {
-                        "model": embedder.model_id,
-                        "ids": [row["id"] for row in sources],
-                        "vectors": [vector_literal(v) for v in vectors],
-                        "hashes": [content_hash(t, embedder.model_id) for t in texts],
-                    },
-                )
+                ids = await backfill.embed_batch(conn, embedder, subject, after, batch)
+            if not ids:
+                break
+            after = ids[-1]
             missing -= len(ids)
             done += len(ids)
             progress.update(

@@ -1,4 +1,4 @@
-"""The one place contact data is normalised: emails, phones (E.164), person names and dates.
+"""The one place contact data is normalised: emails, phones (E.164) and dates (person names: the database).
 
 Used by the CSV importer and by the leads and clients API, so that a person typed in by hand and the
 same person imported from a spreadsheet end up with the same keys for duplicate detection.
@@ -249,44 +249,9 @@ def valid_region(region: str) -> bool:
 
 # --- names --------------------------------------------------------------------------------------------
 
-# Lower-case name particles, when they come before the surname ("Jan van der Berg", "Luis de la Cruz").
-_PARTICLES = frozenset(
-    "van von der den de del della dei di da das dos du la le ten ter zu zur y bin ibn al el".split()  # noqa: SIM905
-)
-
-
-def normalize_name(raw: str) -> str | None:
-    """`raw` trimmed, inner whitespace collapsed, and de-shouted when written all in capitals
-    ("JOHN SMITH" -> "John Smith", "MCDONALD" -> "McDonald", "VAN DER BERG" -> "van der Berg");
-    names in mixed case are kept as written ("McDonald", "Zoë Müller-Łukasiewicz"). None if blank."""
-    text = " ".join(raw.split())
-    if not text:
-        return None
-    if text.isupper() and sum(c.isalpha() for c in text) > 1:
-        words = text.split(" ")
-        last = len(words) - 1
-        text = " ".join(
-            word.lower() if i < last and word.lower() in _PARTICLES else _capitalize_word(word)
-            for i, word in enumerate(words)
-        )
-    return text
-
-
-def _capitalize_word(word: str) -> str:
-    return "-".join(_capitalize_part(part) for part in word.split("-"))
-
-
-def _capitalize_part(part: str) -> str:
-    if not part:
-        return part
-    for mark in ("'", "’"):
-        if mark in part[1:3]:  # O'Brien, D'Angelo
-            head, _, tail = part.partition(mark)
-            return f"{_capitalize_part(head)}{mark}{_capitalize_part(tail)}"
-    lower = part.lower()
-    if lower.startswith("mc") and len(part) > 3:
-        return "Mc" + lower[2].upper() + lower[3:]
-    return lower[0].upper() + lower[1:]
+# A person's name is tidied and de-shouted ("JOHN SMITH" -> "John Smith") by the database on every write
+# (gardenos.person_name, migration 0024), so that /rest/v1, which writes the tables directly, stores the
+# same name as every other door: one rule, where every door passes.
 
 
 # --- dates --------------------------------------------------------------------------------------------

@@ -16,7 +16,6 @@ from gardenos.crm.leads.schemas import LEAD_STATUSES as STATUSES
 from gardenos.crm.normalize import (
     InvalidValue,
     normalize_email,
-    normalize_name,
     normalize_phone,
     parse_datetime,
     phone_match_keys,
@@ -151,8 +150,10 @@ class RowBuilder:
         first, last = get("first_name"), get("last_name")
         if (first is None and last is None) and (full := get("name")):
             first, last = _split_name(full)
-        first = normalize_name(self._short("first_name", first)) if first else None
-        last = normalize_name(self._short("last_name", last)) if last else None
+        # Tidied here as the company is, for matching names inside the file; de-shouted by the database
+        # (gardenos.person_name), as every door's names are.
+        first = " ".join(self._short("first_name", first).split()) if first else None
+        last = " ".join(self._short("last_name", last).split()) if last else None
         email = email_key = phone = phone_raw = None
         phone_keys = NULL
         if raw := get("email"):

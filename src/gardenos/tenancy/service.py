@@ -17,9 +17,15 @@ from typing import Any, Literal
 
 from psycopg.rows import DictRow
 
-from gardenos.auth import repository as repo
 from gardenos.auth.principal import Principal
-from gardenos.auth.service import AuthService, ClientInfo, normalise_email
+from gardenos.auth.service import (
+    AuthService,
+    ClientInfo,
+    active_membership,
+    find_or_invite,
+    normalise_email,
+)
+from gardenos.db.pool import Conn
 from gardenos.db.rows import fetch_all, fetch_one
 from gardenos.errors import BadRequest, Conflict, NotFound
 from gardenos.mail.templates import compose
@@ -88,7 +94,7 @@ class TenancyService:
             agency = await fetch_one(conn, INSERT_AGENCY, (name, slug))
             assert agency is not None
             await conn.execute(ADD_MEMBER, (agency["id"], user_id, "owner", None))
-            active = await repo.active_membership(conn, user_id, None)
+            active = await active_membership(conn, user_id)
             return agency_json({**agency, "role": "owner"}, active[0] if active else None)
 
     async def list_agencies(self, principal: Principal) -> list[dict[str, Any]]:
@@ -97,7 +103,7 @@ class TenancyService:
             rows = await fetch_all(conn, MY_AGENCIES, (user_id,))
         return [agency_json(row, principal.agency_id) for row in rows]
 
-    async def _membership(self, conn: repo.Conn, agency_id: uuid.UUID, user_id: uuid.UUID) -> DictRow:
+    async def _membership(self, conn: Conn, agency_id: uuid.UUID, user_id: uuid.UUID) -> DictRow:
         row = await fetch_one(conn, MY_ROLE, (agency_id, user_id))
         if row is None:
             raise NotFound("agency not found (or you are not a member of it)")
@@ -132,7 +138,7 @@ class TenancyService:
         email = normalise_email(email)
         async with self.database.transaction("service_role", principal.raw_claims) as conn:
             agency = await self._membership(conn, agency_id, inviter)
-            user = await repo.find_or_invite(conn, email)
+            user = await find_or_invite(conn, email)
             # The membership rules refuse an inviter who is not an owner or admin (now), or an admin
             # making an owner: the account made for the address above goes with the rolled-back transaction.
             added = await fetch_one(conn, ADD_MEMBER, (agency_id, user["id"], role, inviter))
@@ -169,19 +175,18 @@ class TenancyService:
             user = await self.auth.current_user(conn, principal)
             await self._membership(conn, agency_id, user_id)
             await conn.execute(SET_ACTIVE, (str(agency_id), user_id))
-            fresh = await repo.user_by_id(conn, user_id)
-            session = (
-                await repo.session(conn, principal.session_id, user_id) if principal.session_id else None
+            result = (
+                await self.auth.access_token_now(conn, user_id, principal.session_id)
+                if principal.session_id
+                else None
             )
-            if fresh is None or session is None:
+            if result is None:
                 raise BadRequest("switching agencies needs a session token from /auth/v1/token")
-            result = await self.auth.session_json(conn, fresh, session, refresh_token="")
-            del result["refresh_token"]
             assert user is not None
             return result
 
 
-async def _free_slug(conn: repo.Conn, name: str) -> str:
+async def _free_slug(conn: Conn, name: str) -> str:
     ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()
     base = re.sub(r"[^a-z0-9]+", "-", ascii_name).strip("-")[:48] or "agency"
     slug = base

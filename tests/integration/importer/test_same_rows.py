@@ -10,6 +10,7 @@ from typing import Any
 
 import psycopg
 
+from tests.integration.contacts.person import CSV_HEADER, CSV_LINE, LEAD, set_rules, stored
 from tests.integration.importer.test_api import wait_for
 from tests.live import Api, Member, agency_owner
 from tests.support import SessionDatabase
@@ -44,12 +45,7 @@ def _agency(api: Api, name: str) -> Member:
     return member
 
 
-def test_the_cli_and_the_api_import_a_file_into_identical_rows(
-    api: Api, database: SessionDatabase, tmp_path: Path
-) -> None:
-    path = tmp_path / "leute.csv"
-    path.write_text(CSV, encoding="utf-8")
-    by_cli, by_api = _agency(api, "CLI Agentur"), _agency(api, "API Agentur")
+def _import(api: Api, database: SessionDatabase, path: Path, by_cli: Member, by_api: Member) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "gardenos", "import", "leads", str(path), "--agency", by_cli.agency_id],
         env=database.env(),
@@ -63,6 +59,29 @@ def test_the_cli_and_the_api_import_a_file_into_identical_rows(
         created = http.post("/api/v1/imports", files={"file": ("leute.csv", path.read_bytes(), "text/csv")})
         assert created.status_code == 202, created.text
         assert wait_for(http, created.json()["id"])["status"] == "succeeded"
+
+
+def test_the_cli_and_the_api_import_the_person_every_door_stores(
+    api: Api, database: SessionDatabase, tmp_path: Path
+) -> None:
+    # The person of tests/integration/contacts/test_same_rows.py, as a line of a CSV: the same row.
+    path = tmp_path / "person.csv"
+    path.write_text(f"{CSV_HEADER}\n{CSV_LINE}\n", encoding="utf-8")
+    by_cli, by_api = agency_owner(api, "CLI Person"), agency_owner(api, "API Person")
+    for member in (by_cli, by_api):
+        set_rules(api.owner_url, member.agency_id)
+    _import(api, database, path, by_cli, by_api)
+    assert stored(api.owner_url, "leads", by_cli.agency_id) == [LEAD]
+    assert stored(api.owner_url, "leads", by_api.agency_id) == [LEAD]
+
+
+def test_the_cli_and_the_api_import_a_file_into_identical_rows(
+    api: Api, database: SessionDatabase, tmp_path: Path
+) -> None:
+    path = tmp_path / "leute.csv"
+    path.write_text(CSV, encoding="utf-8")
+    by_cli, by_api = _agency(api, "CLI Agentur"), _agency(api, "API Agentur")
+    _import(api, database, path, by_cli, by_api)
     cli_rows, api_rows = _rows(api, by_cli.agency_id), _rows(api, by_api.agency_id)
     assert len(cli_rows) == 4  # the fifth row repeats the first's email
     assert cli_rows == api_rows

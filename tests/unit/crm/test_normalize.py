@@ -1,5 +1,5 @@
-"""Contact data normalisation: emails, phones (E.164, the fast path agreeing with libphonenumber), names,
-dates."""
+"""Contact data normalisation: emails, phones (E.164, the fast path agreeing with libphonenumber), dates.
+Names are the database's (tests/integration/contacts/test_text_rules.py)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,6 @@ from gardenos.crm.normalize import (
     InvalidValue,
     _fast_phone,
     normalize_email,
-    normalize_name,
     normalize_phone,
     parse_date,
     parse_datetime,
@@ -131,27 +130,6 @@ def test_phones_raise_only_invalid_value(raw: str, region: str) -> None:
 def test_match_keys_cover_national_forms() -> None:
     assert phone_match_keys("+12125550123") == ("+12125550123", "2125550123", "12125550123")
     assert phone_match_keys("+493012345678") == ("+493012345678", "3012345678", "03012345678")
-
-
-@pytest.mark.parametrize(
-    ("raw", "expected"),
-    [
-        ("JOHN SMITH", "John Smith"),
-        ("  John   Smith ", "John Smith"),
-        ("MCDONALD", "McDonald"),
-        ("McDonald", "McDonald"),
-        ("VAN DER BERG", "van der Berg"),
-        ("JAN VAN DER BERG", "Jan van der Berg"),
-        ("van der Berg", "van der Berg"),
-        ("O'BRIEN", "O'Brien"),
-        ("ZOË MÜLLER-ŁUKASIEWICZ", "Zoë Müller-Łukasiewicz"),
-        ("Zoë Müller-Łukasiewicz", "Zoë Müller-Łukasiewicz"),
-        ("J", "J"),
-        ("   ", None),
-    ],
-)
-def test_names(raw: str, expected: str | None) -> None:
-    assert normalize_name(raw) == expected
 
 
 @pytest.mark.parametrize(

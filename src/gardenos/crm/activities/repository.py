@@ -40,6 +40,14 @@ UPDATE public.activities a SET status = 'done', completed_at = now() WHERE a.id 
 DELETE = "DELETE FROM public.activities a WHERE a.id = %s RETURNING a.id"
 
 # An activity moves its record's last_activity_at forward (never into the future, never back).
+# An approved email draft, as sent now: the subject and body that left, and where it went in `metadata`.
+MARK_SENT = f"""
+UPDATE public.activities a
+SET status = 'done', subject = %(subject)s, body = %(body)s, completed_at = now(), occurred_at = now(),
+    metadata = a.metadata || %(meta)s
+WHERE a.id = %(id)s
+RETURNING {COLUMNS}
+"""
 TOUCH_LEAD = """
 UPDATE public.leads l SET last_activity_at = least(%(at)s::timestamptz, now())
 WHERE l.id = %(id)s AND (l.last_activity_at IS NULL OR l.last_activity_at < least(%(at)s::timestamptz, now()))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Literal
+from typing import Any, Literal
 
 from psycopg.rows import DictRow
 from psycopg.types.json import Jsonb
@@ -119,6 +119,22 @@ async def timeline(
         conn, repo.TIMELINE, repo.TIMELINE_ORDER, params, page.cursor, page.limit
     )
     return TimelinePage(items=[TimelineItem.model_validate(row) for row in rows], next_cursor=next_cursor)
+
+
+async def mark_sent(
+    conn: Conn, activity_id: uuid.UUID, *, subject: str, body: str, metadata: dict[str, Any]
+) -> Activity:
+    """A drafted email marked done as sent now, with the subject and body that left and `metadata` added,
+    and its lead and client touched: what approving an agent's follow-up does to the activity, in the
+    caller's transaction (the caller checked it is a draft and locked it)."""
+    row = await fetch_one(
+        conn, repo.MARK_SENT, {"id": activity_id, "subject": subject, "body": body, "meta": Jsonb(metadata)}
+    )
+    if row is None:
+        raise NotFound(NOT_FOUND)
+    activity = Activity.model_validate(row)
+    await _touch(conn, activity)
+    return activity
 
 
 async def _touch(conn: Conn, activity: Activity) -> None:

@@ -44,6 +44,12 @@ def _phone(rules: AgencyRules, phone: str | None, default_region: str) -> str | 
         raise InvalidField(f"phone: {exc}") from exc
 
 
+async def phone(conn: Conn, value: str | None, default_region: str) -> str | None:
+    """`value` in E.164 by the agency's region, for a door that writes a phone without the rest of
+    `new_values` (a conversion's override); a 4xx when it is not a phone number."""
+    return _phone(await agency_rules(conn), value, default_region)
+
+
 async def new_values(conn: Conn, kind: Kind, values: dict[str, Any], default_region: str) -> dict[str, Any]:
     """`values` of a new record as they will be stored (custom_fields as a dict), or a 4xx saying why not."""
     await check_owner(conn, values.get("owner_id"))

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 
-from gardenos.api.deps import DatabaseDep
+from gardenos.api.deps import DatabaseDep, SettingsDep
 from gardenos.auth.principal import PrincipalDep
 from gardenos.crm.contacts.rules import RULES, parse_rule
 from gardenos.crm.conversion_and_merge.schemas import DEFAULT_THRESHOLD, ConvertRequest, MergeRequest
@@ -26,11 +26,15 @@ PipelineDep = Annotated[PipelineService, Depends(get_pipeline)]
 
 @router.post("/leads/{lead_id}/convert", status_code=201)
 async def convert_lead(
-    lead_id: uuid.UUID, pipeline: PipelineDep, principal: PrincipalDep, body: ConvertRequest | None = None
+    lead_id: uuid.UUID,
+    pipeline: PipelineDep,
+    principal: PrincipalDep,
+    settings: SettingsDep,
+    body: ConvertRequest | None = None,
 ) -> dict[str, Any]:
     """Turn the lead into a client (fields in the body override the lead's); its activities join the
     client, and the lead stays, marked `converted`. 409 if it already was converted."""
-    return await pipeline.convert(principal, lead_id, body)
+    return await pipeline.convert(principal, lead_id, body, settings.default_phone_region)
 
 
 @router.get("/leads/{lead_id}/duplicates")

@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from gardenos.crm.common import Email, LongText, Phone, ShortText, Tags, Url
 from gardenos.crm.contacts.fields import PERSON
 
 # Scores below this are not worth a person's time; above 1.0 nothing can match.
@@ -25,21 +26,22 @@ class ConvertRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    first_name: str | None = Field(default=None, max_length=200)
-    last_name: str | None = Field(default=None, max_length=200)
-    email: str | None = Field(default=None, max_length=320)
-    phone: str | None = Field(default=None, max_length=64)
-    company: str | None = Field(default=None, max_length=300)
-    job_title: str | None = Field(default=None, max_length=200)
-    website: str | None = Field(default=None, max_length=500)
-    city: str | None = Field(default=None, max_length=200)
-    country: str | None = Field(default=None, max_length=200)
+    # The types of /api/v1/leads and /clients: the person typed again here is checked as it is there.
+    first_name: ShortText = None
+    last_name: ShortText = None
+    email: Email = None
+    phone: Phone = None
+    company: ShortText = None
+    job_title: ShortText = None
+    website: Url = None
+    city: ShortText = None
+    country: ShortText = None
     status: Literal["active", "inactive", "churned"] = "active"
     owner_id: uuid.UUID | None = None
     lifetime_value: Decimal = Field(default=Decimal(0), ge=0, lt=Decimal("1e12"), decimal_places=2)
-    tags: list[str] = Field(default_factory=list, max_length=100)
+    tags: Tags = Field(default_factory=list)
     custom_fields: dict[str, Any] = Field(default_factory=dict)
-    notes: str | None = Field(default=None, max_length=20_000)
+    notes: LongText = None
 
     def overrides(self) -> dict[str, Any]:
         return self.model_dump(exclude_unset=True)

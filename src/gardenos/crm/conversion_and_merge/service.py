@@ -24,6 +24,7 @@ from typing import Any
 from psycopg.rows import DictRow
 
 from gardenos.auth.principal import Principal
+from gardenos.crm.contacts import service as contacts
 from gardenos.crm.contacts import store
 from gardenos.crm.contacts.agency import agency_rules
 from gardenos.crm.contacts.fields import CLIENT, LEAD, PERSON
@@ -58,7 +59,11 @@ class PipelineService:
         self.database = database
 
     async def convert(
-        self, principal: Principal, lead_id: uuid.UUID, request: ConvertRequest | None
+        self,
+        principal: Principal,
+        lead_id: uuid.UUID,
+        request: ConvertRequest | None,
+        default_region: str,
     ) -> dict[str, Any]:
         """The lead becomes a client: person, company, owner, tags and custom fields are copied (the
         request overrides any of them), its activities join the client, the lead stays as `converted`."""
@@ -76,6 +81,8 @@ class PipelineService:
                     "set another status first to convert it again"
                 )
             overrides = request.overrides() if request is not None else {}
+            if "phone" in overrides:
+                overrides["phone"] = await contacts.phone(conn, overrides["phone"], default_region)
             owner = overrides.get("owner_id")
             if owner is not None and await fetch_one(conn, repo.IS_MEMBER, (owner,)) is None:
                 raise BadRequest(f"owner_id {owner} is not a member of this agency")
