@@ -29,7 +29,7 @@ from typing import Any
 
 import psycopg
 
-from gardenos.backup import walcrypt
+from gardenos.backup import prefetch, walcrypt
 from gardenos.backup.archiving import archive_now
 from gardenos.backup.manifest import count_on_standby, write_manifest
 from gardenos.backup.storage import META, BackupStore, open_store, store_config
@@ -213,7 +213,8 @@ def restore_window(cluster: Cluster) -> Window:
     if leader is not None:
         live = archive_now(cluster.node_url(leader.name, dbname="postgres"), timeout=60).marked_at
     bin_dir = postgres_bin_dir(cluster.layout)
-    return compute_window(backup_store(cluster), bin_dir, backup_key(cluster), backups, live)
+    cache = cluster.layout.server_root / "window-cache.json"
+    return compute_window(backup_store(cluster), bin_dir, backup_key(cluster), backups, live, cache)
 
 
 def restore(
@@ -272,9 +273,17 @@ def restore(
     store_file = folder / "backup-store.json" if config else None
     if store_file is not None and config is not None:
         layout.write_private(store_file, config)
-    command = restore_command(
+    fallback = restore_command(
         cluster.python, layout.script_dir / "walcrypt.py", layout.wal_archive, key_file, store_file
     )
+    # Recovery takes WAL fetched ahead of it (see prefetch.py) and falls back to the archive.
+    ahead, histories = layout.owned_dir(folder / "wal-ahead"), layout.owned_dir(folder / "wal-history")
+    names = store.wal_names()
+    for name in names:
+        if name.endswith(".history"):
+            store.fetch_wal(name, histories / name, key)
+            layout.run_as.chown(histories / name)
+    command = prefetch.command(fallback, ahead, histories)
     port = free_port()
     settings = [
         "include_if_exists 'postgresql.base.conf'",
@@ -309,8 +318,20 @@ def restore(
         json.dumps({"port": port, "target": target_text, "backup": backup.label})
     )
     server = _server(cluster, folder, port)
-    server.start()
-    _wait_promoted(server, timeout)
+    # No guess without the backup's last segment: recovery asks for the archive's first segments.
+    fetcher = prefetch.Prefetcher(
+        store,
+        key,
+        prefetch.plan(names, backup.wal_end) if backup.wal_end is not None else [],
+        ahead,
+        layout.run_as,
+    ).start()
+    try:
+        server.start()
+        _wait_promoted(server, timeout)
+    finally:
+        fetcher.stop()
+        shutil.rmtree(ahead, ignore_errors=True)
     return Restored(folder, port, server.url(), backup.label, target_text, server.log_file)
 
 

@@ -10,6 +10,9 @@ are read with `pg_waldump`. A timeline starts at its END_OF_RECOVERY record (the
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
 import re
 import subprocess
 import tempfile
@@ -122,11 +125,16 @@ def compute_window(
     key: bytes | None,
     backups: list[tuple[datetime, int | None]],
     live_latest: datetime | None = None,
+    cache: Path | None = None,
 ) -> Window:
     """The window from the archive's content and the backups (when each is consistent, the segment
     its own WAL ends in); `live_latest`: the time of a commit just archived on the running cluster
-    (then the newest timeline is not read)."""
+    (then the newest timeline is not read). `cache`: a file keeping what was read from each archived
+    segment (see `_load`)."""
     names = store.wal_names()
+    listed = set(names)
+    known = _load(cache, store.wal_location)
+    before = len(known)
     first = unbroken_from(names)
     earliest_backup = min((at for at, end in backups if usable(end, first)), default=None)
     by_timeline: dict[int, list[str]] = {}
@@ -140,19 +148,22 @@ def compute_window(
     with tempfile.TemporaryDirectory(prefix="gardenos-window-") as scratch:
         for timeline in sorted(by_timeline):
             names = sorted(by_timeline[timeline], key=lambda n: (n[8:24], n))
-            start = _first_stamp(store, bin_dir, key, names[0], Path(scratch))
+            start = _first_stamp(store, bin_dir, key, names[0], Path(scratch), known)
             if timeline == newest and live_latest is not None:
                 end: datetime | None = live_latest
             else:
                 end = None
                 for name in reversed(names[-LOOK_BACK:]):
-                    end = _last_stamp(store, bin_dir, key, name, Path(scratch))
+                    end = _last_stamp(store, bin_dir, key, name, Path(scratch), known)
                     if end is not None:
                         break
             earliest: datetime | None = None
             if earliest_backup is not None and end is not None and earliest_backup <= end:
                 earliest = max(earliest_backup, start) if start is not None else earliest_backup
             spans.append(TimelineSpan(timeline, earliest, end if earliest else None, len(names)))
+    if cache is not None and len(known) != before:
+        # Only what the archive still holds (retention prunes it).
+        _save(cache, store.wal_location, {name: found for name, found in known.items() if name in listed})
     latest = max((s.latest for s in spans if s.latest is not None), default=None)
     if latest is None and live_latest is not None and earliest_backup is not None:
         latest = live_latest
@@ -166,10 +177,45 @@ def compute_window(
     )
 
 
+Stamps = dict[str, list[tuple[str, datetime]]]
+
+
+def _load(cache: Path | None, location: str) -> Stamps:
+    """What earlier windows read from archived segments, by name. An archived file never changes
+    (walcrypt.py refuses other content under a name), so it is read once: every restore computes the
+    window, and reading each timeline's first and last segments again (fetch, decrypt 16 MiB,
+    pg_waldump) took seconds of each restore. Kept per archive location; unreadable means empty."""
+    if cache is None:
+        return {}
+    try:
+        raw = json.loads(cache.read_text())
+        if raw.get("location") != location:
+            return {}
+        return {
+            name: [(kind, datetime.fromisoformat(at)) for kind, at in found]
+            for name, found in raw["stamps"].items()
+        }
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return {}
+
+
+def _save(cache: Path, location: str, known: Stamps) -> None:
+    raw = {
+        "location": location,
+        "stamps": {name: [(kind, at.isoformat()) for kind, at in found] for name, found in known.items()},
+    }
+    tmp = cache.with_name(f".{cache.name}.tmp{os.getpid()}")
+    with contextlib.suppress(OSError):
+        tmp.write_text(json.dumps(raw))
+        tmp.replace(cache)
+
+
 def _stamps(
-    store: BackupStore, bin_dir: Path, key: bytes | None, name: str, scratch: Path
+    store: BackupStore, bin_dir: Path, key: bytes | None, name: str, scratch: Path, known: Stamps
 ) -> list[tuple[str, datetime]]:
     """The commits, aborts and promotion in one archived segment with their times, in WAL order."""
+    if name in known:
+        return known[name]
     # pg_waldump reads a segment by its plain name (a `.partial` one too, renamed).
     folder = scratch / name
     folder.mkdir(exist_ok=True)
@@ -185,23 +231,28 @@ def _stamps(
     )
     # It exits non-zero at the end of a segment that is not followed by another: the records read
     # before are what we want.
-    return [
+    found = [
         (match.group(1).split()[0], datetime.fromisoformat(f"{match.group(2)}+00:00"))
         for match in _STAMP.finditer(result.stdout)
     ]
+    if result.stdout:  # pg_waldump read the file (an empty answer may be a failure to run it)
+        known[name] = found
+    return found
 
 
 def _first_stamp(
-    store: BackupStore, bin_dir: Path, key: bytes | None, name: str, scratch: Path
+    store: BackupStore, bin_dir: Path, key: bytes | None, name: str, scratch: Path, known: Stamps
 ) -> datetime | None:
-    found = _stamps(store, bin_dir, key, name, scratch)
+    found = _stamps(store, bin_dir, key, name, scratch, known)
     return found[0][1] if found else None
 
 
 def _last_stamp(
-    store: BackupStore, bin_dir: Path, key: bytes | None, name: str, scratch: Path
+    store: BackupStore, bin_dir: Path, key: bytes | None, name: str, scratch: Path, known: Stamps
 ) -> datetime | None:
     """Just before the last commit (or abort): recovery to a time stops only when it meets one of
     those later than the target, so the last one itself is out of reach."""
-    found = [at for kind, at in _stamps(store, bin_dir, key, name, scratch) if kind in ("COMMIT", "ABORT")]
+    found = [
+        at for kind, at in _stamps(store, bin_dir, key, name, scratch, known) if kind in ("COMMIT", "ABORT")
+    ]
     return max(found) - timedelta(microseconds=1) if found else None
