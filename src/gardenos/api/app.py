@@ -35,6 +35,13 @@ from gardenos.importer.runner import ImportRunner
 from gardenos.importer.upload import remove_leftovers, upload_dir
 from gardenos.mail.mailer import build_mailer
 from gardenos.mail.sender import MailSender
+from gardenos.realtime import routes as realtime_routes
+from gardenos.realtime.bus import CHANNEL as REALTIME_CHANNEL
+from gardenos.realtime.bus import Bus, Hub
+from gardenos.realtime.contracts import NoChangeFeed
+from gardenos.realtime.limits import AgencyCounters
+from gardenos.realtime.presence import PresenceStore
+from gardenos.realtime.socket import Realtime
 from gardenos.rest import routes as rest_routes
 from gardenos.tenancy import routes as tenancy_routes
 
@@ -63,6 +70,18 @@ def create_app(target: DatabaseTarget, *, revocation_check: bool = True) -> Fast
     ai = AIService(database, settings, listen_url=target.api_url)
     revocation = RevocationCache(database, settings.revocation_cache_ttl_s) if revocation_check else None
     imports = ImportRunner()
+    hub = Hub()
+    bus = Bus(database, hub)
+    realtime = Realtime(
+        settings,
+        database,
+        tokens,
+        revocation,
+        hub,
+        bus,
+        PresenceStore(database, bus),
+        AgencyCounters(settings.realtime_max_events_per_s),
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -88,10 +107,25 @@ def create_app(target: DatabaseTarget, *, revocation_check: bool = True) -> Fast
                 )
             )
         listeners.append(asyncio.create_task(app.state.mail_sender.run(), name="mail-sender"))
+        listeners.append(
+            asyncio.create_task(
+                listen(
+                    target.api_url,
+                    REALTIME_CHANNEL,
+                    bus.on_notify,
+                    on_reconnect=bus.on_reconnect,
+                ),
+                name="realtime-bus",
+            )
+        )
+        listeners.append(asyncio.create_task(realtime.presence.run(), name="realtime-presence"))
         await ai.start()
         try:
             yield
         finally:
+            # Websockets first: their channels untrack presence through the pool before it closes.
+            for connection in list(realtime.connections):
+                connection.cut(1001, "the server is going away")
             await imports.stop()
             await ai.stop()
             for task in listeners:
@@ -113,6 +147,9 @@ def create_app(target: DatabaseTarget, *, revocation_check: bool = True) -> Fast
     app.state.revocation = revocation
     app.state.ai = ai
     app.state.imports = imports
+    app.state.realtime = realtime
+    # Database changes for realtime channels; `realtime/changes/` installs the real feed.
+    app.state.change_feed = NoChangeFeed()
     app.state.limiter = RateLimiter(database, settings.rate_limit_window_s)
     app.state.auth = AuthService(
         database, tokens, build_mailer(settings, target.owner_url), app.state.limiter, settings
@@ -135,4 +172,5 @@ def create_app(target: DatabaseTarget, *, revocation_check: bool = True) -> Fast
     app.include_router(import_routes.router)
     app.include_router(agent_routes.router)
     app.include_router(agent_routes.search_router)
+    app.include_router(realtime_routes.router)
     return app
