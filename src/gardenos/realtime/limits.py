@@ -7,16 +7,17 @@ from collections import defaultdict
 
 
 class TokenBucket:
-    """`rate` events per second, bursts up to one second's worth."""
+    """`rate` events per second, in bursts of up to one second's worth (at least one event)."""
 
     def __init__(self, rate: float) -> None:
         self.rate = rate
-        self.tokens = rate
+        self.burst = max(1.0, rate)
+        self.tokens = self.burst
         self.at = time.monotonic()
 
     def take(self) -> bool:
         now = time.monotonic()
-        self.tokens = min(self.rate, self.tokens + (now - self.at) * self.rate)
+        self.tokens = min(self.burst, self.tokens + (now - self.at) * self.rate)
         self.at = now
         if self.tokens < 1:
             return False

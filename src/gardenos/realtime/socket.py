@@ -40,6 +40,7 @@ MAX_TOPIC_CHARS = 200
 CHANGE_EVENTS = ("INSERT", "UPDATE", "DELETE", "*")
 # Close codes (RFC 6455): policy violation, and a frame past the hard size limit.
 POLICY = 1008
+CLOSE_WAIT_S = 10.0
 
 
 @dataclass
@@ -180,7 +181,8 @@ class Connection:
         self.vsn = vsn
         self.principal = principal
         self.tag = uuid.uuid4().hex  # unique across processes: `self: false` compares it
-        self.queue: asyncio.Queue[str | bytes | None] = asyncio.Queue(rt.settings.realtime_send_queue)
+        self.queue: asyncio.Queue[str | bytes] = asyncio.Queue(rt.settings.realtime_send_queue)
+        self.cut_off = asyncio.Event()
         self.channels: dict[str, Channel] = {}
         self.joins = TokenBucket(rt.settings.realtime_max_joins_per_s)
         self.closing: tuple[int, str] | None = None
@@ -200,11 +202,14 @@ class Connection:
             self.cut(POLICY, f"slow consumer: more than {self.queue.maxsize} messages waiting to be read")
 
     def cut(self, code: int, reason: str) -> None:
-        """Close the connection after nothing more: what was queued is dropped."""
+        """Close the connection with a reason; what was queued for it is dropped."""
+        if self.closing is not None:
+            return
         self.closing = (code, reason)
+        log.info("realtime: closing a connection: %s", reason)
         while not self.queue.empty():
             self.queue.get_nowait()
-        self.queue.put_nowait(None)
+        self.cut_off.set()
 
     def reply(self, frame: Frame, status: str, response: dict[str, Any]) -> None:
         self.send(
@@ -216,10 +221,6 @@ class Connection:
     async def writer(self) -> None:
         while True:
             data = await self.queue.get()
-            if data is None:
-                code, reason = self.closing or (1000, "")
-                await self.websocket.close(code, reason[:120])
-                return
             if isinstance(data, bytes):
                 await self.websocket.send_bytes(data)
             else:
@@ -263,14 +264,21 @@ class Connection:
     async def run(self) -> None:
         reader = asyncio.create_task(self.reader(), name="realtime-reader")
         writer = asyncio.create_task(self.writer(), name="realtime-writer")
+        cut = asyncio.create_task(self.cut_off.wait(), name="realtime-cut")
         try:
-            await asyncio.wait({reader, writer}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait({reader, writer, cut}, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            for task in (reader, writer):
+            for task in (reader, writer, cut):
                 task.cancel()
-            for task in (reader, writer):
+            for task in (reader, writer, cut):
                 with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, Exception):
                     await task
+            if self.closing is not None:
+                # The close frame waits behind what the client has not read yet; a client that
+                # never reads is dropped when this returns (the server closes the transport).
+                code, reason = self.closing
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(self.websocket.close(code, reason[:120]), CLOSE_WAIT_S)
             for channel in list(self.channels.values()):
                 await self.drop(channel)
 
@@ -313,10 +321,6 @@ class Connection:
 
     async def join(self, frame: Frame) -> None:
         settings = self.rt.settings
-        if not self.joins.take():
-            raise Refused(
-                f"ClientJoinRateLimitReached: over {settings.realtime_max_joins_per_s:g} joins per second"
-            )
         old = self.channels.get(frame.topic)
         if old is not None:
             await self.drop(old)
@@ -327,6 +331,10 @@ class Connection:
             raise Refused(
                 "ChannelRateLimitReached: at most "
                 f"{settings.realtime_max_channels_per_connection} channels per connection"
+            )
+        if not self.joins.take():
+            raise Refused(
+                f"ClientJoinRateLimitReached: over {settings.realtime_max_joins_per_s:g} joins per second"
             )
         config = frame.payload.get("config") or {}
         if not isinstance(config, dict):
