@@ -3001,6 +3001,7 @@ GRANT USAGE ON SCHEMA public TO service_role;
 GRANT USAGE ON SCHEMA realtime TO anon;
 GRANT USAGE ON SCHEMA realtime TO authenticated;
 GRANT USAGE ON SCHEMA realtime TO service_role;
+GRANT USAGE ON SCHEMA realtime TO authenticator;
 
 --
 -- Name: SCHEMA storage; Type: ACL; Schema: -; Owner: -

@@ -4,23 +4,29 @@ at a live API, and waiting for what it receives."""
 from __future__ import annotations
 
 import asyncio
+import base64
+import contextlib
 import json
+import os
+import struct
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 import jwt
-from realtime import AsyncRealtimeClient
-from websockets.asyncio.client import ClientConnection, connect
+from supabase import AsyncClientOptions, acreate_client
 
 WAIT_S = 15.0
 
 
 @asynccontextmanager
-async def realtime_client(
-    url: str, apikey: str, token: str | None = None
-) -> AsyncIterator[AsyncRealtimeClient]:
-    client = AsyncRealtimeClient(f"{url}/realtime/v1", apikey, auto_reconnect=False)
+async def realtime_client(url: str, apikey: str, token: str | None = None) -> AsyncIterator[Any]:
+    """supabase-py's realtime client, as an app reaches it: `acreate_client(...).realtime`."""
+    options = AsyncClientOptions(
+        auto_refresh_token=False, persist_session=False, realtime={"auto_reconnect": False}
+    )
+    supabase = await acreate_client(url, apikey, options=options)
+    client = supabase.realtime
     await client.connect()
     if token is not None:
         await client.set_auth(token)
@@ -62,21 +68,73 @@ def forge(token: str) -> str:
     return jwt.encode(claims, "not-the-project-secret-" * 2, algorithm="HS256")
 
 
-class Raw:
-    """A websocket speaking the protocol by hand (vsn=1.0.0 objects), for what the clients never send."""
+class Closed(Exception):
+    def __init__(self, code: int | None, reason: str) -> None:
+        super().__init__(f"closed: {code} {reason}")
+        self.code = code
+        self.reason = reason
 
-    def __init__(self, ws: ClientConnection) -> None:
-        self.ws = ws
+
+class Refused(Exception):
+    def __init__(self, status: int) -> None:
+        super().__init__(f"upgrade refused: {status}")
+        self.status = status
+
+
+class Raw:
+    """A websocket speaking the protocol by hand (vsn=1.0.0 objects), for what the clients never send.
+    RFC 6455 framing written out here (client frames masked), so a test controls every byte."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
         self.ref = 0
+
+    async def send(self, data: str | bytes) -> None:
+        opcode, body = (1, data.encode()) if isinstance(data, str) else (2, data)
+        head = bytes([0x80 | opcode])
+        if len(body) < 126:
+            head += bytes([0x80 | len(body)])
+        elif len(body) < 1 << 16:
+            head += bytes([0x80 | 126]) + struct.pack("!H", len(body))
+        else:
+            head += bytes([0x80 | 127]) + struct.pack("!Q", len(body))
+        mask = os.urandom(4)
+        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(body)) if len(body) < 4096 else _mask(body, mask)
+        self.writer.write(head + mask + masked)
+        await self.writer.drain()
+
+    async def recv(self) -> str | bytes:
+        while True:
+            first, second = await self.reader.readexactly(2)
+            length = second & 0x7F
+            if length == 126:
+                (length,) = struct.unpack("!H", await self.reader.readexactly(2))
+            elif length == 127:
+                (length,) = struct.unpack("!Q", await self.reader.readexactly(8))
+            body = await self.reader.readexactly(length)
+            opcode = first & 0x0F
+            if opcode == 1:
+                return body.decode()
+            if opcode == 2:
+                return body
+            if opcode == 8:
+                code = struct.unpack("!H", body[:2])[0] if len(body) >= 2 else None
+                raise Closed(code, body[2:].decode(errors="replace"))
+            # ping/pong: nothing to answer within a test's lifetime
 
     async def push(self, topic: str, event: str, payload: dict[str, Any]) -> str:
         self.ref += 1
         frame = {"topic": topic, "event": event, "payload": payload, "ref": str(self.ref), "join_ref": "1"}
-        await self.ws.send(json.dumps(frame))
+        await self.send(json.dumps(frame))
         return str(self.ref)
 
     async def receive(self) -> dict[str, Any]:
-        frame: dict[str, Any] = json.loads(await asyncio.wait_for(self.ws.recv(), WAIT_S))
+        try:
+            data = await asyncio.wait_for(self.recv(), WAIT_S)
+        except asyncio.IncompleteReadError:
+            raise Closed(None, "connection dropped") from None
+        frame: dict[str, Any] = json.loads(data)
         return frame
 
     async def reply_to(self, ref: str) -> dict[str, Any]:
@@ -93,8 +151,32 @@ class Raw:
                 return frame
 
 
+def _mask(body: bytes, mask: bytes) -> bytes:
+    whole = mask * (len(body) // 4 + 1)
+    return (int.from_bytes(body, "big") ^ int.from_bytes(whole[: len(body)], "big")).to_bytes(
+        len(body), "big"
+    )
+
+
 @asynccontextmanager
 async def raw_socket(url: str, apikey: str, vsn: str = "1.0.0") -> AsyncIterator[Raw]:
-    address = url.replace("http://", "ws://") + f"/realtime/v1/websocket?apikey={apikey}&vsn={vsn}"
-    async with connect(address, max_size=None) as ws:
-        yield Raw(ws)
+    host, port = url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port), limit=1 << 24)
+    key = base64.b64encode(os.urandom(16)).decode()
+    writer.write(
+        (
+            f"GET /realtime/v1/websocket?apikey={apikey}&vsn={vsn} HTTP/1.1\r\nHost: {host}:{port}\r\n"
+            f"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+            "Sec-WebSocket-Version: 13\r\n\r\n"
+        ).encode()
+    )
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1])
+    try:
+        if status != 101:
+            raise Refused(status)
+        yield Raw(reader, writer)
+    finally:
+        writer.close()
+        with contextlib.suppress(Exception):
+            await writer.wait_closed()
