@@ -118,7 +118,9 @@ def create_app(target: DatabaseTarget, *, revocation_check: bool = True) -> Fast
                 name="realtime-bus",
             )
         )
-        listeners.append(asyncio.create_task(realtime.presence.run(), name="realtime-presence"))
+        listeners.append(
+            asyncio.create_task(realtime.presence.run(realtime.counts), name="realtime-presence")
+        )
         await ai.start()
         try:
             yield

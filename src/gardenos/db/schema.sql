@@ -1314,7 +1314,9 @@ CREATE TABLE realtime.messages (
 
 CREATE TABLE realtime.nodes (
     id uuid NOT NULL,
-    seen_at timestamp with time zone DEFAULT now() NOT NULL
+    seen_at timestamp with time zone DEFAULT now() NOT NULL,
+    connections integer DEFAULT 0 NOT NULL,
+    channels integer DEFAULT 0 NOT NULL
 );
 
 --

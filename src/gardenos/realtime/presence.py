@@ -13,6 +13,7 @@ import asyncio
 import json
 import logging
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from gardenos.db.pool import Database
@@ -26,6 +27,11 @@ NODE_TIMEOUT_S = 30.0
 MAX_META_BYTES = 3000
 
 REGISTER = "INSERT INTO realtime.nodes (id) VALUES (%s) ON CONFLICT (id) DO UPDATE SET seen_at = now()"
+HEARTBEAT = """
+INSERT INTO realtime.nodes (id, connections, channels) VALUES (%s, %s, %s)
+ON CONFLICT (id) DO UPDATE
+SET seen_at = now(), connections = excluded.connections, channels = excluded.channels
+"""
 FORGET_NODE = "DELETE FROM realtime.nodes WHERE id = %s"
 TRACK = """
 INSERT INTO realtime.presences (ref, node_id, agency_id, topic, private, key, meta)
@@ -119,13 +125,14 @@ class PresenceStore:
                     diff = PresenceDiff(scope, private, {}, {key: {"metas": [meta]}})
                     await conn.execute(NOTIFY, (self.bus.presence_notice(diff),))
 
-    async def run(self, stop: asyncio.Event | None = None) -> None:
-        """Heartbeat this process's node and sweep dead ones, until cancelled; then forget this node."""
+    async def run(self, counts: Callable[[], tuple[int, int]]) -> None:
+        """Heartbeat this process's node (with its `counts()`: connections, channels) and sweep dead
+        ones, until cancelled; then forget this node."""
         try:
             while True:
                 try:
                     async with self.database.transaction("service_role") as conn:
-                        await conn.execute(REGISTER, (self.node_id,))
+                        await conn.execute(HEARTBEAT, (self.node_id, *counts()))
                         cur = await conn.execute(SWEEP, (NODE_TIMEOUT_S, self.node_id))
                         await self._announce_leaves(conn, await cur.fetchall())
                         await conn.execute(PRUNE)

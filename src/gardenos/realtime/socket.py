@@ -57,6 +57,10 @@ class Realtime:
     counters: AgencyCounters
     connections: set[Connection] = field(default_factory=set)
 
+    def counts(self) -> tuple[int, int]:
+        """(websocket connections, joined channels) on this process."""
+        return len(self.connections), sum(len(connection.channels) for connection in self.connections)
+
     async def check(self, principal: Principal) -> None:
         if self.revocation is not None:
             await self.revocation.check(principal.claims)

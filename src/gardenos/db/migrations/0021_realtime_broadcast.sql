@@ -128,7 +128,10 @@ GRANT EXECUTE ON FUNCTION realtime.authorization_probe(uuid, text, text) TO auth
 -- connection. A process that stops heartbeating (kill -9) is swept by the others, with its presences.
 CREATE TABLE realtime.nodes (
     id uuid PRIMARY KEY,
-    seen_at timestamptz NOT NULL DEFAULT now()
+    seen_at timestamptz NOT NULL DEFAULT now(),
+    -- As of the last heartbeat, for `gardenos realtime status`.
+    connections integer NOT NULL DEFAULT 0,
+    channels integer NOT NULL DEFAULT 0
 );
 CREATE TABLE realtime.presences (
     ref text PRIMARY KEY,
