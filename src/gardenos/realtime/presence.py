@@ -140,7 +140,8 @@ class PresenceStore:
                     log.exception("realtime presence: heartbeat failed; trying again")
                 await asyncio.sleep(HEARTBEAT_S)
         finally:
-            await asyncio.shield(self._forget())
+            # Awaited here, after the cancellation: the lifespan closes the pool only once this returns.
+            await self._forget()
 
     async def _forget(self) -> None:
         """A clean stop: this process's presences leave at once (its clients are disconnected)."""

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Request, Response, WebSocket
 from pydantic import BaseModel, Field
 
-from gardenos.auth.principal import PrincipalDep, resolve_principal
+from gardenos.auth.principal import Principal, PrincipalDep, resolve_principal
 from gardenos.errors import BadRequest, Forbidden, GardenError
 from gardenos.realtime import frames
 from gardenos.realtime.authorization import authorize
@@ -42,6 +43,8 @@ class BroadcastMessage(BaseModel):
     event: str = Field(min_length=1, max_length=255)
     payload: Any = None
     private: bool = False
+    # GardenOS's own: the agency whose topic this is, for the service role (whose key names none).
+    agency_id: uuid.UUID | None = None
 
 
 class BroadcastBody(BaseModel):
@@ -54,8 +57,26 @@ async def http_broadcast(body: BroadcastBody, principal: PrincipalDep, request: 
     A private message needs the caller's policies to allow sending on its topic; if any is refused,
     none is sent."""
     realtime = _realtime(request.app.state)
-    messages = [(m.topic.removeprefix("realtime:"), m.event, m.payload, m.private) for m in body.messages]
-    await _send(realtime, principal, messages)
+    if any(m.agency_id is not None for m in body.messages) and not principal.is_service_role:
+        raise Forbidden(
+            "only the service role may name an agency: a user's messages go to their own agency's topics",
+            error_code="realtime_unauthorized",
+        )
+    default = str(principal.agency_id) if principal.agency_id is not None else None
+    await _send(
+        realtime,
+        principal,
+        [
+            (
+                str(m.agency_id) if m.agency_id else default,
+                m.topic.removeprefix("realtime:"),
+                m.event,
+                m.payload,
+                m.private,
+            )
+            for m in body.messages
+        ],
+    )
     return Response(status_code=202)
 
 
@@ -66,20 +87,23 @@ async def http_send(
     """supabase-py's `channel.http_send(event, payload)`: one message, `?private=true` for a private topic."""
     realtime = _realtime(request.app.state)
     private = request.query_params.get("private") == "true"
-    await _send(realtime, principal, [(topic.removeprefix("realtime:"), event, payload, private)])
+    agency = str(principal.agency_id) if principal.agency_id is not None else None
+    await _send(realtime, principal, [(agency, topic.removeprefix("realtime:"), event, payload, private)])
     return Response(status_code=202)
 
 
-async def _send(realtime: Realtime, principal: Any, messages: list[tuple[str, str, Any, bool]]) -> None:
-    if any(len(topic) > MAX_TOPIC_CHARS or not topic for topic, *_ in messages):
+async def _send(
+    realtime: Realtime, principal: Principal, messages: list[tuple[str | None, str, str, Any, bool]]
+) -> None:
+    """Every message checked before any is sent: a refusal sends none."""
+    if any(len(topic) > MAX_TOPIC_CHARS or not topic for _, topic, *_ in messages):
         raise BadRequest(f"a topic must have 1 to {MAX_TOPIC_CHARS} characters")
-    for topic in {topic for topic, _, _, private in messages if private}:
+    for topic in {topic for _, topic, _, _, private in messages if private}:
         permissions = await authorize(realtime.database, principal, topic)
         if "broadcast" not in permissions.send:
             raise Forbidden(
                 f"you may not send to the private topic {topic!r}: no policy on realtime.messages allows it",
                 error_code="realtime_unauthorized",
             )
-    agency = str(principal.agency_id) if principal.agency_id is not None else None
-    for topic, event, payload, private in messages:
+    for agency, topic, event, payload, private in messages:
         await realtime.bus.publish(Broadcast((agency, topic), event, payload, private, None))

@@ -291,8 +291,20 @@ async def test_broadcast_over_http_and_from_sql(api: Api, owner: Member) -> None
             assert single.status_code == 202, single.text
             bad = http.post("/realtime/v1/api/broadcast", json={"messages": [{"topic": "", "event": "e"}]})
             assert bad.status_code == 422
-        await eventually(lambda: len(got) == 2, "both HTTP broadcasts arrive")
-        assert [(m["event"], m["payload"]) for m in got] == [("from-http", {"n": 1}), ("one", {"n": 2})]
+            naming = {"messages": [{"topic": topic, "event": "e", "agency_id": owner.agency_id}]}
+            assert http.post("/realtime/v1/api/broadcast", json=naming).status_code == 403
+        with api.http() as http:
+            # The service role names the agency whose topic it sends to.
+            service = {"apikey": api.service_key, "Authorization": f"Bearer {api.service_key}"}
+            message = {"topic": topic, "event": "from-service", "payload": {}, "agency_id": owner.agency_id}
+            sent = http.post("/realtime/v1/api/broadcast", json={"messages": [message]}, headers=service)
+            assert sent.status_code == 202, sent.text
+        await eventually(lambda: len(got) == 3, "the three HTTP broadcasts arrive")
+        assert [(m["event"], m["payload"]) for m in got] == [
+            ("from-http", {"n": 1}),
+            ("one", {"n": 2}),
+            ("from-service", {}),
+        ]
 
         big = "x" * 20_000  # past NOTIFY's 8000 bytes: travels by id through realtime.messages
         claims = psycopg.types.json.Jsonb(
@@ -306,6 +318,32 @@ async def test_broadcast_over_http_and_from_sql(api: Api, owner: Member) -> None
             conn.execute(
                 "SELECT realtime.send(%s, 'big', %s, false)", (psycopg.types.json.Jsonb({"big": big}), topic)
             )
-        await eventually(lambda: len(got) == 4, "both SQL broadcasts arrive")
-        assert got[2]["event"] == "from-sql"
-        assert got[3]["payload"] == {"big": big}
+        await eventually(lambda: len(got) == 5, "both SQL broadcasts arrive")
+        assert got[3]["event"] == "from-sql"
+        assert got[4]["payload"] == {"big": big}
+
+
+async def test_broadcast_changes_sends_a_row_to_its_agencys_private_topic(
+    api: Api, owner: Member, open_topics: None
+) -> None:
+    topic = f"open:{_topic('leads')}"
+    got: list[dict[str, Any]] = []
+    async with realtime_client(api.url, api.anon_key, owner.access_token) as client:
+        channel = client.channel(topic, {"config": {"private": True}})
+        channel.on_broadcast("INSERT", got.append)
+        assert (await subscribed(channel))[0] == "SUBSCRIBED"
+        with psycopg.connect(api.owner_url, autocommit=True) as conn:
+            # As a trigger calls it; with no claims (a job, the service role) the row's agency scopes it.
+            conn.execute(
+                """
+                WITH lead AS (INSERT INTO leads (agency_id, first_name) VALUES (%s, 'Ada') RETURNING *)
+                SELECT realtime.broadcast_changes(%s, 'INSERT', 'INSERT', 'leads', 'public', lead, NULL)
+                FROM lead
+                """,
+                (owner.agency_id, topic),
+            )
+        await eventually(lambda: got, "the row's broadcast")
+        payload = got[0]["payload"]
+        assert (payload["schema"], payload["table"], payload["operation"]) == ("public", "leads", "INSERT")
+        assert payload["record"]["first_name"] == "Ada"
+        assert payload["old_record"] is None
