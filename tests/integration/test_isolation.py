@@ -164,6 +164,12 @@ ENDPOINTS: list[tuple[str, str, dict[str, Any] | None]] = [
     ("POST", "/ai/follow-ups/{b_activity}/approve", None),
     ("GET", "/ai/memory?subject_type=lead&subject_id={b_lead}", None),
     ("POST", "/ai/memory", {"subject_type": "lead", "subject_id": "{b_lead}", "content": "planted"}),
+    (
+        "POST",
+        "/realtime/v1/api/broadcast",
+        {"messages": [{"topic": "{b_agency}", "event": "e", "payload": {}}]},
+    ),
+    ("POST", "/realtime/v1/api/broadcast/{b_agency}/events/e", {"planted": True}),
     ("GET", "/api/v1/search?q=Lead", None),
     # Last: it ends A's own session.
     # /rest/v1: A's token aimed at B's rows, by id and by agency, through every verb.

@@ -35,8 +35,14 @@ from gardenos.importer.runner import ImportRunner
 from gardenos.importer.upload import remove_leftovers, upload_dir
 from gardenos.mail.mailer import build_mailer
 from gardenos.mail.sender import MailSender
+from gardenos.realtime import routes as realtime_routes
+from gardenos.realtime.bus import CHANNEL as REALTIME_CHANNEL
+from gardenos.realtime.bus import Bus, Hub
 from gardenos.realtime.changes.feed import DatabaseChangeFeed
 from gardenos.realtime.contracts import ChangeFeed, NoChangeFeed
+from gardenos.realtime.limits import AgencyCounters
+from gardenos.realtime.presence import PresenceStore
+from gardenos.realtime.socket import Realtime
 from gardenos.rest import routes as rest_routes
 from gardenos.tenancy import routes as tenancy_routes
 
@@ -78,6 +84,18 @@ def create_app(target: DatabaseTarget, *, revocation_check: bool = True) -> Fast
         if settings.realtime_changes
         else NoChangeFeed()
     )
+    hub = Hub()
+    bus = Bus(database, hub)
+    realtime = Realtime(
+        settings,
+        database,
+        tokens,
+        revocation,
+        hub,
+        bus,
+        PresenceStore(database, bus),
+        AgencyCounters(settings.realtime_max_events_per_s),
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -103,12 +121,29 @@ def create_app(target: DatabaseTarget, *, revocation_check: bool = True) -> Fast
                 )
             )
         listeners.append(asyncio.create_task(app.state.mail_sender.run(), name="mail-sender"))
+        listeners.append(
+            asyncio.create_task(
+                listen(
+                    target.api_url,
+                    REALTIME_CHANNEL,
+                    bus.on_notify,
+                    on_reconnect=bus.on_reconnect,
+                ),
+                name="realtime-bus",
+            )
+        )
+        listeners.append(
+            asyncio.create_task(realtime.presence.run(realtime.counts), name="realtime-presence")
+        )
         await ai.start()
         if isinstance(change_feed, DatabaseChangeFeed):
             await change_feed.start()
         try:
             yield
         finally:
+            # Websockets first: their channels untrack presence through the pool before it closes.
+            for connection in list(realtime.connections):
+                connection.cut(1001, "the server is going away")
             if isinstance(change_feed, DatabaseChangeFeed):
                 await change_feed.stop()
             await imports.stop()
@@ -133,6 +168,7 @@ def create_app(target: DatabaseTarget, *, revocation_check: bool = True) -> Fast
     app.state.ai = ai
     app.state.imports = imports
     app.state.change_feed = change_feed
+    app.state.realtime = realtime
     app.state.limiter = RateLimiter(database, settings.rate_limit_window_s)
     app.state.auth = AuthService(
         database, tokens, build_mailer(settings, target.owner_url), app.state.limiter, settings
@@ -155,4 +191,5 @@ def create_app(target: DatabaseTarget, *, revocation_check: bool = True) -> Fast
     app.include_router(import_routes.router)
     app.include_router(agent_routes.router)
     app.include_router(agent_routes.search_router)
+    app.include_router(realtime_routes.router)
     return app

@@ -22,5 +22,8 @@ def server_config(app: Any, settings: Settings, *, host: str, port: int, **optio
         port=port,
         proxy_headers=bool(proxies),
         forwarded_allow_ips=list(proxies) if proxies else None,
+        # A websocket frame past this closes the connection (1009); below it, /realtime/v1 answers a
+        # message over `realtime_max_payload_bytes` with an error and keeps the connection.
+        ws_max_size=settings.realtime_max_payload_bytes * 2 + 65536,
         **options,
     )

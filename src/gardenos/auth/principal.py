@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from starlette.requests import HTTPConnection
 
 from gardenos.auth.revocation import RevocationCache
 from gardenos.auth.tokens import InvalidToken, TokenService, VerifiedClaims
@@ -80,7 +81,7 @@ class Principal:
             raise Forbidden("User not allowed: this needs the service_role key", error_code="not_admin")
 
 
-def tokens_of(request: Request) -> TokenService:
+def tokens_of(request: HTTPConnection) -> TokenService:
     tokens: TokenService = request.app.state.tokens
     return tokens
 
@@ -108,7 +109,8 @@ async def get_caller(request: Request) -> Principal:
     return resolve_principal(request)
 
 
-def resolve_principal(request: Request) -> Principal:
+def resolve_principal(request: HTTPConnection) -> Principal:
+    """From a request or a websocket's upgrade request."""
     tokens = tokens_of(request)
     apikey = request.headers.get("apikey") or request.query_params.get("apikey")
     authorization = request.headers.get("authorization", "")

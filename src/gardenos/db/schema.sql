@@ -33,6 +33,12 @@ CREATE SCHEMA extensions;
 CREATE SCHEMA gardenos;
 
 --
+-- Name: realtime; Type: SCHEMA; Schema: -; Owner: -
+--
+
+CREATE SCHEMA realtime;
+
+--
 -- Name: storage; Type: SCHEMA; Schema: -; Owner: -
 --
 
@@ -784,6 +790,105 @@ CREATE FUNCTION public.set_lead_status(lead_id uuid, new_status text) RETURNS te
 $$;
 
 --
+-- Name: _send(uuid, jsonb, text, text, boolean); Type: FUNCTION; Schema: realtime; Owner: -
+--
+
+CREATE FUNCTION realtime._send(agency uuid, payload jsonb, event text, topic text, private boolean) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+BEGIN
+    INSERT INTO realtime.messages (agency_id, payload, event, topic, private, extension)
+    VALUES (agency, payload, event, topic, private, 'broadcast');
+EXCEPTION WHEN OTHERS THEN
+    -- As Supabase's: a broadcast that cannot be sent never fails the transaction that sent it.
+    RAISE WARNING 'realtime.send failed: %', SQLERRM;
+END
+$$;
+
+--
+-- Name: authorization_probe(uuid, text, text); Type: FUNCTION; Schema: realtime; Owner: -
+--
+
+CREATE FUNCTION realtime.authorization_probe(agency uuid, topic text, extension text) RETURNS uuid
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+    INSERT INTO realtime.messages (agency_id, topic, extension, private)
+    VALUES (agency, topic, extension, true) RETURNING id
+$$;
+
+--
+-- Name: broadcast_changes(text, text, text, text, text, record, record, text); Type: FUNCTION; Schema: realtime; Owner: -
+--
+
+CREATE FUNCTION realtime.broadcast_changes(topic_name text, event_name text, operation text, table_name text, table_schema text, new record, old record, level text DEFAULT 'ROW'::text) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+DECLARE
+    new_row jsonb := CASE WHEN new IS NULL THEN NULL ELSE to_jsonb(new) END;
+    old_row jsonb := CASE WHEN old IS NULL THEN NULL ELSE to_jsonb(old) END;
+BEGIN
+    PERFORM realtime._send(
+        coalesce(auth.agency_id(), nullif(coalesce(new_row, old_row) ->> 'agency_id', '')::uuid),
+        jsonb_build_object(
+            'schema', table_schema, 'table', table_name, 'operation', operation,
+            'record', new_row, 'old_record', old_row
+        ),
+        event_name, topic_name, true
+    );
+END
+$$;
+
+--
+-- Name: notify_message(); Type: FUNCTION; Schema: realtime; Owner: -
+--
+
+CREATE FUNCTION realtime.notify_message() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    body text;
+BEGIN
+    IF NEW.extension <> 'broadcast' THEN
+        RETURN NULL;
+    END IF;
+    body := json_build_object(
+        'k', 'b', 'a', NEW.agency_id, 't', NEW.topic, 'e', NEW.event, 'p', NEW.payload, 'pv', NEW.private,
+        -- The websocket connection that sent it (a client broadcast without `self`), set by the API.
+        'x', nullif(current_setting('realtime.sender', true), '')
+    )::text;
+    IF octet_length(body) > 7900 THEN
+        body := json_build_object('k', 'b', 'id', NEW.id)::text;
+    END IF;
+    PERFORM pg_notify('gardenos_realtime', body);
+    RETURN NULL;
+END
+$$;
+
+--
+-- Name: send(jsonb, text, text, boolean); Type: FUNCTION; Schema: realtime; Owner: -
+--
+
+CREATE FUNCTION realtime.send(payload jsonb, event text, topic text, private boolean DEFAULT true) RETURNS void
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+    SELECT realtime._send(auth.agency_id(), payload, event, topic, private)
+$$;
+
+--
+-- Name: topic(); Type: FUNCTION; Schema: realtime; Owner: -
+--
+
+CREATE FUNCTION realtime.topic() RETURNS text
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$
+    SELECT nullif(current_setting('realtime.topic', true), '')
+$$;
+
+--
 -- Name: one_time_tokens; Type: TABLE; Schema: auth; Owner: -
 --
 
@@ -1351,6 +1456,49 @@ CREATE TABLE public.record_embeddings (
 );
 
 --
+-- Name: messages; Type: TABLE; Schema: realtime; Owner: -
+--
+
+CREATE TABLE realtime.messages (
+    id uuid DEFAULT uuidv7() NOT NULL,
+    agency_id uuid DEFAULT auth.agency_id(),
+    topic text NOT NULL,
+    extension text NOT NULL,
+    event text,
+    payload jsonb,
+    private boolean DEFAULT false NOT NULL,
+    inserted_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT messages_extension_check CHECK ((extension = ANY (ARRAY['broadcast'::text, 'presence'::text])))
+);
+
+--
+-- Name: nodes; Type: TABLE; Schema: realtime; Owner: -
+--
+
+CREATE TABLE realtime.nodes (
+    id uuid NOT NULL,
+    seen_at timestamp with time zone DEFAULT now() NOT NULL,
+    connections integer DEFAULT 0 NOT NULL,
+    channels integer DEFAULT 0 NOT NULL
+);
+
+--
+-- Name: presences; Type: TABLE; Schema: realtime; Owner: -
+--
+
+CREATE TABLE realtime.presences (
+    ref text NOT NULL,
+    node_id uuid NOT NULL,
+    agency_id uuid,
+    topic text NOT NULL,
+    private boolean NOT NULL,
+    key text NOT NULL,
+    meta jsonb NOT NULL,
+    inserted_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+--
 -- Name: buckets; Type: TABLE; Schema: storage; Owner: -
 --
 
@@ -1633,6 +1781,27 @@ ALTER TABLE ONLY public.record_embeddings
 
 ALTER TABLE ONLY public.record_embeddings
     ADD CONSTRAINT record_embeddings_pkey PRIMARY KEY (agency_id, id);
+
+--
+-- Name: messages messages_pkey; Type: CONSTRAINT; Schema: realtime; Owner: -
+--
+
+ALTER TABLE ONLY realtime.messages
+    ADD CONSTRAINT messages_pkey PRIMARY KEY (id);
+
+--
+-- Name: nodes nodes_pkey; Type: CONSTRAINT; Schema: realtime; Owner: -
+--
+
+ALTER TABLE ONLY realtime.nodes
+    ADD CONSTRAINT nodes_pkey PRIMARY KEY (id);
+
+--
+-- Name: presences presences_pkey; Type: CONSTRAINT; Schema: realtime; Owner: -
+--
+
+ALTER TABLE ONLY realtime.presences
+    ADD CONSTRAINT presences_pkey PRIMARY KEY (ref);
 
 --
 -- Name: buckets buckets_pkey; Type: CONSTRAINT; Schema: storage; Owner: -
@@ -1980,6 +2149,24 @@ CREATE INDEX record_embeddings_agency_model_idx ON public.record_embeddings USIN
 CREATE INDEX record_embeddings_embedding_idx ON public.record_embeddings USING hnsw (((embedding)::extensions.halfvec(384)) extensions.halfvec_cosine_ops) WITH (m='16', ef_construction='64');
 
 --
+-- Name: messages_inserted_at_idx; Type: INDEX; Schema: realtime; Owner: -
+--
+
+CREATE INDEX messages_inserted_at_idx ON realtime.messages USING btree (inserted_at);
+
+--
+-- Name: presences_node_idx; Type: INDEX; Schema: realtime; Owner: -
+--
+
+CREATE INDEX presences_node_idx ON realtime.presences USING btree (node_id);
+
+--
+-- Name: presences_topic_idx; Type: INDEX; Schema: realtime; Owner: -
+--
+
+CREATE INDEX presences_topic_idx ON realtime.presences USING btree (topic, agency_id);
+
+--
 -- Name: objects_name_prefix_idx; Type: INDEX; Schema: storage; Owner: -
 --
 
@@ -2272,6 +2459,12 @@ CREATE TRIGGER price_list_items_audit AFTER INSERT OR DELETE OR UPDATE ON public
 --
 
 CREATE TRIGGER price_list_items_updated_at BEFORE UPDATE ON public.price_list_items FOR EACH ROW EXECUTE FUNCTION gardenos.set_updated_at();
+
+--
+-- Name: messages messages_notify; Type: TRIGGER; Schema: realtime; Owner: -
+--
+
+CREATE TRIGGER messages_notify AFTER INSERT ON realtime.messages FOR EACH ROW EXECUTE FUNCTION realtime.notify_message();
 
 --
 -- Name: buckets buckets_owner_member; Type: TRIGGER; Schema: storage; Owner: -
@@ -2574,6 +2767,27 @@ ALTER TABLE ONLY public.record_embeddings
 
 ALTER TABLE ONLY public.record_embeddings
     ADD CONSTRAINT record_embeddings_lead_fkey FOREIGN KEY (agency_id, lead_id) REFERENCES public.leads(agency_id, id) ON DELETE CASCADE;
+
+--
+-- Name: messages messages_agency_id_fkey; Type: FK CONSTRAINT; Schema: realtime; Owner: -
+--
+
+ALTER TABLE ONLY realtime.messages
+    ADD CONSTRAINT messages_agency_id_fkey FOREIGN KEY (agency_id) REFERENCES public.agencies(id) ON DELETE CASCADE;
+
+--
+-- Name: presences presences_agency_id_fkey; Type: FK CONSTRAINT; Schema: realtime; Owner: -
+--
+
+ALTER TABLE ONLY realtime.presences
+    ADD CONSTRAINT presences_agency_id_fkey FOREIGN KEY (agency_id) REFERENCES public.agencies(id) ON DELETE CASCADE;
+
+--
+-- Name: presences presences_node_id_fkey; Type: FK CONSTRAINT; Schema: realtime; Owner: -
+--
+
+ALTER TABLE ONLY realtime.presences
+    ADD CONSTRAINT presences_node_id_fkey FOREIGN KEY (node_id) REFERENCES realtime.nodes(id) ON DELETE CASCADE;
 
 --
 -- Name: buckets buckets_agency_id_fkey; Type: FK CONSTRAINT; Schema: storage; Owner: -
@@ -2884,6 +3098,30 @@ CREATE POLICY tenant_read ON public.agent_subscriptions FOR SELECT TO authentica
 CREATE POLICY tenant_read ON public.price_list_items FOR SELECT TO authenticated USING ((agency_id = ( SELECT auth.agency_id() AS agency_id)));
 
 --
+-- Name: messages; Type: ROW SECURITY; Schema: realtime; Owner: -
+--
+
+ALTER TABLE realtime.messages ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: messages messages_own_agency; Type: POLICY; Schema: realtime; Owner: -
+--
+
+CREATE POLICY messages_own_agency ON realtime.messages AS RESTRICTIVE TO anon, authenticated USING ((NOT (agency_id IS DISTINCT FROM ( SELECT auth.agency_id() AS agency_id)))) WITH CHECK ((NOT (agency_id IS DISTINCT FROM ( SELECT auth.agency_id() AS agency_id))));
+
+--
+-- Name: nodes; Type: ROW SECURITY; Schema: realtime; Owner: -
+--
+
+ALTER TABLE realtime.nodes ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: presences; Type: ROW SECURITY; Schema: realtime; Owner: -
+--
+
+ALTER TABLE realtime.presences ENABLE ROW LEVEL SECURITY;
+
+--
 -- Name: buckets; Type: ROW SECURITY; Schema: storage; Owner: -
 --
 
@@ -2951,6 +3189,15 @@ GRANT USAGE ON SCHEMA gardenos TO service_role;
 GRANT USAGE ON SCHEMA public TO anon;
 GRANT USAGE ON SCHEMA public TO authenticated;
 GRANT USAGE ON SCHEMA public TO service_role;
+
+--
+-- Name: SCHEMA realtime; Type: ACL; Schema: -; Owner: -
+--
+
+GRANT USAGE ON SCHEMA realtime TO anon;
+GRANT USAGE ON SCHEMA realtime TO authenticated;
+GRANT USAGE ON SCHEMA realtime TO service_role;
+GRANT USAGE ON SCHEMA realtime TO authenticator;
 
 --
 -- Name: SCHEMA storage; Type: ACL; Schema: -; Owner: -
@@ -3100,6 +3347,37 @@ GRANT ALL ON FUNCTION public.search_leads(query text, max_results integer) TO se
 REVOKE ALL ON FUNCTION public.set_lead_status(lead_id uuid, new_status text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.set_lead_status(lead_id uuid, new_status text) TO authenticated;
 GRANT ALL ON FUNCTION public.set_lead_status(lead_id uuid, new_status text) TO service_role;
+
+--
+-- Name: FUNCTION _send(agency uuid, payload jsonb, event text, topic text, private boolean); Type: ACL; Schema: realtime; Owner: -
+--
+
+REVOKE ALL ON FUNCTION realtime._send(agency uuid, payload jsonb, event text, topic text, private boolean) FROM PUBLIC;
+
+--
+-- Name: FUNCTION authorization_probe(agency uuid, topic text, extension text); Type: ACL; Schema: realtime; Owner: -
+--
+
+REVOKE ALL ON FUNCTION realtime.authorization_probe(agency uuid, topic text, extension text) FROM PUBLIC;
+GRANT ALL ON FUNCTION realtime.authorization_probe(agency uuid, topic text, extension text) TO authenticator;
+
+--
+-- Name: FUNCTION broadcast_changes(topic_name text, event_name text, operation text, table_name text, table_schema text, new record, old record, level text); Type: ACL; Schema: realtime; Owner: -
+--
+
+REVOKE ALL ON FUNCTION realtime.broadcast_changes(topic_name text, event_name text, operation text, table_name text, table_schema text, new record, old record, level text) FROM PUBLIC;
+GRANT ALL ON FUNCTION realtime.broadcast_changes(topic_name text, event_name text, operation text, table_name text, table_schema text, new record, old record, level text) TO anon;
+GRANT ALL ON FUNCTION realtime.broadcast_changes(topic_name text, event_name text, operation text, table_name text, table_schema text, new record, old record, level text) TO authenticated;
+GRANT ALL ON FUNCTION realtime.broadcast_changes(topic_name text, event_name text, operation text, table_name text, table_schema text, new record, old record, level text) TO service_role;
+
+--
+-- Name: FUNCTION send(payload jsonb, event text, topic text, private boolean); Type: ACL; Schema: realtime; Owner: -
+--
+
+REVOKE ALL ON FUNCTION realtime.send(payload jsonb, event text, topic text, private boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION realtime.send(payload jsonb, event text, topic text, private boolean) TO anon;
+GRANT ALL ON FUNCTION realtime.send(payload jsonb, event text, topic text, private boolean) TO authenticated;
+GRANT ALL ON FUNCTION realtime.send(payload jsonb, event text, topic text, private boolean) TO service_role;
 
 --
 -- Name: TABLE one_time_tokens; Type: ACL; Schema: auth; Owner: -
@@ -3269,6 +3547,26 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.price_list_items TO service_ro
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.record_embeddings TO anon;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.record_embeddings TO authenticated;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.record_embeddings TO service_role;
+
+--
+-- Name: TABLE messages; Type: ACL; Schema: realtime; Owner: -
+--
+
+GRANT SELECT,INSERT ON TABLE realtime.messages TO anon;
+GRANT SELECT,INSERT ON TABLE realtime.messages TO authenticated;
+GRANT ALL ON TABLE realtime.messages TO service_role;
+
+--
+-- Name: TABLE nodes; Type: ACL; Schema: realtime; Owner: -
+--
+
+GRANT ALL ON TABLE realtime.nodes TO service_role;
+
+--
+-- Name: TABLE presences; Type: ACL; Schema: realtime; Owner: -
+--
+
+GRANT ALL ON TABLE realtime.presences TO service_role;
 
 --
 -- Name: TABLE buckets; Type: ACL; Schema: storage; Owner: -
