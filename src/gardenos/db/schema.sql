@@ -628,6 +628,51 @@ CREATE FUNCTION public.set_lead_status(lead_id uuid, new_status text) RETURNS te
 $$;
 
 --
+-- Name: extension(text); Type: FUNCTION; Schema: storage; Owner: -
+--
+
+CREATE FUNCTION storage.extension(name text) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+    SELECT CASE WHEN storage.filename(name) LIKE '%.%'
+                THEN reverse(split_part(reverse(storage.filename(name)), '.', 1)) ELSE '' END
+$$;
+
+--
+-- Name: filename(text); Type: FUNCTION; Schema: storage; Owner: -
+--
+
+CREATE FUNCTION storage.filename(name text) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+    SELECT (string_to_array(name, '/'))[cardinality(string_to_array(name, '/'))]
+$$;
+
+--
+-- Name: foldername(text); Type: FUNCTION; Schema: storage; Owner: -
+--
+
+CREATE FUNCTION storage.foldername(name text) RETURNS text[]
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+    SELECT (string_to_array(name, '/'))[1:cardinality(string_to_array(name, '/')) - 1]
+$$;
+
+--
+-- Name: public_object(text, text); Type: FUNCTION; Schema: storage; Owner: -
+--
+
+CREATE FUNCTION storage.public_object(bucket text, object_name text) RETURNS TABLE(agency_id uuid, version text, size bigint, mime_type text, etag text, metadata jsonb, updated_at timestamp with time zone)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+    SELECT o.agency_id, o.version, o.size, o.mime_type, o.etag, o.metadata, o.updated_at
+    FROM storage.buckets b
+    JOIN storage.objects o ON o.agency_id = b.agency_id AND o.bucket_id = b.id
+    WHERE b.public AND b.id = bucket AND o.name = object_name
+$$;
+
+--
 -- Name: one_time_tokens; Type: TABLE; Schema: auth; Owner: -
 --
 
@@ -1221,6 +1266,7 @@ CREATE TABLE storage.objects (
     last_accessed_at timestamp with time zone,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    version text,
     CONSTRAINT objects_name_check CHECK (((length(name) >= 1) AND (length(name) <= 1024))),
     CONSTRAINT objects_size_check CHECK ((size >= 0))
 );
@@ -1469,6 +1515,13 @@ ALTER TABLE ONLY public.record_embeddings
 
 ALTER TABLE ONLY public.record_embeddings
     ADD CONSTRAINT record_embeddings_pkey PRIMARY KEY (agency_id, id);
+
+--
+-- Name: buckets buckets_id_check; Type: CHECK CONSTRAINT; Schema: storage; Owner: -
+--
+
+ALTER TABLE storage.buckets
+    ADD CONSTRAINT buckets_id_check CHECK (((id ~ '^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$'::text) AND (id !~~ '%..%'::text))) NOT VALID;
 
 --
 -- Name: buckets buckets_pkey; Type: CONSTRAINT; Schema: storage; Owner: -
@@ -1814,6 +1867,12 @@ CREATE INDEX record_embeddings_agency_model_idx ON public.record_embeddings USIN
 --
 
 CREATE INDEX record_embeddings_embedding_idx ON public.record_embeddings USING hnsw (((embedding)::extensions.halfvec(384)) extensions.halfvec_cosine_ops) WITH (m='16', ef_construction='64');
+
+--
+-- Name: buckets_public_id_key; Type: INDEX; Schema: storage; Owner: -
+--
+
+CREATE UNIQUE INDEX buckets_public_id_key ON storage.buckets USING btree (id) WHERE public;
 
 --
 -- Name: objects_name_prefix_idx; Type: INDEX; Schema: storage; Owner: -
@@ -2708,16 +2767,40 @@ CREATE POLICY tenant_read ON public.price_list_items FOR SELECT TO authenticated
 ALTER TABLE storage.buckets ENABLE ROW LEVEL SECURITY;
 
 --
+-- Name: buckets buckets_admin_delete; Type: POLICY; Schema: storage; Owner: -
+--
+
+CREATE POLICY buckets_admin_delete ON storage.buckets FOR DELETE TO authenticated USING (((agency_id = ( SELECT auth.agency_id() AS agency_id)) AND (( SELECT auth.agency_role() AS agency_role) = ANY (ARRAY['owner'::text, 'admin'::text]))));
+
+--
+-- Name: buckets buckets_admin_insert; Type: POLICY; Schema: storage; Owner: -
+--
+
+CREATE POLICY buckets_admin_insert ON storage.buckets FOR INSERT TO authenticated WITH CHECK (((agency_id = ( SELECT auth.agency_id() AS agency_id)) AND (( SELECT auth.agency_role() AS agency_role) = ANY (ARRAY['owner'::text, 'admin'::text]))));
+
+--
+-- Name: buckets buckets_admin_update; Type: POLICY; Schema: storage; Owner: -
+--
+
+CREATE POLICY buckets_admin_update ON storage.buckets FOR UPDATE TO authenticated USING (((agency_id = ( SELECT auth.agency_id() AS agency_id)) AND (( SELECT auth.agency_role() AS agency_role) = ANY (ARRAY['owner'::text, 'admin'::text])))) WITH CHECK (((agency_id = ( SELECT auth.agency_id() AS agency_id)) AND (( SELECT auth.agency_role() AS agency_role) = ANY (ARRAY['owner'::text, 'admin'::text]))));
+
+--
+-- Name: buckets buckets_member_read; Type: POLICY; Schema: storage; Owner: -
+--
+
+CREATE POLICY buckets_member_read ON storage.buckets FOR SELECT TO authenticated USING ((agency_id = ( SELECT auth.agency_id() AS agency_id)));
+
+--
 -- Name: objects; Type: ROW SECURITY; Schema: storage; Owner: -
 --
 
 ALTER TABLE storage.objects ENABLE ROW LEVEL SECURITY;
 
 --
--- Name: buckets tenant_isolation; Type: POLICY; Schema: storage; Owner: -
+-- Name: objects objects_owner_is_caller; Type: POLICY; Schema: storage; Owner: -
 --
 
-CREATE POLICY tenant_isolation ON storage.buckets TO authenticated USING ((agency_id = ( SELECT auth.agency_id() AS agency_id))) WITH CHECK ((agency_id = ( SELECT auth.agency_id() AS agency_id)));
+CREATE POLICY objects_owner_is_caller ON storage.objects AS RESTRICTIVE FOR INSERT TO authenticated WITH CHECK (((owner IS NULL) OR (owner = ( SELECT auth.uid() AS uid))));
 
 --
 -- Name: objects tenant_isolation; Type: POLICY; Schema: storage; Owner: -
@@ -2908,6 +2991,39 @@ GRANT ALL ON FUNCTION public.set_lead_status(lead_id uuid, new_status text) TO a
 GRANT ALL ON FUNCTION public.set_lead_status(lead_id uuid, new_status text) TO service_role;
 
 --
+-- Name: FUNCTION extension(name text); Type: ACL; Schema: storage; Owner: -
+--
+
+GRANT ALL ON FUNCTION storage.extension(name text) TO anon;
+GRANT ALL ON FUNCTION storage.extension(name text) TO authenticated;
+GRANT ALL ON FUNCTION storage.extension(name text) TO service_role;
+
+--
+-- Name: FUNCTION filename(name text); Type: ACL; Schema: storage; Owner: -
+--
+
+GRANT ALL ON FUNCTION storage.filename(name text) TO anon;
+GRANT ALL ON FUNCTION storage.filename(name text) TO authenticated;
+GRANT ALL ON FUNCTION storage.filename(name text) TO service_role;
+
+--
+-- Name: FUNCTION foldername(name text); Type: ACL; Schema: storage; Owner: -
+--
+
+GRANT ALL ON FUNCTION storage.foldername(name text) TO anon;
+GRANT ALL ON FUNCTION storage.foldername(name text) TO authenticated;
+GRANT ALL ON FUNCTION storage.foldername(name text) TO service_role;
+
+--
+-- Name: FUNCTION public_object(bucket text, object_name text); Type: ACL; Schema: storage; Owner: -
+--
+
+REVOKE ALL ON FUNCTION storage.public_object(bucket text, object_name text) FROM PUBLIC;
+GRANT ALL ON FUNCTION storage.public_object(bucket text, object_name text) TO anon;
+GRANT ALL ON FUNCTION storage.public_object(bucket text, object_name text) TO authenticated;
+GRANT ALL ON FUNCTION storage.public_object(bucket text, object_name text) TO service_role;
+
+--
 -- Name: TABLE one_time_tokens; Type: ACL; Schema: auth; Owner: -
 --
 
@@ -3080,7 +3196,7 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.record_embeddings TO service_r
 -- Name: TABLE buckets; Type: ACL; Schema: storage; Owner: -
 --
 
-GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE storage.buckets TO anon;
+GRANT SELECT ON TABLE storage.buckets TO anon;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE storage.buckets TO authenticated;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE storage.buckets TO service_role;
 
@@ -3088,7 +3204,7 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE storage.buckets TO service_role;
 -- Name: TABLE objects; Type: ACL; Schema: storage; Owner: -
 --
 
-GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE storage.objects TO anon;
+GRANT SELECT ON TABLE storage.objects TO anon;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE storage.objects TO authenticated;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE storage.objects TO service_role;
 

@@ -1,0 +1,196 @@
+"""storage3, supabase-py's storage client, unchanged, through every call it makes against /storage/v1."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+from storage3 import SyncStorageClient
+from storage3.exceptions import StorageApiError
+
+from tests.integration.storage.conftest import storage_client
+from tests.live import Api, Member
+
+
+@pytest.fixture
+def client(api: Api, owner_a: Member) -> SyncStorageClient:
+    return storage_client(api, owner_a)
+
+
+def test_buckets_create_get_list_update_empty_delete(client: SyncStorageClient, bucket_name: str) -> None:
+    assert client.create_bucket(bucket_name, options={"public": False, "file_size_limit": 1000}) == {
+        "name": bucket_name
+    }
+    bucket = client.get_bucket(bucket_name)
+    assert (bucket.id, bucket.public, bucket.file_size_limit) == (bucket_name, False, 1000)
+    assert bucket_name in [b.id for b in client.list_buckets()]
+    client.update_bucket(
+        bucket_name, {"public": True, "allowed_mime_types": ["image/*"], "file_size_limit": 10}
+    )
+    bucket = client.get_bucket(bucket_name)
+    assert (bucket.public, bucket.allowed_mime_types, bucket.file_size_limit) == (True, ["image/*"], 10)
+    with pytest.raises(StorageApiError) as duplicate:
+        client.create_bucket(bucket_name)
+    assert (duplicate.value.status, duplicate.value.code) == ("409", "Duplicate")
+
+    client.from_(bucket_name).upload("a.png", b"png", {"content-type": "image/png"})
+    with pytest.raises(StorageApiError) as not_empty:
+        client.delete_bucket(bucket_name)
+    assert not_empty.value.status == "409"
+    client.empty_bucket(bucket_name)
+    assert client.from_(bucket_name).list() == []
+    client.delete_bucket(bucket_name)
+    with pytest.raises(StorageApiError) as gone:
+        client.get_bucket(bucket_name)
+    assert gone.value.status == "404"
+
+
+def test_upload_download_info_exists_update(client: SyncStorageClient, bucket_name: str) -> None:
+    client.create_bucket(bucket_name)
+    files = client.from_(bucket_name)
+    done = files.upload(
+        "docs/proposal.txt",
+        b"hello garden",
+        {"content-type": "text/plain", "cache-control": "60", "metadata": {"lead": "42"}},
+    )
+    assert done.path == "docs/proposal.txt"
+    assert files.download("docs/proposal.txt") == b"hello garden"
+    info = files.info("docs/proposal.txt")
+    assert info["size"] == 12
+    assert info["content_type"] == "text/plain"
+    assert info["cache_control"] == "max-age=60"
+    assert info["metadata"] == {"lead": "42"}
+    assert files.exists("docs/proposal.txt")
+    assert not files.exists("docs/missing.txt")
+
+    with pytest.raises(StorageApiError) as duplicate:
+        files.upload("docs/proposal.txt", b"again")
+    assert (duplicate.value.status, duplicate.value.code) == ("409", "Duplicate")
+    files.upload("docs/proposal.txt", b"upserted", {"upsert": "true"})
+    assert files.download("docs/proposal.txt") == b"upserted"
+    files.update("docs/proposal.txt", b"updated")
+    assert files.download("docs/proposal.txt") == b"updated"
+    with pytest.raises(StorageApiError) as missing:
+        files.update("docs/nothing.txt", b"x")
+    assert missing.value.status == "404"
+    with pytest.raises(StorageApiError) as not_found:
+        files.download("docs/missing.txt")
+    assert not_found.value.status == "404"
+
+
+def test_list_folders_limit_offset_sort_search(client: SyncStorageClient, bucket_name: str) -> None:
+    client.create_bucket(bucket_name)
+    files = client.from_(bucket_name)
+    for name in ("top.txt", "photos/b.jpg", "photos/a.jpg", "photos/2024/c.jpg", "plans/x.pdf"):
+        files.upload(name, b"x", {"content-type": "application/octet-stream"})
+    top = files.list()
+    assert [(e["name"], e["id"] is None) for e in top] == [
+        ("photos", True),
+        ("plans", True),
+        ("top.txt", False),
+    ]
+    assert top[2]["metadata"]["size"] == 1
+    assert [e["name"] for e in files.list("photos")] == ["2024", "a.jpg", "b.jpg"]
+    assert [e["name"] for e in files.list("photos/", {"limit": 1, "offset": 1})] == ["a.jpg"]
+    desc = files.list("photos", {"sortBy": {"column": "name", "order": "desc"}})
+    assert [e["name"] for e in desc] == ["b.jpg", "a.jpg", "2024"]
+    assert [e["name"] for e in files.list("photos", {"search": "b"})] == ["b.jpg"]
+
+
+def test_move_copy_remove(client: SyncStorageClient, bucket_name: str) -> None:
+    client.create_bucket(bucket_name)
+    files = client.from_(bucket_name)
+    files.upload("a.txt", b"A")
+    files.move("a.txt", "moved/a.txt")
+    assert not files.exists("a.txt")
+    assert files.download("moved/a.txt") == b"A"
+    files.copy("moved/a.txt", "copy.txt")
+    assert files.download("copy.txt") == b"A"
+    files.upload("b.txt", b"B")
+    with pytest.raises(StorageApiError) as taken:
+        files.move("b.txt", "copy.txt")
+    assert taken.value.status == "409"
+    removed = files.remove(["copy.txt", "b.txt", "not-there.txt"])
+    assert sorted(r["name"] for r in removed) == ["b.txt", "copy.txt"]
+    assert [e["name"] for e in files.list()] == ["moved"]
+
+
+def test_public_url_and_signed_urls(api: Api, client: SyncStorageClient, bucket_name: str) -> None:
+    client.create_bucket(bucket_name, options={"public": True})
+    files = client.from_(bucket_name)
+    files.upload("pic.png", b"\x89PNG", {"content-type": "image/png"})
+    public = files.get_public_url("pic.png")
+    answer = httpx.get(public)  # no apikey, as an <img> tag
+    assert (answer.status_code, answer.content, answer.headers["content-type"]) == (
+        200,
+        b"\x89PNG",
+        "image/png",
+    )
+
+    private = f"{bucket_name}-private"
+    client.create_bucket(private)
+    secret = client.from_(private)
+    secret.upload("contract.pdf", b"%PDF", {"content-type": "application/pdf"})
+    assert httpx.get(secret.get_public_url("contract.pdf")).status_code == 404
+    signed = secret.create_signed_url("contract.pdf", 60)["signedURL"]
+    assert signed
+    assert httpx.get(signed).content == b"%PDF"
+    download = secret.create_signed_url("contract.pdf", 60, {"download": "c.pdf"})["signedURL"]
+    assert download
+    assert "attachment" in httpx.get(download).headers["content-disposition"]
+    many = secret.create_signed_urls(["contract.pdf", "nope.pdf"], 60)
+    assert many[0]["signedURL"]
+    assert many[0]["error"] is None
+    assert many[1]["signedURL"] is None
+    assert many[1]["error"]
+
+    upload = secret.create_signed_upload_url("incoming/form.txt")
+    secret.upload_to_signed_url("incoming/form.txt", upload["token"], b"signed upload")
+    assert secret.download("incoming/form.txt") == b"signed upload"
+
+
+def test_limits_are_checked_before_storing(client: SyncStorageClient, bucket_name: str) -> None:
+    client.create_bucket(bucket_name, options={"file_size_limit": 10, "allowed_mime_types": ["image/png"]})
+    files = client.from_(bucket_name)
+    with pytest.raises(StorageApiError) as too_large:
+        files.upload("big.png", b"x" * 11, {"content-type": "image/png"})
+    assert (too_large.value.status, too_large.value.code) == ("413", "Payload too large")
+    with pytest.raises(StorageApiError) as wrong_type:
+        files.upload("doc.txt", b"x", {"content-type": "text/plain"})
+    assert (wrong_type.value.status, wrong_type.value.code) == ("415", "invalid_mime_type")
+    files.upload("ok.png", b"x" * 10, {"content-type": "image/png"})
+    assert [e["name"] for e in files.list()] == ["ok.png"]
+
+
+def test_raw_body_upload_range_etag_last_modified(http_a: httpx.Client, bucket_name: str) -> None:
+    assert http_a.post("/storage/v1/bucket", json={"id": bucket_name, "name": bucket_name}).status_code == 200
+    body = bytes(range(256)) * 4
+    put = http_a.post(
+        f"/storage/v1/object/{bucket_name}/raw.bin",
+        content=body,
+        headers={"content-type": "application/octet-stream", "x-metadata": json.dumps({"k": "v"})},
+    )
+    assert put.status_code == 200, put.text
+    whole = http_a.get(f"/storage/v1/object/{bucket_name}/raw.bin")
+    assert whole.content == body
+    etag, modified = whole.headers["etag"], whole.headers["last-modified"]
+    assert etag.startswith('"')
+    assert modified.endswith("GMT")
+    part = http_a.get(f"/storage/v1/object/{bucket_name}/raw.bin", headers={"Range": "bytes=10-19"})
+    assert (part.status_code, part.content) == (206, body[10:20])
+    assert part.headers["content-range"] == f"bytes 10-19/{len(body)}"
+    tail = http_a.get(
+        f"/storage/v1/object/authenticated/{bucket_name}/raw.bin", headers={"Range": "bytes=-5"}
+    )
+    assert tail.content == body[-5:]
+    beyond = http_a.get(f"/storage/v1/object/{bucket_name}/raw.bin", headers={"Range": "bytes=5000-"})
+    assert beyond.status_code == 416
+    cached = http_a.get(f"/storage/v1/object/{bucket_name}/raw.bin", headers={"If-None-Match": etag})
+    assert cached.status_code == 304
+    named = http_a.get(f"/storage/v1/object/{bucket_name}/raw.bin", params={"download": "data.bin"})
+    assert named.headers["content-disposition"] == "attachment; filename*=UTF-8''data.bin"
+    head = http_a.head(f"/storage/v1/object/{bucket_name}/raw.bin")
+    assert head.headers["content-length"] == str(len(body))
+    info = http_a.get(f"/storage/v1/object/info/{bucket_name}/raw.bin").json()
+    assert info["metadata"] == {"k": "v"}
