@@ -9,9 +9,10 @@ concurrent upserts of one name leave one whole object.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
-import shutil
+import time
 import uuid
 from collections.abc import AsyncGenerator
 from pathlib import Path
@@ -24,6 +25,8 @@ READ_BLOCK = 256 * 1024
 # Chunks of a request body are gathered up to this much before one write to disk (a thread hop each).
 WRITE_BLOCK = 1 << 20
 TMP_DIR = ".tmp"
+# A temporary not written to for this long belongs to an upload that will never finish.
+ABANDONED_AFTER_S = 24 * 3600
 
 
 def new_key(agency_id: uuid.UUID) -> str:
@@ -56,11 +59,20 @@ class DiskStore:
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
         (self.root / TMP_DIR).mkdir(parents=True, exist_ok=True)
+        self._remove_abandoned()
+
+    def _remove_abandoned(self) -> None:
+        """Temporaries of uploads whose process died (kill -9, power cut). Only old ones: other API
+        processes may share this folder and be writing theirs now."""
+        for part in (self.root / TMP_DIR).glob("*.part"):
+            with contextlib.suppress(FileNotFoundError):
+                if time.time() - part.stat().st_mtime > ABANDONED_AFTER_S:
+                    part.unlink()
 
     def path(self, key: str) -> Path:
         # The only way from a key to a file: a key is an agency uuid and a hex version, nothing a client
         # wrote, so no spelling of theirs can reach outside the root.
-        if not _KEY.match(key):
+        if not _KEY.fullmatch(key):
             raise ValueError(f"not a storage key: {key!r}")
         agency, version = key.split("/")
         return self.root / agency / version[:2] / version
@@ -157,7 +169,3 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-def remove_tree(root: Path) -> None:
-    shutil.rmtree(root, ignore_errors=True)

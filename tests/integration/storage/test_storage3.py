@@ -194,3 +194,28 @@ def test_raw_body_upload_range_etag_last_modified(http_a: httpx.Client, bucket_n
     assert head.headers["content-length"] == str(len(body))
     info = http_a.get(f"/storage/v1/object/info/{bucket_name}/raw.bin").json()
     assert info["metadata"] == {"k": "v"}
+
+
+def test_any_file_type_and_size_is_stored_as_sent(http_a: httpx.Client, bucket_name: str) -> None:
+    """An object's bytes are not a JSON request: a JSON file past GARDENOS_MAX_BODY_BYTES, or one with a
+    NUL escape, is stored as it came."""
+    http_a.post("/storage/v1/bucket", json={"id": bucket_name})
+    body = b'{"nul": "\\u0000", "pad": "' + b"x" * (2 << 20) + b'"}'
+    put = http_a.post(
+        f"/storage/v1/object/{bucket_name}/data.json",
+        content=body,
+        headers={"content-type": "application/json"},
+    )
+    assert put.status_code == 200, put.text
+    assert http_a.get(f"/storage/v1/object/{bucket_name}/data.json").content == body
+
+
+def test_the_service_role_key_names_its_agency(api: Api, owner_a: Member, bucket_name: str) -> None:
+    with httpx.Client(base_url=api.url, headers={"apikey": api.service_key}) as http:
+        unnamed = http.get("/storage/v1/bucket")
+        assert unnamed.status_code == 400
+        assert "X-Agency-Id" in unnamed.json()["message"]
+        http.headers["X-Agency-Id"] = owner_a.agency_id
+        assert http.post("/storage/v1/bucket", json={"id": bucket_name}).status_code == 200
+        assert http.post(f"/storage/v1/object/{bucket_name}/svc.txt", content=b"svc").status_code == 200
+    assert storage_client(api, owner_a).from_(bucket_name).download("svc.txt") == b"svc"
