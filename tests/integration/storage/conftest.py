@@ -7,14 +7,20 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from storage3 import SyncStorageClient
+from supabase import ClientOptions, SupabaseStorageClient, create_client
 
 from tests.live import Api, Member, agency_owner
 
 
-def storage_client(api: Api, member: Member) -> SyncStorageClient:
-    headers = {"apikey": api.anon_key, "Authorization": f"Bearer {member.access_token}"}
-    return SyncStorageClient(f"{api.url}/storage/v1/", headers, http_client=api.transport)
+def storage_client(api: Api, member: Member) -> SupabaseStorageClient:
+    """supabase-py's storage client (storage3), acting as `member`, as a signed-in front end's does."""
+    options = ClientOptions(
+        auto_refresh_token=False,
+        persist_session=False,
+        httpx_client=api.transport,
+        headers={"Authorization": f"Bearer {member.access_token}"},
+    )
+    return create_client(api.url, api.anon_key, options=options).storage
 
 
 @pytest.fixture(scope="module")

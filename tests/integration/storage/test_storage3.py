@@ -1,4 +1,6 @@
-"""storage3, supabase-py's storage client, unchanged, through every call it makes against /storage/v1."""
+"""storage3, supabase-py's storage client, unchanged, through every call it makes against /storage/v1.
+Its errors are `StorageApiError`s (a `StorageException`) carrying Supabase Storage's `statusCode` and
+`error` as `status` and `code`."""
 
 from __future__ import annotations
 
@@ -6,19 +8,18 @@ import json
 
 import httpx
 import pytest
-from storage3 import SyncStorageClient
-from storage3.exceptions import StorageApiError
+from supabase import StorageException, SupabaseStorageClient
 
 from tests.integration.storage.conftest import storage_client
 from tests.live import Api, Member
 
 
 @pytest.fixture
-def client(api: Api, owner_a: Member) -> SyncStorageClient:
+def client(api: Api, owner_a: Member) -> SupabaseStorageClient:
     return storage_client(api, owner_a)
 
 
-def test_buckets_create_get_list_update_empty_delete(client: SyncStorageClient, bucket_name: str) -> None:
+def test_buckets_create_get_list_update_empty_delete(client: SupabaseStorageClient, bucket_name: str) -> None:
     assert client.create_bucket(bucket_name, options={"public": False, "file_size_limit": 1000}) == {
         "name": bucket_name
     }
@@ -30,23 +31,23 @@ def test_buckets_create_get_list_update_empty_delete(client: SyncStorageClient, 
     )
     bucket = client.get_bucket(bucket_name)
     assert (bucket.public, bucket.allowed_mime_types, bucket.file_size_limit) == (True, ["image/*"], 10)
-    with pytest.raises(StorageApiError) as duplicate:
+    with pytest.raises(StorageException) as duplicate:
         client.create_bucket(bucket_name)
     assert (duplicate.value.status, duplicate.value.code) == ("409", "Duplicate")
 
     client.from_(bucket_name).upload("a.png", b"png", {"content-type": "image/png"})
-    with pytest.raises(StorageApiError) as not_empty:
+    with pytest.raises(StorageException) as not_empty:
         client.delete_bucket(bucket_name)
     assert not_empty.value.status == "409"
     client.empty_bucket(bucket_name)
     assert client.from_(bucket_name).list() == []
     client.delete_bucket(bucket_name)
-    with pytest.raises(StorageApiError) as gone:
+    with pytest.raises(StorageException) as gone:
         client.get_bucket(bucket_name)
     assert gone.value.status == "404"
 
 
-def test_upload_download_info_exists_update(client: SyncStorageClient, bucket_name: str) -> None:
+def test_upload_download_info_exists_update(client: SupabaseStorageClient, bucket_name: str) -> None:
     client.create_bucket(bucket_name)
     files = client.from_(bucket_name)
     done = files.upload(
@@ -64,22 +65,22 @@ def test_upload_download_info_exists_update(client: SyncStorageClient, bucket_na
     assert files.exists("docs/proposal.txt")
     assert not files.exists("docs/missing.txt")
 
-    with pytest.raises(StorageApiError) as duplicate:
+    with pytest.raises(StorageException) as duplicate:
         files.upload("docs/proposal.txt", b"again")
     assert (duplicate.value.status, duplicate.value.code) == ("409", "Duplicate")
     files.upload("docs/proposal.txt", b"upserted", {"upsert": "true"})
     assert files.download("docs/proposal.txt") == b"upserted"
     files.update("docs/proposal.txt", b"updated")
     assert files.download("docs/proposal.txt") == b"updated"
-    with pytest.raises(StorageApiError) as missing:
+    with pytest.raises(StorageException) as missing:
         files.update("docs/nothing.txt", b"x")
     assert missing.value.status == "404"
-    with pytest.raises(StorageApiError) as not_found:
+    with pytest.raises(StorageException) as not_found:
         files.download("docs/missing.txt")
     assert not_found.value.status == "404"
 
 
-def test_list_folders_limit_offset_sort_search(client: SyncStorageClient, bucket_name: str) -> None:
+def test_list_folders_limit_offset_sort_search(client: SupabaseStorageClient, bucket_name: str) -> None:
     client.create_bucket(bucket_name)
     files = client.from_(bucket_name)
     for name in ("top.txt", "photos/b.jpg", "photos/a.jpg", "photos/2024/c.jpg", "plans/x.pdf"):
@@ -98,7 +99,7 @@ def test_list_folders_limit_offset_sort_search(client: SyncStorageClient, bucket
     assert [e["name"] for e in files.list("photos", {"search": "b"})] == ["b.jpg"]
 
 
-def test_move_copy_remove(client: SyncStorageClient, bucket_name: str) -> None:
+def test_move_copy_remove(client: SupabaseStorageClient, bucket_name: str) -> None:
     client.create_bucket(bucket_name)
     files = client.from_(bucket_name)
     files.upload("a.txt", b"A")
@@ -108,7 +109,7 @@ def test_move_copy_remove(client: SyncStorageClient, bucket_name: str) -> None:
     files.copy("moved/a.txt", "copy.txt")
     assert files.download("copy.txt") == b"A"
     files.upload("b.txt", b"B")
-    with pytest.raises(StorageApiError) as taken:
+    with pytest.raises(StorageException) as taken:
         files.move("b.txt", "copy.txt")
     assert taken.value.status == "409"
     removed = files.remove(["copy.txt", "b.txt", "not-there.txt"])
@@ -116,7 +117,7 @@ def test_move_copy_remove(client: SyncStorageClient, bucket_name: str) -> None:
     assert [e["name"] for e in files.list()] == ["moved"]
 
 
-def test_public_url_and_signed_urls(api: Api, client: SyncStorageClient, bucket_name: str) -> None:
+def test_public_url_and_signed_urls(api: Api, client: SupabaseStorageClient, bucket_name: str) -> None:
     client.create_bucket(bucket_name, options={"public": True})
     files = client.from_(bucket_name)
     files.upload("pic.png", b"\x89PNG", {"content-type": "image/png"})
@@ -150,13 +151,13 @@ def test_public_url_and_signed_urls(api: Api, client: SyncStorageClient, bucket_
     assert secret.download("incoming/form.txt") == b"signed upload"
 
 
-def test_limits_are_checked_before_storing(client: SyncStorageClient, bucket_name: str) -> None:
+def test_limits_are_checked_before_storing(client: SupabaseStorageClient, bucket_name: str) -> None:
     client.create_bucket(bucket_name, options={"file_size_limit": 10, "allowed_mime_types": ["image/png"]})
     files = client.from_(bucket_name)
-    with pytest.raises(StorageApiError) as too_large:
+    with pytest.raises(StorageException) as too_large:
         files.upload("big.png", b"x" * 11, {"content-type": "image/png"})
     assert (too_large.value.status, too_large.value.code) == ("413", "Payload too large")
-    with pytest.raises(StorageApiError) as wrong_type:
+    with pytest.raises(StorageException) as wrong_type:
         files.upload("doc.txt", b"x", {"content-type": "text/plain"})
     assert (wrong_type.value.status, wrong_type.value.code) == ("415", "invalid_mime_type")
     files.upload("ok.png", b"x" * 10, {"content-type": "image/png"})
