@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from email.utils import format_datetime
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -15,13 +16,15 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from gardenos.auth.principal import Principal, PrincipalDep
 from gardenos.errors import BadRequest, Unauthorized
 from gardenos.settings import Settings
-from gardenos.storage.errors import RangeNotSatisfiable, object_not_found
+from gardenos.storage.errors import ObjectNotFound, RangeNotSatisfiable, object_not_found
 from gardenos.storage.paths import bucket_id, object_key
 from gardenos.storage.service import Scope, Storage, StoredObject, stored
 from gardenos.storage.signing import Grant, Signer
 
 router = APIRouter(prefix="/storage/v1", tags=["storage"])
 AGENCY_HEADER = "x-agency-id"
+# How often a download reads the metadata again when upserts keep replacing the object under it.
+REREADS = 3
 JsonBody = Annotated[dict[str, Any], Body(default_factory=dict)]
 
 
@@ -230,8 +233,9 @@ async def download_signed(
 ) -> Response:
     bucket, key = bucket_id(bucket), object_key(path)
     grant = signer.verify(token, bucket, key, "read")
-    row = await storage.stat(_grant_scope(grant), bucket, key)
-    return await _serve(request, storage, stored(row), key)
+    scope = _grant_scope(grant)
+    row = await storage.stat(scope, bucket, key)
+    return await _serve(request, storage, stored(row), key, lambda: storage.stat(scope, bucket, key))
 
 
 @router.get("/object/info/{bucket}/{path:path}")
@@ -261,7 +265,8 @@ async def object_info(bucket: str, path: str, scope: ScopeDep, storage: StorageD
 async def download_public(bucket: str, path: str, request: Request, storage: StorageDep) -> Response:
     # No apikey needed: a public URL works in an <img> tag, as on Supabase.
     bucket, key = bucket_id(bucket), object_key(path)
-    return await _serve(request, storage, await storage.public_object(bucket, key), key)
+    obj = await storage.public_object(bucket, key)
+    return await _serve(request, storage, obj, key, lambda: storage.public_object(bucket, key))
 
 
 # Decorators register bottom-up: the `authenticated` routes before the catch-all `{bucket}` ones.
@@ -273,7 +278,8 @@ async def download(
     bucket: str, path: str, request: Request, scope: ScopeDep, storage: StorageDep
 ) -> Response:
     bucket, key = bucket_id(bucket), object_key(path)
-    return await _serve(request, storage, stored(await storage.stat(scope, bucket, key)), key)
+    row = await storage.stat(scope, bucket, key)
+    return await _serve(request, storage, stored(row), key, lambda: storage.stat(scope, bucket, key))
 
 
 # --- objects: uploads and deletes -------------------------------------------------------------------------
@@ -391,7 +397,26 @@ def _byte_range(header: str | None, size: int) -> tuple[int, int] | None:
     return start, end
 
 
-async def _serve(request: Request, storage: Storage, obj: StoredObject, key: str) -> Response:
+async def _serve(
+    request: Request,
+    storage: Storage,
+    obj: StoredObject,
+    key: str,
+    again: Callable[[], Awaitable[StoredObject | dict[str, Any]]],
+) -> Response:
+    """The object as HTTP: conditional, ranged, as an attachment with `?download=`. Its bytes are opened
+    before answering; if an upsert replaced them between the metadata read and the open (the old
+    version's file deleted after its commit), the metadata is read `again` for the new version."""
+    for _ in range(REREADS):
+        try:
+            return await _respond(request, storage, obj, key)
+        except ObjectNotFound:
+            fresh = await again()
+            obj = fresh if isinstance(fresh, StoredObject) else stored(fresh)
+    return await _respond(request, storage, obj, key)
+
+
+async def _respond(request: Request, storage: Storage, obj: StoredObject, key: str) -> Response:
     headers = {
         "ETag": obj.etag,
         "Last-Modified": format_datetime(obj.updated_at.astimezone(dt.UTC), usegmt=True),

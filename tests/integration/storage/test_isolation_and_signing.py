@@ -314,9 +314,19 @@ def test_two_concurrent_upserts_of_one_name_leave_one_whole_object(
         )
         return answer.status_code
 
+    def get(_: int) -> bytes:
+        answer = http_a.get(f"/storage/v1/object/{bucket_name}/same.bin")
+        assert answer.status_code == 200, answer.text
+        return answer.content
+
+    put(bodies[0])
     for _ in range(3):
-        with ThreadPoolExecutor(4) as pool:
-            assert list(pool.map(put, bodies)) == [200] * 4
+        with ThreadPoolExecutor(6) as pool:
+            writes = pool.map(put, bodies)
+            reads = pool.map(get, range(4))
+            assert list(writes) == [200] * 4
+            # Readers meanwhile get one whole upload each, never a mix.
+            assert all(read in bodies for read in reads)
         got = http_a.get(f"/storage/v1/object/{bucket_name}/same.bin").content
         assert got in bodies
         info = http_a.get(f"/storage/v1/object/info/{bucket_name}/same.bin").json()
