@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from python_multipart.exceptions import ParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from gardenos.storage.backend import Writer
@@ -144,9 +145,8 @@ async def _multipart(boundary: bytes, body: AsyncIterator[bytes], writer: Writer
                 await writer.write(piece)
             sink.pending.clear()
         parser.finalize()
-    except StorageError:
-        raise
-    except Exception as exc:
+    except ParseError as exc:
+        # Only the parser's own errors are the body's fault; the disk's (OSError) are the server's.
         raise StorageError(f"the multipart body could not be read: {exc}") from exc
     if not sink.ended:
         raise StorageError("the upload ended before the multipart body's closing boundary; send it again")

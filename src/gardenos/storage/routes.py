@@ -14,7 +14,7 @@ from fastapi import APIRouter, Body, Depends, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from gardenos.auth.principal import Principal, PrincipalDep
-from gardenos.errors import BadRequest, Unauthorized
+from gardenos.errors import BadRequest, GardenError, Unauthorized
 from gardenos.settings import Settings
 from gardenos.storage.errors import ObjectNotFound, RangeNotSatisfiable, object_not_found
 from gardenos.storage.paths import bucket_id, object_key
@@ -168,10 +168,8 @@ async def sign_many(
         try:
             key = object_key(path)
             await storage.stat(scope, bucket, key)
-        except Exception as exc:  # one path's error is its item's, as Supabase answers
-            message = getattr(
-                exc, "message", "Either the object does not exist or you do not have access to it"
-            )
+        except GardenError as exc:  # one path's error is its item's, as Supabase answers
+            message = exc.message
             results.append({"error": message, "path": path, "signedURL": None})
             continue
         token = signer.sign(Grant(str(scope.agency_id), bucket, key, "read", expires_at))

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import AsyncIterator, Iterable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -96,7 +97,7 @@ class Storage:
         self.store = store
         self.max_upload_bytes = max_upload_bytes
 
-    def transaction(self, scope: Scope) -> Any:
+    def transaction(self, scope: Scope) -> AbstractAsyncContextManager[Conn]:
         return self.database.transaction(scope.role, scope.claims)
 
     # --- buckets --------------------------------------------------------------------------------------------
@@ -151,7 +152,7 @@ class Storage:
             await _bucket_row(conn, scope, bucket)
             cur = await conn.execute(sql.EMPTY_BUCKET, {"agency": scope.agency_id, "bucket": bucket})
             versions = [row[0] for row in await cur.fetchall()]
-        await self._delete_blobs(scope.agency_id, versions)
+        await self._delete_blobs(versions)
 
     async def delete_bucket(self, scope: Scope, bucket: str) -> None:
         params = {"agency": scope.agency_id, "bucket": bucket}
@@ -353,10 +354,10 @@ class Storage:
                 sql.REMOVE_OBJECTS, {"agency": scope.agency_id, "bucket": bucket, "names": names}
             )
             rows = list(await cur.fetchall())
-        await self._delete_blobs(scope.agency_id, [row.pop("version") for row in rows])
+        await self._delete_blobs([row.pop("version") for row in rows])
         return rows
 
-    async def _delete_blobs(self, agency_id: uuid.UUID, versions: Iterable[str | None]) -> None:
+    async def _delete_blobs(self, versions: Iterable[str | None]) -> None:
         for version in versions:
             if version:
                 await self.store.delete(version)

@@ -220,3 +220,21 @@ def test_the_service_role_key_names_its_agency(api: Api, owner_a: Member, bucket
         assert http.post("/storage/v1/bucket", json={"id": bucket_name}).status_code == 200
         assert http.post(f"/storage/v1/object/{bucket_name}/svc.txt", content=b"svc").status_code == 200
     assert storage_client(api, owner_a).from_(bucket_name).download("svc.txt") == b"svc"
+
+
+def test_a_malformed_multipart_body_is_a_400_and_stores_nothing(
+    http_a: httpx.Client, bucket_name: str
+) -> None:
+    http_a.post("/storage/v1/bucket", json={"id": bucket_name})
+    for body in (
+        b'--XYZ\r\nContent-Disposition: form-data; name="file"; filename="a"\r\n\r\ncut off',
+        b"garbage",
+    ):
+        answer = http_a.post(
+            f"/storage/v1/object/{bucket_name}/a.txt",
+            content=body,
+            headers={"content-type": "multipart/form-data; boundary=XYZ"},
+        )
+        assert answer.status_code == 400, answer.text
+        assert answer.json()["statusCode"] == "400"
+    assert http_a.post(f"/storage/v1/object/list/{bucket_name}", json={}).json() == []
