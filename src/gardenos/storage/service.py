@@ -304,11 +304,13 @@ class Storage:
         try:
             async with self.transaction(scope) as conn:
                 await _bucket_row(conn, scope, bucket)
-                if dest_bucket != bucket:
-                    await _bucket_row(conn, scope, dest_bucket)
                 cur = await conn.execute(sql.MOVE_OBJECT, params)
-                if await cur.fetchone() is None:
+                if (moved := await cur.fetchone()) is None:
                     raise object_not_found()
+                if dest_bucket != bucket:
+                    # Into another bucket: that bucket's limits hold for what moves in, as for uploads.
+                    limits = _bucket_limits(await _bucket_row(conn, scope, dest_bucket))
+                    _check_limits(moved[1], moved[2], limits)
         except psycopg.errors.UniqueViolation:
             raise Duplicate("The resource already exists") from None
 
@@ -318,12 +320,7 @@ class Storage:
         source = await self.stat(scope, bucket, name)
         async with self.transaction(scope) as conn:
             limits = _bucket_limits(await _bucket_row(conn, scope, dest_bucket))
-        if not mime_allowed(source["mime_type"] or "", limits.allowed_mime_types):
-            raise InvalidMimeType(
-                f"mime type {source['mime_type']} is not supported by the destination bucket"
-            )
-        if limits.file_size_limit is not None and source["size"] > limits.file_size_limit:
-            raise _too_large()
+        _check_limits(source["mime_type"], source["size"], limits)
         key = new_key(scope.agency_id)
         await self.store.copy(source["version"], key)
         params = {
@@ -386,6 +383,13 @@ async def _bucket_row(conn: Conn, scope: Scope, bucket: str) -> dict[str, Any]:
 
 def _bucket_limits(row: dict[str, Any]) -> Bucket:
     return Bucket(row["public"], row["file_size_limit"], row["allowed_mime_types"])
+
+
+def _check_limits(mime_type: str | None, size: int, limits: Bucket) -> None:
+    if not mime_allowed(mime_type or "", limits.allowed_mime_types):
+        raise InvalidMimeType(f"mime type {mime_type} is not supported by the destination bucket")
+    if limits.file_size_limit is not None and size > limits.file_size_limit:
+        raise _too_large()
 
 
 def _not_bucket_admin() -> Forbidden:

@@ -63,7 +63,7 @@ FROM storage.objects WHERE agency_id = %(agency)s AND bucket_id = %(bucket)s AND
 MOVE_OBJECT = """
 UPDATE storage.objects SET bucket_id = %(dest_bucket)s, name = %(dest)s
 WHERE agency_id = %(agency)s AND bucket_id = %(bucket)s AND name = %(name)s
-RETURNING id
+RETURNING id, mime_type, size
 """
 
 REMOVE_OBJECTS = """

@@ -238,3 +238,62 @@ def test_a_malformed_multipart_body_is_a_400_and_stores_nothing(
         assert answer.status_code == 400, answer.text
         assert answer.json()["statusCode"] == "400"
     assert http_a.post(f"/storage/v1/object/list/{bucket_name}", json={}).json() == []
+
+
+def test_move_and_copy_across_buckets_keep_the_destinations_limits(
+    http_a: httpx.Client, bucket_name: str
+) -> None:
+    other = f"{bucket_name}-images"
+    http_a.post("/storage/v1/bucket", json={"id": bucket_name})
+    http_a.post("/storage/v1/bucket", json={"id": other, "allowed_mime_types": ["image/*"]})
+    http_a.post(
+        f"/storage/v1/object/{bucket_name}/a.txt", content=b"text", headers={"content-type": "text/plain"}
+    )
+    http_a.post(
+        f"/storage/v1/object/{bucket_name}/p.png", content=b"png", headers={"content-type": "image/png"}
+    )
+    refused = http_a.post(
+        "/storage/v1/object/copy",
+        json={
+            "bucketId": bucket_name,
+            "sourceKey": "a.txt",
+            "destinationBucket": other,
+            "destinationKey": "a.txt",
+        },
+    )
+    assert refused.status_code == 415
+    copied = http_a.post(
+        "/storage/v1/object/copy",
+        json={
+            "bucketId": bucket_name,
+            "sourceKey": "p.png",
+            "destinationBucket": other,
+            "destinationKey": "p.png",
+        },
+    )
+    assert copied.json() == {"Key": f"{other}/p.png"}
+    wrong_type = http_a.post(
+        "/storage/v1/object/move",
+        json={
+            "bucketId": bucket_name,
+            "sourceKey": "a.txt",
+            "destinationBucket": other,
+            "destinationKey": "a.txt",
+        },
+    )
+    assert wrong_type.status_code == 415
+    moved = http_a.post(
+        "/storage/v1/object/move",
+        json={
+            "bucketId": bucket_name,
+            "sourceKey": "p.png",
+            "destinationBucket": other,
+            "destinationKey": "q.png",
+        },
+    )
+    assert moved.status_code == 200
+    assert [e["name"] for e in http_a.post(f"/storage/v1/object/list/{other}", json={}).json()] == [
+        "p.png",
+        "q.png",
+    ]
+    assert http_a.get(f"/storage/v1/object/{other}/q.png").content == b"png"
