@@ -16,6 +16,8 @@ class GardenError(Exception):
     retry_after_s: int | None = None
     # More fields for the /auth/v1 error body (GoTrue's `weak_password: {reasons}`).
     extra: dict[str, Any] | None = None
+    # The `error` of the /storage/v1 error body (Supabase Storage's names: `not_found`, `Duplicate`, …).
+    storage_error: str | None = None
 
     def __init__(
         self,

@@ -187,6 +187,13 @@ class Settings(BaseSettings):
     realtime_poll_interval_s: float = Field(default=0.05, gt=0, le=10)
     realtime_batch_size: int = Field(default=1000, ge=1)
 
+    # Storage (/storage/v1): where the local-disk backend keeps objects (default DATA_DIR/storage), and
+    # the largest object any bucket takes (a bucket's `file_size_limit` may only lower it).
+    storage_dir: Path | None = None
+    storage_max_upload_bytes: int = Field(default=5 << 30, ge=1)
+    # How long a signed URL may live at most (Supabase clients ask for seconds).
+    storage_max_signed_url_s: int = Field(default=7 * 24 * 3600, ge=1)
+
     # Demo data loaded by `gardenos up` on first start.
     demo: bool = True
     demo_leads: int = Field(default=5000, ge=0)

@@ -62,6 +62,16 @@ def _tenant(api: Api, name: str) -> Tenant:
                RETURNING id::text""",
             (owner.agency_id, leads[0][0]),
         ).fetchone()
+        # Metadata only: its bytes' key names no file, so a download of it answers 404.
+        conn.execute(
+            "INSERT INTO storage.buckets (agency_id, id, name) VALUES (%s, 'docs', 'docs')",
+            (owner.agency_id,),
+        )
+        conn.execute(
+            "INSERT INTO storage.objects (agency_id, bucket_id, name, version) "
+            "VALUES (%s, 'docs', 'x.txt', %s)",
+            (owner.agency_id, f"{owner.agency_id}/{'0' * 32}"),
+        )
     assert client is not None
     assert activity is not None
     return Tenant(
@@ -184,6 +194,39 @@ ENDPOINTS: list[tuple[str, str, dict[str, Any] | None]] = [
     ("GET", "/rest/v1/rpc/pipeline_summary", None),
     ("POST", "/rest/v1/rpc/search_leads", {"query": "Lead"}),
     ("POST", "/auth/v1/logout", None),
+    # Storage: both agencies have a bucket `docs` holding `x.txt` (see _tenant); A's calls reach A's.
+    ("GET", "/storage/v1/bucket", None),
+    ("GET", "/storage/v1/bucket/docs", None),
+    ("POST", "/storage/v1/bucket", {"id": "docs", "name": "docs"}),
+    ("PUT", "/storage/v1/bucket/docs", {"file_size_limit": 10}),
+    ("POST", "/storage/v1/object/list/docs", {"prefix": ""}),
+    (
+        "POST",
+        "/storage/v1/object/move",
+        {"bucketId": "docs", "sourceKey": "x.txt", "destinationKey": "y.txt"},
+    ),
+    (
+        "POST",
+        "/storage/v1/object/copy",
+        {"bucketId": "docs", "sourceKey": "y.txt", "destinationKey": "x.txt"},
+    ),
+    ("POST", "/storage/v1/object/sign/docs", {"paths": ["x.txt"], "expiresIn": 60}),
+    ("POST", "/storage/v1/object/sign/docs/x.txt", {"expiresIn": 60}),
+    ("GET", "/storage/v1/object/sign/docs/x.txt?token=forged", None),
+    ("POST", "/storage/v1/object/upload/sign/docs/x.txt", {}),
+    ("PUT", "/storage/v1/object/upload/sign/docs/x.txt?token=forged", {"a": 1}),
+    ("GET", "/storage/v1/object/info/docs/x.txt", None),
+    ("GET", "/storage/v1/object/info/public/docs/x.txt", None),
+    ("GET", "/storage/v1/object/info/authenticated/docs/x.txt", None),
+    ("GET", "/storage/v1/object/public/docs/x.txt", None),
+    ("GET", "/storage/v1/object/authenticated/docs/x.txt", None),
+    ("GET", "/storage/v1/object/docs/x.txt", None),
+    ("POST", "/storage/v1/object/docs/x.txt", {"a": 1}),
+    ("PUT", "/storage/v1/object/docs/x.txt", {"a": 1}),
+    ("DELETE", "/storage/v1/object/docs", {"prefixes": ["x.txt", "y.txt"]}),
+    ("DELETE", "/storage/v1/object/docs/x.txt", None),
+    ("POST", "/storage/v1/bucket/docs/empty", {}),
+    ("DELETE", "/storage/v1/bucket/docs", None),
 ]
 
 
@@ -213,6 +256,8 @@ def _snapshot(owner_url: str, b: Tenant) -> dict[str, Any]:
                 "owner": """SELECT u.id, u.email, u.encrypted_password, u.raw_app_meta_data, u.banned_until,
                                    u.deleted_at FROM auth.users u JOIN memberships m ON m.user_id = u.id
                             WHERE m.agency_id = %s ORDER BY u.id""",
+                "buckets": "SELECT * FROM storage.buckets WHERE agency_id = %s ORDER BY id",
+                "objects": "SELECT * FROM storage.objects WHERE agency_id = %s ORDER BY id",
                 "sessions": """SELECT s.id FROM auth.sessions s JOIN memberships m ON m.user_id = s.user_id
                                WHERE m.agency_id = %s ORDER BY s.id""",
             }.items()

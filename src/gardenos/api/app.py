@@ -44,6 +44,10 @@ from gardenos.realtime.limits import AgencyCounters
 from gardenos.realtime.presence import PresenceStore
 from gardenos.realtime.socket import Realtime
 from gardenos.rest import routes as rest_routes
+from gardenos.storage import routes as storage_routes
+from gardenos.storage.backend import DiskStore
+from gardenos.storage.service import Storage
+from gardenos.storage.signing import Signer
 from gardenos.tenancy import routes as tenancy_routes
 
 
@@ -175,6 +179,12 @@ def create_app(target: DatabaseTarget, *, revocation_check: bool = True) -> Fast
     )
     # Mails that committed transactions wrote (approved follow-ups): sent after their commit, once.
     app.state.mail_sender = MailSender(database, app.state.auth.mailer)
+    app.state.storage = Storage(
+        database,
+        DiskStore(settings.storage_dir or settings.data_path / "storage"),
+        settings.storage_max_upload_bytes,
+    )
+    app.state.storage_signer = Signer(target.secrets.jwt_secret)
     errors.install(app)
     app.add_middleware(RequestBounds, settings=settings)
     app.include_router(health.router)
@@ -192,4 +202,5 @@ def create_app(target: DatabaseTarget, *, revocation_check: bool = True) -> Fast
     app.include_router(agent_routes.router)
     app.include_router(agent_routes.search_router)
     app.include_router(realtime_routes.router)
+    app.include_router(storage_routes.router)
     return app

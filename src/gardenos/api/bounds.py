@@ -26,6 +26,7 @@ from gardenos.api.errors import render
 from gardenos.errors import BadRequest, GardenError
 from gardenos.importer.upload import ENVELOPE_BYTES
 from gardenos.settings import Settings
+from gardenos.storage.paths import is_upload
 
 MAX_JSON_DEPTH = 64
 IMPORTS_PATH = "/api/v1/imports"
@@ -81,7 +82,9 @@ class RequestBounds:
             length = _header(scope, b"content-length")
             if length is not None and length.isdigit() and int(length) > limit:
                 raise _too_large(limit, setting)
-            kind = _body_kind(_header(scope, b"content-type"))
+            # An object's bytes are stored as they came, whatever their type says (storage checks them).
+            upload = is_upload(scope["method"], scope["path"])
+            kind = None if upload else _body_kind(_header(scope, b"content-type"))
             if kind is not None:
                 body = await _read(receive, limit, setting)
                 _check_body(kind, body)
@@ -98,6 +101,12 @@ class RequestBounds:
         if path.rstrip("/") == IMPORTS_PATH and scope["method"] == "POST":
             # The importer counts the file itself (GARDENOS_IMPORT_MAX_BYTES) as it streams it to disk.
             return self.settings.import_max_bytes + ENVELOPE_BYTES, "GARDENOS_IMPORT_MAX_BYTES"
+        if is_upload(scope["method"], path):
+            # Storage counts the object itself against the bucket's limit as it streams it to disk.
+            return (
+                self.settings.storage_max_upload_bytes + ENVELOPE_BYTES,
+                "GARDENOS_STORAGE_MAX_UPLOAD_BYTES",
+            )
         if path.startswith("/rest/v1/") and _body_kind(_header(scope, b"content-type")) == "csv":
             return self.settings.max_csv_body_bytes, "GARDENOS_MAX_CSV_BODY_BYTES"
         return self.settings.max_body_bytes, "GARDENOS_MAX_BODY_BYTES"

@@ -3,6 +3,7 @@
 Two shapes, chosen by the API family the request hit, so each family's official client parses them:
 - `/auth/v1` answers as GoTrue: `{"code": <status>, "error_code": …, "msg": …}`, or, for clients that
   send `X-Supabase-Api-Version: 2024-01-01` (supabase-py and -js do), `{"code": <error_code>, "message": …}`;
+- `/storage/v1` as Supabase Storage: `{"statusCode": "<status>", "error": …, "message": …}`;
 - everything else as PostgREST: `{"code", "message", "details", "hint"}`.
 """
 
@@ -24,6 +25,19 @@ from gardenos.errors import DatabaseUnavailable, GardenError
 log = logging.getLogger(__name__)
 
 AUTH_PREFIX = "/auth/v1"
+STORAGE_PREFIX = "/storage/v1"
+# Supabase Storage's `error` for errors that do not name one.
+STORAGE_ERRORS = {
+    400: "InvalidRequest",
+    401: "InvalidJWT",
+    403: "Unauthorized",
+    404: "not_found",
+    409: "Duplicate",
+    413: "Payload too large",
+    415: "invalid_mime_type",
+    422: "InvalidRequest",
+    429: "SlowDown",
+}
 API_VERSION_HEADER = "X-Supabase-Api-Version"
 API_VERSION_2024 = "2024-01-01"
 # GoTrue's error codes for errors that do not name one.
@@ -41,6 +55,11 @@ DEFAULT_ERROR_CODES = {
 
 def render(request: Request, exc: GardenError) -> JSONResponse:
     headers = {"Retry-After": str(exc.retry_after_s)} if exc.retry_after_s is not None else {}
+    if request.url.path.startswith(STORAGE_PREFIX):
+        message = exc.message if not exc.hint else f"{exc.message} ({exc.hint})"
+        error = exc.storage_error or STORAGE_ERRORS.get(exc.status_code, "InternalError")
+        body = {"statusCode": str(exc.status_code), "error": error, "message": message}
+        return JSONResponse(status_code=exc.status_code, content=body, headers=headers)
     if not request.url.path.startswith(AUTH_PREFIX):
         return JSONResponse(status_code=exc.status_code, content=exc.to_dict(), headers=headers)
     error_code = exc.error_code or DEFAULT_ERROR_CODES.get(exc.status_code, "unexpected_failure")

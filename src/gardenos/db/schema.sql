@@ -889,6 +889,51 @@ CREATE FUNCTION realtime.topic() RETURNS text
 $$;
 
 --
+-- Name: extension(text); Type: FUNCTION; Schema: storage; Owner: -
+--
+
+CREATE FUNCTION storage.extension(name text) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+    SELECT CASE WHEN storage.filename(name) LIKE '%.%'
+                THEN reverse(split_part(reverse(storage.filename(name)), '.', 1)) ELSE '' END
+$$;
+
+--
+-- Name: filename(text); Type: FUNCTION; Schema: storage; Owner: -
+--
+
+CREATE FUNCTION storage.filename(name text) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+    SELECT (string_to_array(name, '/'))[cardinality(string_to_array(name, '/'))]
+$$;
+
+--
+-- Name: foldername(text); Type: FUNCTION; Schema: storage; Owner: -
+--
+
+CREATE FUNCTION storage.foldername(name text) RETURNS text[]
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+    SELECT (string_to_array(name, '/'))[1:cardinality(string_to_array(name, '/')) - 1]
+$$;
+
+--
+-- Name: public_object(text, text); Type: FUNCTION; Schema: storage; Owner: -
+--
+
+CREATE FUNCTION storage.public_object(bucket text, object_name text) RETURNS TABLE(agency_id uuid, version text, size bigint, mime_type text, etag text, metadata jsonb, updated_at timestamp with time zone)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+    SELECT o.agency_id, o.version, o.size, o.mime_type, o.etag, o.metadata, o.updated_at
+    FROM storage.buckets b
+    JOIN storage.objects o ON o.agency_id = b.agency_id AND o.bucket_id = b.id
+    WHERE b.public AND b.id = bucket AND o.name = object_name
+$$;
+
+--
 -- Name: one_time_tokens; Type: TABLE; Schema: auth; Owner: -
 --
 
@@ -1533,6 +1578,7 @@ CREATE TABLE storage.objects (
     last_accessed_at timestamp with time zone,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    version text,
     CONSTRAINT objects_name_check CHECK (((length(name) >= 1) AND (length(name) <= 1024))),
     CONSTRAINT objects_size_check CHECK ((size >= 0))
 );
@@ -1802,6 +1848,13 @@ ALTER TABLE ONLY realtime.nodes
 
 ALTER TABLE ONLY realtime.presences
     ADD CONSTRAINT presences_pkey PRIMARY KEY (ref);
+
+--
+-- Name: buckets buckets_id_check; Type: CHECK CONSTRAINT; Schema: storage; Owner: -
+--
+
+ALTER TABLE storage.buckets
+    ADD CONSTRAINT buckets_id_check CHECK (((id ~ '^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$'::text) AND (id !~~ '%..%'::text))) NOT VALID;
 
 --
 -- Name: buckets buckets_pkey; Type: CONSTRAINT; Schema: storage; Owner: -
@@ -2165,6 +2218,12 @@ CREATE INDEX presences_node_idx ON realtime.presences USING btree (node_id);
 --
 
 CREATE INDEX presences_topic_idx ON realtime.presences USING btree (topic, agency_id);
+
+--
+-- Name: buckets_public_id_key; Type: INDEX; Schema: storage; Owner: -
+--
+
+CREATE UNIQUE INDEX buckets_public_id_key ON storage.buckets USING btree (id) WHERE public;
 
 --
 -- Name: objects_name_prefix_idx; Type: INDEX; Schema: storage; Owner: -
@@ -3128,16 +3187,40 @@ ALTER TABLE realtime.presences ENABLE ROW LEVEL SECURITY;
 ALTER TABLE storage.buckets ENABLE ROW LEVEL SECURITY;
 
 --
+-- Name: buckets buckets_admin_delete; Type: POLICY; Schema: storage; Owner: -
+--
+
+CREATE POLICY buckets_admin_delete ON storage.buckets FOR DELETE TO authenticated USING (((agency_id = ( SELECT auth.agency_id() AS agency_id)) AND (( SELECT auth.agency_role() AS agency_role) = ANY (ARRAY['owner'::text, 'admin'::text]))));
+
+--
+-- Name: buckets buckets_admin_insert; Type: POLICY; Schema: storage; Owner: -
+--
+
+CREATE POLICY buckets_admin_insert ON storage.buckets FOR INSERT TO authenticated WITH CHECK (((agency_id = ( SELECT auth.agency_id() AS agency_id)) AND (( SELECT auth.agency_role() AS agency_role) = ANY (ARRAY['owner'::text, 'admin'::text]))));
+
+--
+-- Name: buckets buckets_admin_update; Type: POLICY; Schema: storage; Owner: -
+--
+
+CREATE POLICY buckets_admin_update ON storage.buckets FOR UPDATE TO authenticated USING (((agency_id = ( SELECT auth.agency_id() AS agency_id)) AND (( SELECT auth.agency_role() AS agency_role) = ANY (ARRAY['owner'::text, 'admin'::text])))) WITH CHECK (((agency_id = ( SELECT auth.agency_id() AS agency_id)) AND (( SELECT auth.agency_role() AS agency_role) = ANY (ARRAY['owner'::text, 'admin'::text]))));
+
+--
+-- Name: buckets buckets_member_read; Type: POLICY; Schema: storage; Owner: -
+--
+
+CREATE POLICY buckets_member_read ON storage.buckets FOR SELECT TO authenticated USING ((agency_id = ( SELECT auth.agency_id() AS agency_id)));
+
+--
 -- Name: objects; Type: ROW SECURITY; Schema: storage; Owner: -
 --
 
 ALTER TABLE storage.objects ENABLE ROW LEVEL SECURITY;
 
 --
--- Name: buckets tenant_isolation; Type: POLICY; Schema: storage; Owner: -
+-- Name: objects objects_owner_is_caller; Type: POLICY; Schema: storage; Owner: -
 --
 
-CREATE POLICY tenant_isolation ON storage.buckets TO authenticated USING ((agency_id = ( SELECT auth.agency_id() AS agency_id))) WITH CHECK ((agency_id = ( SELECT auth.agency_id() AS agency_id)));
+CREATE POLICY objects_owner_is_caller ON storage.objects AS RESTRICTIVE FOR INSERT TO authenticated WITH CHECK (((owner IS NULL) OR (owner = ( SELECT auth.uid() AS uid))));
 
 --
 -- Name: objects tenant_isolation; Type: POLICY; Schema: storage; Owner: -
@@ -3380,6 +3463,39 @@ GRANT ALL ON FUNCTION realtime.send(payload jsonb, event text, topic text, priva
 GRANT ALL ON FUNCTION realtime.send(payload jsonb, event text, topic text, private boolean) TO service_role;
 
 --
+-- Name: FUNCTION extension(name text); Type: ACL; Schema: storage; Owner: -
+--
+
+GRANT ALL ON FUNCTION storage.extension(name text) TO anon;
+GRANT ALL ON FUNCTION storage.extension(name text) TO authenticated;
+GRANT ALL ON FUNCTION storage.extension(name text) TO service_role;
+
+--
+-- Name: FUNCTION filename(name text); Type: ACL; Schema: storage; Owner: -
+--
+
+GRANT ALL ON FUNCTION storage.filename(name text) TO anon;
+GRANT ALL ON FUNCTION storage.filename(name text) TO authenticated;
+GRANT ALL ON FUNCTION storage.filename(name text) TO service_role;
+
+--
+-- Name: FUNCTION foldername(name text); Type: ACL; Schema: storage; Owner: -
+--
+
+GRANT ALL ON FUNCTION storage.foldername(name text) TO anon;
+GRANT ALL ON FUNCTION storage.foldername(name text) TO authenticated;
+GRANT ALL ON FUNCTION storage.foldername(name text) TO service_role;
+
+--
+-- Name: FUNCTION public_object(bucket text, object_name text); Type: ACL; Schema: storage; Owner: -
+--
+
+REVOKE ALL ON FUNCTION storage.public_object(bucket text, object_name text) FROM PUBLIC;
+GRANT ALL ON FUNCTION storage.public_object(bucket text, object_name text) TO anon;
+GRANT ALL ON FUNCTION storage.public_object(bucket text, object_name text) TO authenticated;
+GRANT ALL ON FUNCTION storage.public_object(bucket text, object_name text) TO service_role;
+
+--
 -- Name: TABLE one_time_tokens; Type: ACL; Schema: auth; Owner: -
 --
 
@@ -3572,7 +3688,7 @@ GRANT ALL ON TABLE realtime.presences TO service_role;
 -- Name: TABLE buckets; Type: ACL; Schema: storage; Owner: -
 --
 
-GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE storage.buckets TO anon;
+GRANT SELECT ON TABLE storage.buckets TO anon;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE storage.buckets TO authenticated;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE storage.buckets TO service_role;
 
@@ -3580,7 +3696,7 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE storage.buckets TO service_role;
 -- Name: TABLE objects; Type: ACL; Schema: storage; Owner: -
 --
 
-GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE storage.objects TO anon;
+GRANT SELECT ON TABLE storage.objects TO anon;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE storage.objects TO authenticated;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE storage.objects TO service_role;
 

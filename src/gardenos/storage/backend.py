@@ -1,0 +1,171 @@
+"""Where objects' bytes live, behind one small protocol, and the local-disk backend.
+
+Keys are the backend's own, never a client's path: `<agency uuid>/<version hex>` (`new_key`), one per
+upload. An upsert writes a new key and the metadata row is switched to it in one statement; the old key
+is deleted after that commit. So a reader holds either the old bytes or the new, never a mix, and two
+concurrent upserts of one name leave one whole object.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import time
+import uuid
+from collections.abc import AsyncGenerator
+from pathlib import Path
+from typing import BinaryIO, Protocol
+
+from gardenos.storage.errors import object_not_found
+
+_KEY = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/[0-9a-f]{32}$")
+READ_BLOCK = 256 * 1024
+# Chunks of a request body are gathered up to this much before one write to disk (a thread hop each).
+WRITE_BLOCK = 1 << 20
+TMP_DIR = ".tmp"
+# A temporary not written to for this long belongs to an upload that will never finish.
+ABANDONED_AFTER_S = 24 * 3600
+
+
+def new_key(agency_id: uuid.UUID) -> str:
+    return f"{agency_id}/{uuid.uuid4().hex}"
+
+
+class Writer(Protocol):
+    """An object being written: invisible under its key until `commit`, gone after `abort`."""
+
+    async def write(self, chunk: bytes) -> None: ...
+    async def commit(self) -> None: ...
+    async def abort(self) -> None: ...
+
+
+class ObjectStore(Protocol):
+    def writer(self, key: str) -> Writer: ...
+    def read(self, key: str, start: int = 0, end: int | None = None) -> AsyncGenerator[bytes, None]:
+        """Bytes `start`..`end` (inclusive, as HTTP ranges) of the object; ObjectNotFound if it is gone."""
+        ...
+
+    async def copy(self, source: str, dest: str) -> None: ...
+    async def delete(self, key: str) -> None: ...
+
+
+class DiskStore:
+    """Objects as files under `root`: `<root>/<agency>/<vv>/<version>`. A file is written beside them in
+    `<root>/.tmp`, fsynced, renamed into place and its folder fsynced, so a crash leaves either no file
+    or the whole one under the key (a half-written temporary at most, in `.tmp`, which no key names)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root.resolve()
+        (self.root / TMP_DIR).mkdir(parents=True, exist_ok=True)
+        self._remove_abandoned()
+
+    def _remove_abandoned(self) -> None:
+        """Temporaries of uploads whose process died (kill -9, power cut). Only old ones: other API
+        processes may share this folder and be writing theirs now."""
+        for part in (self.root / TMP_DIR).glob("*.part"):
+            with contextlib.suppress(FileNotFoundError):
+                if time.time() - part.stat().st_mtime > ABANDONED_AFTER_S:
+                    part.unlink()
+
+    def path(self, key: str) -> Path:
+        # The only way from a key to a file: a key is an agency uuid and a hex version, nothing a client
+        # wrote, so no spelling of theirs can reach outside the root.
+        if not _KEY.fullmatch(key):
+            raise ValueError(f"not a storage key: {key!r}")
+        agency, version = key.split("/")
+        return self.root / agency / version[:2] / version
+
+    def writer(self, key: str) -> DiskWriter:
+        return DiskWriter(self.path(key), self.root / TMP_DIR / f"{uuid.uuid4().hex}.part")
+
+    async def read(self, key: str, start: int = 0, end: int | None = None) -> AsyncGenerator[bytes, None]:
+        try:
+            file = await asyncio.to_thread(self.path(key).open, "rb")
+        except FileNotFoundError:
+            raise object_not_found() from None
+        try:
+            await asyncio.to_thread(file.seek, start)
+            left = None if end is None else end - start + 1
+            while left is None or left > 0:
+                block = await asyncio.to_thread(
+                    file.read, READ_BLOCK if left is None else min(left, READ_BLOCK)
+                )
+                if not block:
+                    break
+                if left is not None:
+                    left -= len(block)
+                yield block
+        finally:
+            # Not in a thread: this runs when a download is cancelled too (the client hung up), when
+            # another await would be cancelled before the file was closed.
+            file.close()
+
+    async def copy(self, source: str, dest: str) -> None:
+        writer = self.writer(dest)
+        try:
+            async for block in self.read(source):
+                await writer.write(block)
+            await writer.commit()
+        except BaseException:
+            await writer.abort()
+            raise
+
+    async def delete(self, key: str) -> None:
+        await asyncio.to_thread(self.path(key).unlink, missing_ok=True)
+
+
+class DiskWriter:
+    def __init__(self, final: Path, tmp: Path) -> None:
+        self.final = final
+        self.tmp = tmp
+        self.file: BinaryIO | None = None
+        self.pending: list[bytes] = []
+        self.pending_bytes = 0
+
+    async def write(self, chunk: bytes) -> None:
+        self.pending.append(chunk)
+        self.pending_bytes += len(chunk)
+        if self.pending_bytes >= WRITE_BLOCK:
+            await self._flush()
+
+    async def _flush(self) -> None:
+        data, self.pending, self.pending_bytes = b"".join(self.pending), [], 0
+        await asyncio.to_thread(self._write, data)
+
+    def _write(self, data: bytes) -> None:
+        if self.file is None:
+            self.file = self.tmp.open("wb")
+        self.file.write(data)
+
+    async def commit(self) -> None:
+        await self._flush()
+        await asyncio.to_thread(self._commit)
+
+    def _commit(self) -> None:
+        if self.file is None:
+            self.file = self.tmp.open("wb")
+        self.file.flush()
+        os.fsync(self.file.fileno())
+        self.file.close()
+        self.final.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(self.tmp, self.final)
+        _fsync_dir(self.final.parent)
+
+    async def abort(self) -> None:
+        self.pending = []
+        await asyncio.to_thread(self._abort)
+
+    def _abort(self) -> None:
+        if self.file is not None:
+            self.file.close()
+        self.tmp.unlink(missing_ok=True)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,71 @@
+"""Storage's errors, named as Supabase Storage names them (`error` in its `{statusCode, error, message}`
+body), so storage3 and storage-js raise what they raise against Supabase."""
+
+from __future__ import annotations
+
+from gardenos.errors import GardenError
+
+
+class StorageError(GardenError):
+    status_code = 400
+    code = "GARDEN400"
+    storage_error = "InvalidRequest"
+
+
+class InvalidKey(StorageError):
+    storage_error = "InvalidKey"
+
+
+class BucketNotFound(StorageError):
+    status_code = 404
+    code = "GARDEN404"
+    storage_error = "Bucket not found"
+
+
+class ObjectNotFound(StorageError):
+    status_code = 404
+    code = "GARDEN404"
+    storage_error = "not_found"
+
+
+class Duplicate(StorageError):
+    status_code = 409
+    code = "GARDEN409"
+    storage_error = "Duplicate"
+
+
+class BucketNotEmpty(StorageError):
+    status_code = 409
+    code = "GARDEN409"
+    storage_error = "InvalidRequest"
+
+
+class EntityTooLarge(StorageError):
+    status_code = 413
+    code = "GARDEN413"
+    storage_error = "Payload too large"
+
+
+class InvalidMimeType(StorageError):
+    status_code = 415
+    code = "GARDEN415"
+    storage_error = "invalid_mime_type"
+
+
+class InvalidSignature(StorageError):
+    status_code = 400
+    storage_error = "InvalidSignature"
+
+
+class RangeNotSatisfiable(StorageError):
+    status_code = 416
+    code = "GARDEN416"
+    storage_error = "InvalidRange"
+
+
+def object_not_found() -> ObjectNotFound:
+    return ObjectNotFound("Object not found")
+
+
+def bucket_not_found() -> BucketNotFound:
+    return BucketNotFound("Bucket not found")

@@ -1,0 +1,102 @@
+"""Storage's queries. Every one names the agency (`%(agency)s`): for members row-level security checks
+it again (their current membership), for the service_role key and signed URLs it is the only scope."""
+
+from __future__ import annotations
+
+BUCKET_COLUMNS = (
+    "id, name, coalesce(owner::text, '') AS owner, public, file_size_limit, allowed_mime_types, "
+    "created_at, updated_at"
+)
+
+LIST_BUCKETS = f"SELECT {BUCKET_COLUMNS} FROM storage.buckets WHERE agency_id = %(agency)s ORDER BY id"
+GET_BUCKET = f"SELECT {BUCKET_COLUMNS} FROM storage.buckets WHERE agency_id = %(agency)s AND id = %(bucket)s"
+
+CREATE_BUCKET = """
+INSERT INTO storage.buckets (agency_id, id, name, public, file_size_limit, allowed_mime_types, owner)
+VALUES (%(agency)s, %(bucket)s, %(name)s, %(public)s, %(file_size_limit)s, %(allowed_mime_types)s, %(owner)s)
+RETURNING id
+"""
+
+UPDATE_BUCKET = """
+UPDATE storage.buckets
+SET public = coalesce(%(public)s, public),
+    file_size_limit = CASE WHEN %(set_limit)s THEN %(file_size_limit)s ELSE file_size_limit END,
+    allowed_mime_types = CASE WHEN %(set_types)s THEN %(allowed_mime_types)s ELSE allowed_mime_types END
+WHERE agency_id = %(agency)s AND id = %(bucket)s
+RETURNING id
+"""
+
+DELETE_BUCKET = "DELETE FROM storage.buckets WHERE agency_id = %(agency)s AND id = %(bucket)s RETURNING id"
+BUCKET_HAS_OBJECTS = (
+    "SELECT EXISTS (SELECT 1 FROM storage.objects WHERE agency_id = %(agency)s AND bucket_id = %(bucket)s)"
+)
+EMPTY_BUCKET = (
+    "DELETE FROM storage.objects WHERE agency_id = %(agency)s AND bucket_id = %(bucket)s RETURNING version"
+)
+
+# An upsert's first try: the row as it is now, locked (re-read after any concurrent upsert committed), is
+# switched to the new version; the version it held comes back, to be deleted after the commit.
+REPLACE_OBJECT = """
+UPDATE storage.objects o
+SET owner = %(owner)s, size = %(size)s, mime_type = %(mime_type)s, etag = %(etag)s, metadata = %(metadata)s,
+    user_metadata = %(user_metadata)s, version = %(version)s
+FROM (SELECT id, version FROM storage.objects
+      WHERE agency_id = %(agency)s AND bucket_id = %(bucket)s AND name = %(name)s FOR UPDATE) old
+WHERE o.agency_id = %(agency)s AND o.id = old.id
+RETURNING o.id, old.version
+"""
+
+INSERT_OBJECT = """
+INSERT INTO storage.objects
+    (agency_id, bucket_id, name, owner, size, mime_type, etag, metadata, user_metadata, version)
+VALUES (%(agency)s, %(bucket)s, %(name)s, %(owner)s, %(size)s, %(mime_type)s, %(etag)s, %(metadata)s,
+        %(user_metadata)s, %(version)s)
+ON CONFLICT (agency_id, bucket_id, name) DO NOTHING
+RETURNING id
+"""
+
+OBJECT = """
+SELECT id, version, size, mime_type, etag, metadata, user_metadata, updated_at, created_at, owner
+FROM storage.objects WHERE agency_id = %(agency)s AND bucket_id = %(bucket)s AND name = %(name)s
+"""
+
+MOVE_OBJECT = """
+UPDATE storage.objects SET bucket_id = %(dest_bucket)s, name = %(dest)s
+WHERE agency_id = %(agency)s AND bucket_id = %(bucket)s AND name = %(name)s
+RETURNING id, mime_type, size
+"""
+
+REMOVE_OBJECTS = """
+DELETE FROM storage.objects
+WHERE agency_id = %(agency)s AND bucket_id = %(bucket)s AND name = ANY(%(names)s)
+RETURNING bucket_id, name, owner, id, updated_at, created_at, last_accessed_at, metadata, version
+"""
+
+# One folder level of a bucket, as Supabase's storage.search: folders (id NULL) and objects under
+# `prefix`, whose next segment starts with `search`. `{order}` is a column name and direction from a
+# fixed list (service.py), not client text.
+LIST_OBJECTS = """
+WITH level AS (
+    SELECT substr(o.name, length(%(prefix)s) + 1) AS rest, o.id, o.updated_at, o.created_at,
+           o.last_accessed_at, o.metadata
+    FROM storage.objects o
+    WHERE o.agency_id = %(agency)s AND o.bucket_id = %(bucket)s AND o.name LIKE %(pattern)s
+), entries AS (
+    SELECT split_part(rest, '/', 1) AS name, NULL::uuid AS id, NULL::timestamptz AS updated_at,
+           NULL::timestamptz AS created_at, NULL::timestamptz AS last_accessed_at, NULL::jsonb AS metadata
+    FROM level WHERE position('/' IN rest) > 0
+    GROUP BY 1
+    UNION ALL
+    SELECT rest, id, updated_at, created_at, last_accessed_at, metadata
+    FROM level WHERE position('/' IN rest) = 0
+)
+SELECT name, id, updated_at, created_at, last_accessed_at, metadata FROM entries
+WHERE name ILIKE %(search)s
+ORDER BY {order}
+LIMIT %(limit)s OFFSET %(offset)s
+"""
+
+PUBLIC_OBJECT = (
+    "SELECT agency_id, version, size, mime_type, etag, metadata, updated_at "
+    "FROM storage.public_object(%(bucket)s, %(name)s)"
+)

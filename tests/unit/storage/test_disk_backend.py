@@ -1,0 +1,87 @@
+"""The local-disk backend: an object appears whole under its key or not at all, and no key reaches a
+file outside the root."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from gardenos.storage.backend import TMP_DIR, DiskStore, new_key
+from gardenos.storage.errors import ObjectNotFound
+
+
+async def _read(store: DiskStore, key: str, start: int = 0, end: int | None = None) -> bytes:
+    return b"".join([chunk async for chunk in store.read(key, start, end)])
+
+
+def _visible(root: Path) -> list[Path]:
+    return [p for p in root.rglob("*") if p.is_file() and TMP_DIR not in p.parts]
+
+
+def test_an_object_is_invisible_until_committed_and_gone_when_aborted(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        store = DiskStore(tmp_path)
+        key = new_key(uuid.uuid4())
+        writer = store.writer(key)
+        await writer.write(b"x" * (3 << 20))  # past one write block: some of it is on disk already
+        assert _visible(tmp_path) == []
+        with pytest.raises(ObjectNotFound):
+            await _read(store, key)
+        await writer.commit()
+        assert len(await _read(store, key)) == 3 << 20
+        assert await _read(store, key, 10, 19) == b"x" * 10
+
+        aborted = store.writer(new_key(uuid.uuid4()))
+        await aborted.write(b"y" * (2 << 20))
+        await aborted.abort()
+        assert [p.name for p in (tmp_path / TMP_DIR).iterdir()] == []
+        assert len(_visible(tmp_path)) == 1
+
+        copy = new_key(uuid.uuid4())
+        await store.copy(key, copy)
+        assert await _read(store, copy, 0, 2) == b"xxx"
+        await store.delete(key)
+        await store.delete(key)  # twice: already gone is fine
+        with pytest.raises(ObjectNotFound):
+            await _read(store, key)
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "../../etc/passwd",
+        "/etc/passwd",
+        f"{uuid.uuid4()}/../../x",
+        f"{uuid.uuid4()}/{'a' * 32}/..",
+        f"{uuid.uuid4()}/{'g' * 32}",
+        f"{uuid.uuid4()}\x00/{'a' * 32}",
+        "docs/folder/a.txt",
+    ],
+)
+def test_only_backend_keys_map_to_files(tmp_path: Path, key: str) -> None:
+    store = DiskStore(tmp_path)
+    with pytest.raises(ValueError, match="not a storage key"):
+        store.path(key)
+
+
+def test_keys_map_under_the_root(tmp_path: Path) -> None:
+    store = DiskStore(tmp_path)
+    key = new_key(uuid.uuid4())
+    assert store.path(key).resolve().is_relative_to(tmp_path.resolve())
+
+
+def test_abandoned_temporaries_are_removed_on_start_and_fresh_ones_kept(tmp_path: Path) -> None:
+    DiskStore(tmp_path)
+    old, fresh = tmp_path / TMP_DIR / "old.part", tmp_path / TMP_DIR / "fresh.part"
+    old.write_bytes(b"half")
+    fresh.write_bytes(b"being written")
+    os.utime(old, (time.time() - 2 * 24 * 3600,) * 2)
+    DiskStore(tmp_path)
+    assert [p.name for p in (tmp_path / TMP_DIR).iterdir()] == ["fresh.part"]
