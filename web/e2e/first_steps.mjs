@@ -56,9 +56,9 @@ try {
   await page.reload();
   const table = page.getByRole("table", { name: "Leads" });
   await table.getByRole("cell", { name: "Ada Lovelace" }).waitFor();
-  await page.screenshot({ path: join(shots, "leads.png"), fullPage: true });
+  await page.screenshot({ path: join(shots, "leads.png"), fullPage: true, animations: "disabled" });
   await page.getByRole("button", { name: "Switch to dark theme" }).click();
-  await page.screenshot({ path: join(shots, "leads-dark.png"), fullPage: true });
+  await page.screenshot({ path: join(shots, "leads-dark.png"), fullPage: true, animations: "disabled" });
 
   if (errors.length) throw new Error(`console errors:\n${errors.join("\n")}`);
   console.log(JSON.stringify({ lead_id: lead.id, path: new URL(page.url()).pathname }));
