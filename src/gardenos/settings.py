@@ -293,6 +293,11 @@ class Settings(BaseSettings):
         return self.data_dir.expanduser().resolve()
 
     @property
+    def web_path(self) -> Path:
+        """The built web app: `web_dir`, else the repository's web/dist (this is src/gardenos/settings.py)."""
+        return (self.web_dir or Path(__file__).resolve().parents[2] / "web" / "dist").expanduser()
+
+    @property
     def backup_schedule_s(self) -> float | None:
         """Seconds between scheduled base backups; None when the schedule is off."""
         return parse_interval(self.backup_schedule)

@@ -4,7 +4,6 @@ reach this server (read at run time, so a new key or URL needs no rebuild)."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
@@ -32,11 +31,6 @@ API_PREFIXES = (
     "/openapi.json",
 )
 CONFIG_PATH = "/app-config.json"
-
-
-def default_web_dir() -> Path:
-    """The repository's web/dist (src/gardenos/api/web.py → the repository's root)."""
-    return Path(__file__).resolve().parents[3] / "web" / "dist"
 
 
 class SinglePageApp(StaticFiles):
@@ -70,8 +64,7 @@ def install(app: FastAPI, settings: Settings, anon_key: str) -> bool:
         # the app otherwise talks to the origin that served it.
         return {"url": settings.api_external_url, "anon_key": anon_key}
 
-    web_dir = settings.web_dir or default_web_dir()
-    if not (web_dir / "index.html").is_file():
+    if not (settings.web_path / "index.html").is_file():
         return False
-    app.mount("/", SinglePageApp(directory=web_dir, html=True), name="web")
+    app.mount("/", SinglePageApp(directory=settings.web_path, html=True), name="web")
     return True
