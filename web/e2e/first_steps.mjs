@@ -1,5 +1,6 @@
 // The web app's first steps in Debian's chromium, driven by playwright-core (tests/e2e/test_web.py runs it):
-// sign up, create an agency, add a lead through the API with the page's own token, see it in the table.
+// sign up, create an agency, add a lead through the API with the page's own token, see it in the table, find
+// it with the search box.
 // Usage: node first_steps.mjs BASE_URL EMAIL PASSWORD SCREENSHOT_DIR; prints one JSON line on success.
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
@@ -57,6 +58,11 @@ try {
   const table = page.getByRole("table", { name: "Leads" });
   await table.getByRole("cell", { name: "Ada Lovelace" }).waitFor();
   await page.screenshot({ path: join(shots, "leads.png"), fullPage: true, animations: "disabled" });
+  // The search box asks the server (full-text and similar names): a miss empties the table.
+  await page.getByLabel("Search leads").fill("Zebedee");
+  await page.getByText("0 leads shown").waitFor();
+  await page.getByLabel("Search leads").fill("Lovelace");
+  await table.getByRole("cell", { name: "Ada Lovelace" }).waitFor();
   await page.getByRole("button", { name: "Switch to dark theme" }).click();
   await page.screenshot({ path: join(shots, "leads-dark.png"), fullPage: true, animations: "disabled" });
 
