@@ -17,12 +17,12 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 export UV_LINK_MODE := copy
 
 .PHONY: up test install install-runtime lint format bench schema lock lock-upgrade system-deps js-deps \
-	dev-up dev-down logs test-failover backup clean
+	dev-up dev-down logs test-failover backup clean web web-deps web-lint browser-deps
 
-up: install-runtime
+up: install-runtime web
 	$(BIN)/gardenos up
 
-test: install system-deps js-deps lint
+test: install system-deps browser-deps js-deps lint web web-lint
 	$(BIN)/pytest
 
 # The runtime alone for `make up` (dev tools already in the venv are left where they are); everything
@@ -74,6 +74,41 @@ system-deps:
 	command -v haproxy >/dev/null 2>&1 || missing="$$missing haproxy"; \
 	if [ -n "$$missing" ]; then echo "installing from Debian:$$missing"; $(call apt_install,$$missing); fi
 
+# Debian's chromium for the web app's end-to-end test (tests/e2e), driven by playwright-core: never a browser
+# a tool downloads itself. Apart from system-deps, which dev-up needs without a browser.
+browser-deps:
+	@command -v chromium >/dev/null 2>&1 || { echo "installing from Debian: chromium"; $(call apt_install,chromium); }
+
+# The web app (web/): built at `make up` and `make test` time from its committed package-lock.json, into
+# web/dist, which `gardenos up` serves at /. Make's timestamps keep it: only the first `make up` after a
+# clone, or after web/ changed, pays for `npm ci` and `vite build`. `make up` installs the build's packages
+# alone (`--omit=dev`: no eslint, vitest or playwright); `make test` installs them all.
+WEB := web
+WEB_SOURCES := $(shell find $(WEB)/src -type f 2>/dev/null) $(WEB)/index.html $(WEB)/vite.config.ts \
+	$(WEB)/tsconfig.json
+web: $(WEB)/dist/index.html
+
+$(WEB)/dist/index.html: $(WEB)/node_modules/.build-deps $(WEB_SOURCES)
+	npm run --prefix $(WEB) --silent build -- --logLevel warn
+
+$(WEB)/node_modules/.build-deps: $(WEB)/package-lock.json $(WEB)/package.json
+	@$(need_node)
+	@if [ $(WEB)/node_modules/.all-deps -nt $(WEB)/package-lock.json ]; then :; else \
+		npm ci --prefix $(WEB) --omit=dev --prefer-offline --no-audit --no-fund --loglevel=error; fi
+	@touch $@
+
+web-deps: $(WEB)/node_modules/.all-deps
+
+$(WEB)/node_modules/.all-deps: $(WEB)/package-lock.json $(WEB)/package.json
+	@$(need_node)
+	npm ci --prefix $(WEB) --prefer-offline --no-audit --no-fund --loglevel=error
+	@touch $@ $(WEB)/node_modules/.build-deps
+
+# eslint and `tsc --noEmit`, then the component tests (Vitest).
+web-lint: web-deps
+	npm run --prefix $(WEB) --silent lint
+	npm run --prefix $(WEB) --silent test
+
 # @supabase/supabase-js for the tests that run the official JS client (tests/js), exactly as its committed
 # package-lock.json pins it: node and npm come from Debian when missing, and `npm ci` runs again whenever
 # the lock is newer than what node_modules holds (npm ci rewrites node_modules/.package-lock.json).
@@ -81,10 +116,7 @@ JS_DIR := tests/js
 js-deps: $(JS_DIR)/node_modules/.package-lock.json
 
 $(JS_DIR)/node_modules/.package-lock.json: $(JS_DIR)/package-lock.json $(JS_DIR)/package.json
-	@missing=""; \
-	command -v node >/dev/null 2>&1 || missing="$$missing nodejs"; \
-	command -v npm >/dev/null 2>&1 || missing="$$missing npm"; \
-	if [ -n "$$missing" ]; then echo "installing from Debian:$$missing"; $(call apt_install,$$missing); fi
+	@$(need_node)
 	npm ci --prefix $(JS_DIR) --no-audit --no-fund --loglevel=error
 	@touch $@
 
@@ -108,11 +140,19 @@ backup: install-runtime
 
 clean:
 	-@[ -x $(BIN)/gardenos ] && $(BIN)/gardenos cluster down >/dev/null 2>&1; true
-	rm -rf $(VENV) $(UV_DIR) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(UV_DIR) .pytest_cache .mypy_cache .ruff_cache $(WEB)/node_modules $(WEB)/dist
 
 # apt-get as root, through sudo otherwise; `apt-get update` first, as a fresh machine has no package lists.
 define apt_install
 	{ if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
 	  $$SUDO apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $(1) >/dev/null; }
+endef
+
+# node and npm from Debian when missing.
+define need_node
+	missing=""; \
+	command -v node >/dev/null 2>&1 || missing="$$missing nodejs"; \
+	command -v npm >/dev/null 2>&1 || missing="$$missing npm"; \
+	if [ -n "$$missing" ]; then echo "installing from Debian:$$missing"; $(call apt_install,$$missing); fi
 endef

@@ -103,6 +103,9 @@ class Settings(BaseSettings):
     site_url: str = "http://127.0.0.1:8000"
     # Where this API is reached from outside (verification links point here); defaults to `site_url`.
     api_external_url: str | None = None
+    # The built web app served at `/` (`make web` builds it into the repository's web/dist, the default);
+    # when the folder holds no index.html, GardenOS serves its APIs alone.
+    web_dir: Path | None = None
     # Besides `site_url`, where /auth/v1 may redirect after a verification (no open redirects).
     additional_redirect_urls: list[str] = Field(default_factory=list)
     smtp_host: str | None = None
@@ -313,6 +316,11 @@ class Settings(BaseSettings):
     @property
     def data_path(self) -> Path:
         return self.data_dir.expanduser().resolve()
+
+    @property
+    def web_path(self) -> Path:
+        """The built web app: `web_dir`, else the repository's web/dist (this is src/gardenos/settings.py)."""
+        return (self.web_dir or Path(__file__).resolve().parents[2] / "web" / "dist").expanduser()
 
     @property
     def backup_schedule_s(self) -> float | None:

@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from gardenos import __version__
 from gardenos.agents import routes as agent_routes
 from gardenos.agents.service import AIService
-from gardenos.api import errors, health
+from gardenos.api import errors, health, web
 from gardenos.api.bounds import RequestBounds
 from gardenos.auth import routes as auth_routes
 from gardenos.auth.ratelimit import RateLimiter
@@ -203,4 +203,6 @@ def create_app(target: DatabaseTarget, *, revocation_check: bool = True) -> Fast
     app.include_router(agent_routes.search_router)
     app.include_router(realtime_routes.router)
     app.include_router(storage_routes.router)
+    # Last: its mount at `/` catches what no route above took.
+    app.state.web_app = web.install(app, settings, tokens.api_key("anon"))
     return app

@@ -177,7 +177,9 @@ def _ensure_demo(settings: Settings, target: DatabaseTarget) -> None:
 
 def _announce(settings: Settings, target: DatabaseTarget) -> None:
     base = f"http://{settings.host}:{settings.port}"
+    web = f"{base}/" if (settings.web_path / "index.html").is_file() else "not built (`make web` builds it)"
     lines = [
+        f"[bold]Web app[/]    {web}",
         f"[bold]API[/]        {base}",
         f"[bold]Docs[/]       {base}/docs",
         f"[bold]Health[/]     {base}/health   [bold]Ready[/] {base}/ready",
