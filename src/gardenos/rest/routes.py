@@ -16,12 +16,14 @@ from fastapi import APIRouter, Depends, Request, Response
 
 from gardenos.api.deps import DatabaseDep
 from gardenos.auth.principal import Principal, PrincipalDep
+from gardenos.crm.common import InvalidField
+from gardenos.crm.contacts.service import PHONE_TABLES, e164_phones
 from gardenos.db.pool import Database
 from gardenos.rest import schema
 from gardenos.rest.ast import ReadRequest
 from gardenos.rest.bodies import json_body, rows_body
 from gardenos.rest.build import RestError, build_read
-from gardenos.rest.execute import explain, read_rows, run_statement
+from gardenos.rest.execute import explain, in_transaction, read_rows, run_statement
 from gardenos.rest.grammar import parse_columns, parse_filters, parse_on_conflict, parse_read, parse_select
 from gardenos.rest.plan import PlanRequest, plan_request
 from gardenos.rest.prefer import Prefer, parse_prefer
@@ -326,12 +328,36 @@ def _write_response(request: Request, body: str, returned: int, prefer: Prefer, 
     return Response(status_code=204 if status != 201 else 201, headers=headers)
 
 
+async def _contact_phones(
+    request: Request, principal: Principal, db: Database, table: str, rows: list[dict[str, Any]]
+) -> None:
+    """Leads' and clients' phones in E.164 by the agency's region, as every other door stores them (the
+    contact core's rule: see `crm.contacts.service.e164_phones`)."""
+    if table not in PHONE_TABLES or not any(isinstance(row.get("phone"), str) for row in rows):
+        return
+    region: str = request.app.state.settings.default_phone_region
+
+    async def work(conn: Any) -> None:
+        await e164_phones(conn, rows, region)
+
+    try:
+        await in_transaction(principal, db, work, read_only=True, rollback=False)
+    except InvalidField as exc:
+        raise RestError(
+            "22023",
+            400,
+            exc.message,
+            hint="write the number in international form (+44 20 …), or set the agency's phone region",
+        ) from exc
+
+
 @router.post("/{table}")
 async def insert(
     table: str, request: Request, principal: PrincipalDep, db: DatabaseDep, holder: SchemaDep
 ) -> Response:
     prefer = _prefer(request)
     rows = await rows_body(request)
+    await _contact_phones(request, principal, db, table, rows)
     columns = request.query_params.get("columns")
     on_conflict = request.query_params.get("on_conflict")
     built = build_insert(
@@ -368,6 +394,7 @@ async def update(
     payload = await json_body(request)
     if not isinstance(payload, dict):
         raise RestError("PGRST102", 400, "the body of a PATCH must be a JSON object")
+    await _contact_phones(request, principal, db, table, [payload])
     where = parse_filters(_query_pairs(request))
     _require_filters(request, where, "UPDATE")
     built = build_update(

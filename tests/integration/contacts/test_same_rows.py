@@ -41,16 +41,24 @@ def test_api_v1_stores_the_expected_lead(server: Api) -> None:
     assert stored(server.owner_url, "leads", member.agency_id) == [LEAD]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the phone: /rest/v1 writes the table directly and E.164 in the agency's region needs "
-    "libphonenumber, which the database does not have (issue 16: the contacts core's write path)",
-)
 def test_rest_v1_stores_the_expected_lead(server: Api) -> None:
     member = _agency(server)
     client = server.client()
     client.auth.sign_in_with_password({"email": member.email, "password": member.password})
     client.table("leads").insert(TYPED).execute()
+    assert stored(server.owner_url, "leads", member.agency_id) == [LEAD]
+
+
+def test_rest_v1_normalises_a_patched_phone_and_refuses_one_that_is_not_a_number(server: Api) -> None:
+    member = _agency(server)
+    lead_id = _create(server, member)
+    with server.http(member.access_token) as http:
+        patched = http.patch(f"/rest/v1/leads?id=eq.{lead_id}", json={"phone": TYPED["phone"]})
+        assert patched.status_code == 204, patched.text
+        refused = http.post("/rest/v1/leads", json={"first_name": "No", "phone": "call me maybe"})
+        assert refused.status_code == 400, refused.text
+        assert refused.json()["message"].startswith("phone:")
+        assert "international form" in refused.json()["hint"]
     assert stored(server.owner_url, "leads", member.agency_id) == [LEAD]
 
 

@@ -25,7 +25,7 @@ from gardenos.crm.common import (
 )
 from gardenos.crm.contacts import store
 from gardenos.crm.contacts.agency import AgencyRules, agency_rules
-from gardenos.crm.contacts.fields import Kind
+from gardenos.crm.contacts.fields import CLIENT, LEAD, Kind
 from gardenos.crm.contacts.schemas import ContactRecord
 from gardenos.crm.custom_fields.service import check
 from gardenos.crm.normalize import InvalidValue, normalize_phone
@@ -48,6 +48,22 @@ async def phone(conn: Conn, value: str | None, default_region: str) -> str | Non
     """`value` in E.164 by the agency's region, for a door that writes a phone without the rest of
     `new_values` (a conversion's override); a 4xx when it is not a phone number."""
     return _phone(await agency_rules(conn), value, default_region)
+
+
+# The tables whose `phone` is kept in E.164: what a door writing them directly must normalise first.
+PHONE_TABLES = frozenset({LEAD.table, CLIENT.table})
+
+
+async def e164_phones(conn: Conn, rows: list[dict[str, Any]], default_region: str) -> None:
+    """Every text `phone` of `rows`, in place, in E.164 by the agency's region (one read of its rules):
+    for a door that writes the table directly (/rest/v1). The database tidies the other fields itself
+    (migration 0024), but this rule needs libphonenumber; a 4xx when a value is not a phone number."""
+    if not any(isinstance(row.get("phone"), str) for row in rows):
+        return
+    rules = await agency_rules(conn)
+    for row in rows:
+        if isinstance(row.get("phone"), str):
+            row["phone"] = _phone(rules, row["phone"], default_region)
 
 
 async def new_values(conn: Conn, kind: Kind, values: dict[str, Any], default_region: str) -> dict[str, Any]:
