@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, BackgroundTasks, Body, Depends, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from gardenos import __version__
 from gardenos.api.deps import client_ip
@@ -137,6 +138,17 @@ async def signup(
     return answer
 
 
+_Grant = TypeVar("_Grant", bound=_Body)
+
+
+def _grant(model: type[_Grant], body: dict[str, Any]) -> _Grant:
+    """The body of one grant type, or the 400 a malformed body of any route gets (the field named)."""
+    try:
+        return model.model_validate(body)
+    except ValidationError as exc:
+        raise RequestValidationError(exc.errors(include_url=False)) from exc
+
+
 @router.post("/token")
 async def token(
     auth: AuthDep,
@@ -146,12 +158,12 @@ async def token(
     body: Annotated[dict[str, Any], Body()],
 ) -> dict[str, Any]:
     if grant_type == "password":
-        grant = PasswordGrant.model_validate(body)
+        grant = _grant(PasswordGrant, body)
         if grant.email is None:
             raise BadRequest("sign-in needs an email (phone sign-in is not enabled)")
         return await auth.password_grant(grant.email, grant.password, client)
     if grant_type == "refresh_token":
-        return await auth.refresh_grant(RefreshGrant.model_validate(body).refresh_token)
+        return await auth.refresh_grant(_grant(RefreshGrant, body).refresh_token)
     raise GardenError(
         f"unsupported grant_type {grant_type!r}: use password or refresh_token",
         status_code=400,

@@ -177,3 +177,22 @@ def test_supabase_client_sign_out_invalidates_refresh(api: Api) -> None:
     client.auth.sign_out()
     with pytest.raises(AuthApiError):
         api.client().auth.refresh_session(session.refresh_token)
+
+
+@pytest.mark.parametrize(
+    ("grant", "body", "field"),
+    [
+        ("password", {"email": "someone@example.com"}, "password"),
+        ("password", {"email": "someone@example.com", "password": ["not", "text"]}, "password"),
+        ("refresh_token", {}, "refresh_token"),
+        ("refresh_token", {"refresh_token": 12}, "refresh_token"),
+    ],
+)
+def test_a_grant_missing_or_mistyping_a_field_is_a_400_naming_it(
+    api: Api, grant: str, body: dict[str, Any], field: str
+) -> None:
+    with api.http() as http:
+        response = http.post("/auth/v1/token", params={"grant_type": grant}, json=body)
+    assert response.status_code == 400, response.text
+    assert response.json()["error_code"] == "validation_failed"
+    assert field in response.json()["msg"]
