@@ -8,8 +8,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from gardenos.crm.common import Email, LongText, Phone, ShortText, Tags, Url
+from gardenos.crm.common import Tags
 from gardenos.crm.contacts.fields import PERSON
+from gardenos.crm.contacts.schemas import ContactFields
 
 # Scores below this are not worth a person's time; above 1.0 nothing can match.
 DEFAULT_THRESHOLD = 0.45
@@ -20,28 +21,15 @@ MAX_DUPLICATES_PER_MERGE = 100
 MERGEABLE_FIELDS = (*PERSON, "source", "status", "owner_id", "score", "estimated_value", "notes")
 
 
-class ConvertRequest(BaseModel):
+class ConvertRequest(ContactFields):
     """What the new client should have instead of the lead's values; only the fields sent count (a field
-    sent as null clears it). Unsent fields are copied from the lead."""
+    sent as null clears it). Unsent fields are copied from the lead. The person's fields are those of
+    /api/v1/leads and /clients, so the person typed again here is checked as it is there."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    # The types of /api/v1/leads and /clients: the person typed again here is checked as it is there.
-    first_name: ShortText = None
-    last_name: ShortText = None
-    email: Email = None
-    phone: Phone = None
-    company: ShortText = None
-    job_title: ShortText = None
-    website: Url = None
-    city: ShortText = None
-    country: ShortText = None
     status: Literal["active", "inactive", "churned"] = "active"
-    owner_id: uuid.UUID | None = None
     lifetime_value: Decimal = Field(default=Decimal(0), ge=0, lt=Decimal("1e12"), decimal_places=2)
     tags: Tags = Field(default_factory=list)
     custom_fields: dict[str, Any] = Field(default_factory=dict)
-    notes: LongText = None
 
     def overrides(self) -> dict[str, Any]:
         return self.model_dump(exclude_unset=True)
