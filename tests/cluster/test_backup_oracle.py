@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import psycopg
+import pytest
 
 from gardenos.backup.backup import take_backup
 from gardenos.cluster.cluster import Cluster
@@ -158,6 +159,8 @@ def _pick(rng: random.Random, start: datetime, end: datetime) -> datetime:
     return start + (end - start) * rng.random()
 
 
+# A guard against a hang, not a speed check: the run (faults, 20 restores) takes minutes on a loaded machine.
+@pytest.mark.timeout(1200)
 def test_restores_hold_exactly_the_commits_acknowledged_before_their_time(cluster: Cluster) -> None:
     module_started = time.monotonic()
     seed = random.randrange(1 << 30)
