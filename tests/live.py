@@ -260,6 +260,8 @@ class GardenosUp:
         self.proc.send_signal(signal.SIGINT)
         try:
             return self.proc.wait(timeout=90)
+        except subprocess.TimeoutExpired as exc:
+            raise AssertionError(f"gardenos up did not stop within 90 s of Ctrl-C:\n{self.output()}") from exc
         finally:
             self.out.close()
 

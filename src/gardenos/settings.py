@@ -197,6 +197,9 @@ class Settings(BaseSettings):
     # How long a signed URL may live at most (Supabase clients ask for seconds).
     storage_max_signed_url_s: int = Field(default=7 * 24 * 3600, ge=1)
 
+    # How long a stopping server waits for open requests and websockets before closing them.
+    shutdown_grace_s: int = Field(default=10, ge=1, le=600)
+
     # Demo data loaded by `gardenos up` on first start.
     demo: bool = True
     demo_leads: int = Field(default=5000, ge=0)

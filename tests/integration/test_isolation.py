@@ -93,6 +93,8 @@ def _tenant(api: Api, name: str) -> Tenant:
 ENDPOINTS: list[tuple[str, str, dict[str, Any] | None]] = [
     ("GET", "/health", None),
     ("GET", "/ready", None),
+    # The web app's config: the URL and the anon key, which every page it serves holds anyway.
+    ("GET", "/app-config.json", None),
     ("GET", "/auth/v1/health", None),
     ("GET", "/auth/v1/settings", None),
     ("GET", "/auth/v1/.well-known/jwks.json", None),

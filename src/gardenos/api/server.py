@@ -25,5 +25,8 @@ def server_config(app: Any, settings: Settings, *, host: str, port: int, **optio
         # A websocket frame past this closes the connection (1009); below it, /realtime/v1 answers a
         # message over `realtime_max_payload_bytes` with an error and keeps the connection.
         ws_max_size=settings.realtime_max_payload_bytes * 2 + 65536,
+        # Ctrl-C or SIGTERM: requests and websockets still open after this long are closed rather than
+        # waited for without end (uvicorn's default), so a stop never hangs on a client.
+        timeout_graceful_shutdown=settings.shutdown_grace_s,
         **options,
     )

@@ -78,6 +78,11 @@ class ProcessController(ABC):
     def start(self) -> int:
         pid = self.pid()
         if pid is not None:
+            if self._popen is not None and self._popen.pid != pid:
+                # Another command (`gardenos cluster down` + `up`) replaced the process this one
+                # started: judge the running one by its pid file, not by our ended child.
+                self._reap(block=False)
+                self._popen = None
             return pid
         with self.log_file.open("ab") as log:
             self._popen = subprocess.Popen(

@@ -98,6 +98,7 @@ async def test_ready_is_503_when_migrations_are_behind(
 
 
 async def test_unknown_route_gets_the_error_shape(client: httpx.AsyncClient) -> None:
-    response = await client.get("/no/such/thing")
+    # Under an API prefix: any other path belongs to the web app (its index.html, when it is built).
+    response = await client.get("/api/v1/no/such/thing")
     assert response.status_code == 404
     assert set(response.json()) == {"code", "message", "details", "hint"}

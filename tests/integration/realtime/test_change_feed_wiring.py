@@ -127,10 +127,10 @@ async def test_a_spec_the_feed_refuses_fails_the_join_with_its_message(
         state, error = await subscribed(channel)
         assert state == "CHANNEL_ERROR"
         assert "table public.nope is not exposed" in str(error)
-    # Without a feed (the default until realtime/changes/ installs one), the join says so.
+    # The server's own feed (realtime/changes/) refuses a table it does not expose the same way.
     async with realtime_client(api.url, api.anon_key, owner.access_token) as client:
-        channel = client.channel("changes-none")
-        channel.on_postgres_changes("INSERT", lambda change: None, table="leads")
+        channel = client.channel("changes-unknown")
+        channel.on_postgres_changes("INSERT", lambda change: None, table="no_such_table")
         state, error = await subscribed(channel)
         assert state == "CHANNEL_ERROR"
-        assert "database changes are not available on this server" in str(error)
+        assert "no_such_table" in str(error)
