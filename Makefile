@@ -22,8 +22,10 @@ export UV_LINK_MODE := copy
 up: install-runtime web
 	$(BIN)/gardenos up
 
+# Two worker processes (pytest-xdist): much of the suite waits on servers and subprocesses. The cluster
+# tests stay together in one worker (tests/cluster/conftest.py); `--dist loadgroup` keeps them in order.
 test: install system-deps browser-deps js-deps lint web web-lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadgroup
 
 # The runtime alone for `make up` (dev tools already in the venv are left where they are); everything
 # for `make test`. `--locked` fails when uv.lock and pyproject.toml disagree, rather than re-resolving.
