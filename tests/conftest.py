@@ -12,7 +12,7 @@ import psycopg
 import pytest
 
 from gardenos.db.target import DatabaseTarget
-from tests.support import SessionDatabase, make_settings, remove_runtime
+from tests.support import SessionDatabase, make_settings, moto_server, remove_runtime
 
 
 @pytest.fixture(scope="session")
@@ -27,6 +27,13 @@ def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SessionDataba
     finally:
         target.embedded.stop()
         remove_runtime(settings)
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real S3-compatible server on loopback with the bucket `tests.support.S3_BUCKET`; its endpoint."""
+    with moto_server(tmp_path_factory.mktemp("moto") / "moto.log") as endpoint:
+        yield endpoint
 
 
 @pytest.fixture

@@ -196,6 +196,16 @@ class Settings(BaseSettings):
     storage_max_upload_bytes: int = Field(default=5 << 30, ge=1)
     # How long a signed URL may live at most (Supabase clients ask for seconds).
     storage_max_signed_url_s: int = Field(default=7 * 24 * 3600, ge=1)
+    # S3-compatible storage for the objects instead of STORAGE_DIR when a bucket is set: as the backup's
+    # S3 settings (path-style requests when an endpoint is set; keys unset: boto3's usual sources).
+    # Objects go under `<prefix>/<agency uuid>/<random id>`. Every API node sees the same bucket, so it
+    # is the natural backend of a cluster (or a STORAGE_DIR that every node mounts).
+    storage_s3_bucket: str | None = Field(default=None, min_length=3, max_length=63)
+    storage_s3_prefix: str = "gardenos/storage"
+    storage_s3_endpoint: str | None = Field(default=None, description="e.g. http://127.0.0.1:9000; unset AWS")
+    storage_s3_region: str = "us-east-1"
+    storage_s3_access_key_id: str | None = None
+    storage_s3_secret_access_key: SecretStr | None = None
 
     # How long a stopping server waits for open requests and websockets before closing them.
     shutdown_grace_s: int = Field(default=10, ge=1, le=600)

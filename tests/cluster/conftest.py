@@ -25,6 +25,7 @@ from gardenos.cli.main import app
 from gardenos.cluster.cluster import Cluster
 from gardenos.errors import GardenError
 from gardenos.settings import Settings, get_settings
+from tests.support import S3_BUCKET, S3_KEY_ID, S3_SECRET
 
 BACKUP_KEY = "cluster-tests-backup-key-0123456789abcdef"
 RUNTIME = Path(tempfile.gettempdir()) / "gardenos-cluster-tests"
@@ -110,39 +111,13 @@ def gardenos(cluster: Cluster, *args: str, settings: Settings | None = None) -> 
     return CliResult(code, result.stdout, stderr)
 
 
-@pytest.fixture(scope="session")
-def s3_server() -> Iterator[str]:
-    """A real S3-compatible server on loopback (moto's server mode) with a bucket; its endpoint."""
-    import boto3
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        aws_access_key_id="test-key",
-        aws_secret_access_key="test-secret",
-        region_name="us-east-1",
-    ).create_bucket(Bucket=S3_BUCKET)
-    try:
-        yield endpoint
-    finally:
-        server.stop()
-
-
-S3_BUCKET = "gardenos-backups"
-
-
 def with_s3(settings: Settings, endpoint: str, prefix: str) -> Settings:
     return settings.model_copy(
         update={
             "backup_s3_bucket": S3_BUCKET,
             "backup_s3_prefix": prefix,
             "backup_s3_endpoint": endpoint,
-            "backup_s3_access_key_id": "test-key",
-            "backup_s3_secret_access_key": SecretStr("test-secret"),
+            "backup_s3_access_key_id": S3_KEY_ID,
+            "backup_s3_secret_access_key": SecretStr(S3_SECRET),
         }
     )

@@ -45,9 +45,9 @@ from gardenos.realtime.presence import PresenceStore
 from gardenos.realtime.socket import Realtime
 from gardenos.rest import routes as rest_routes
 from gardenos.storage import routes as storage_routes
-from gardenos.storage.backend import DiskStore
 from gardenos.storage.service import Storage
 from gardenos.storage.signing import Signer
+from gardenos.storage.stores import object_store
 from gardenos.tenancy import routes as tenancy_routes
 
 
@@ -181,7 +181,7 @@ def create_app(target: DatabaseTarget, *, revocation_check: bool = True) -> Fast
     app.state.mail_sender = MailSender(database, app.state.auth.mailer)
     app.state.storage = Storage(
         database,
-        DiskStore(settings.storage_dir or settings.data_path / "storage"),
+        object_store(settings),
         settings.storage_max_upload_bytes,
     )
     app.state.storage_signer = Signer(target.secrets.jwt_secret)

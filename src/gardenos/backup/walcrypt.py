@@ -184,30 +184,37 @@ class StoreError(OSError):
     """The S3-compatible storage refused or could not be reached."""
 
 
+def s3_client(config: dict[str, Any], connections: int = 10) -> Any:
+    """boto3's S3 client for a store's `endpoint`, `region` and keys (unset: boto3's usual sources). Also
+    storage's S3 backend's, so both talk to S3-compatible servers alike; `connections` bounds its pool."""
+    import boto3
+    from botocore.config import Config
+
+    endpoint = config.get("endpoint") or None
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name=config.get("region") or None,
+        aws_access_key_id=config.get("access_key_id") or None,
+        aws_secret_access_key=config.get("secret_access_key") or None,
+        config=Config(
+            # Path-style requests: what MinIO, Ceph and other S3-compatible servers expect.
+            s3={"addressing_style": "path" if endpoint else "auto"},
+            retries={"max_attempts": 4, "mode": "standard"},
+            connect_timeout=5,
+            read_timeout=60,
+            max_pool_connections=connections,
+        ),
+    )
+
+
 class S3Store:
     """Objects under a prefix of a bucket in S3-compatible storage (boto3's client)."""
 
     def __init__(self, config: dict[str, Any]) -> None:
-        import boto3
-        from botocore.config import Config
-
         self.bucket = str(config["bucket"])
         self.prefix = str(config.get("prefix") or "").strip("/")
-        endpoint = config.get("endpoint") or None
-        self.client = boto3.client(
-            "s3",
-            endpoint_url=endpoint,
-            region_name=config.get("region") or None,
-            aws_access_key_id=config.get("access_key_id") or None,
-            aws_secret_access_key=config.get("secret_access_key") or None,
-            config=Config(
-                # Path-style requests: what MinIO, Ceph and other S3-compatible servers expect.
-                s3={"addressing_style": "path" if endpoint else "auto"},
-                retries={"max_attempts": 4, "mode": "standard"},
-                connect_timeout=5,
-                read_timeout=60,
-            ),
-        )
+        self.client = s3_client(config)
 
     @classmethod
     def from_file(cls, path: Path) -> S3Store:

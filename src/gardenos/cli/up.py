@@ -20,6 +20,7 @@ from gardenos.embedded.postgres import EmbeddedPostgres
 from gardenos.embedded.uplock import STARTING_POSTGRES, UpLock, UpRecord
 from gardenos.errors import ConfigurationError
 from gardenos.settings import Settings, get_settings
+from gardenos.storage.stores import storage_location
 
 # How long `gardenos up` waits for a previous one of the same data folder that is still stopping.
 PREVIOUS_UP_WAIT_S = 30.0
@@ -187,6 +188,7 @@ def _announce(settings: Settings, target: DatabaseTarget) -> None:
     ]
     if target.embedded is not None:
         lines.append(f"[bold]DB log[/]     {target.embedded.log_file}")
+    lines.append(f"[bold]Storage[/]    {storage_location(settings)}")
     tokens = TokenService(settings, target.secrets.jwt_secret)
     lines.append("[bold]Keys[/]       the anon key is below; the service_role key: `gardenos keys`")
     if settings.demo:

@@ -1,4 +1,5 @@
-"""Where objects' bytes live, behind one small protocol, and the local-disk backend.
+"""Where objects' bytes live, behind one small protocol, and the local-disk backend (S3-compatible
+storage's is `s3.py`; `stores.py` picks one from the settings).
 
 Keys are the backend's own, never a client's path: `<agency uuid>/<version hex>` (`new_key`), one per
 upload. An upsert writes a new key and the metadata row is switched to it in one statement; the old key
@@ -31,6 +32,14 @@ ABANDONED_AFTER_S = 24 * 3600
 
 def new_key(agency_id: uuid.UUID) -> str:
     return f"{agency_id}/{uuid.uuid4().hex}"
+
+
+def checked(key: str) -> str:
+    """The key, if it is one `new_key` makes: every backend's only way from a key to where bytes are, so
+    nothing a client wrote can name a file outside the root or an object outside the prefix."""
+    if not _KEY.fullmatch(key):
+        raise ValueError(f"not a storage key: {key!r}")
+    return key
 
 
 class Writer(Protocol):
@@ -70,11 +79,7 @@ class DiskStore:
                     part.unlink()
 
     def path(self, key: str) -> Path:
-        # The only way from a key to a file: a key is an agency uuid and a hex version, nothing a client
-        # wrote, so no spelling of theirs can reach outside the root.
-        if not _KEY.fullmatch(key):
-            raise ValueError(f"not a storage key: {key!r}")
-        agency, version = key.split("/")
+        agency, version = checked(key).split("/")
         return self.root / agency / version[:2] / version
 
     def writer(self, key: str) -> DiskWriter:

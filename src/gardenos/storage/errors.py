@@ -63,6 +63,15 @@ class RangeNotSatisfiable(StorageError):
     storage_error = "InvalidRange"
 
 
+class StorageUnavailable(StorageError):
+    """The object storage service (S3) failed or did not answer: nothing was stored, try again."""
+
+    status_code = 503
+    code = "GARDEN503"
+    storage_error = "Service Unavailable"
+    retry_after_s = 5
+
+
 def object_not_found() -> ObjectNotFound:
     return ObjectNotFound("Object not found")
 

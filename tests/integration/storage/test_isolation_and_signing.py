@@ -9,7 +9,6 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from http.client import HTTPConnection
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -17,6 +16,7 @@ import psycopg
 import pytest
 
 from gardenos.db.pool import SCOPE, scope
+from tests.integration.storage.conftest import Backend
 from tests.live import Api, Member
 from tests.support import SessionDatabase
 
@@ -30,11 +30,6 @@ def a_object(http_a: httpx.Client, bucket_name: str) -> str:
     put = http_a.post(f"/storage/v1/object/{bucket_name}/folder/contract.txt", content=SECRET)
     assert put.status_code == 200, put.text
     return bucket_name
-
-
-def _storage_files(database: SessionDatabase) -> list[Path]:
-    root = database.settings.storage_dir or database.settings.data_path / "storage"
-    return [p for p in root.rglob("*") if p.is_file()]
 
 
 def test_agency_b_cannot_list_read_sign_copy_or_remove_as_in_its_own_bucket(
@@ -113,10 +108,11 @@ SPELLINGS = [
 
 @pytest.mark.parametrize("spelling", SPELLINGS)
 def test_other_spellings_of_a_path_are_refused_with_a_4xx(
-    http_a: httpx.Client, http_b: httpx.Client, a_object: str, spelling: str, database: SessionDatabase
+    http_a: httpx.Client, http_b: httpx.Client, a_object: str, spelling: str, backend: Backend
 ) -> None:
     bucket = a_object
-    before = sorted(_storage_files(database))
+    # Nothing written or removed anywhere the backend reaches (the disk: under its root, or outside it).
+    before = backend.stored()
     for http in (http_a, http_b):
         for method, route, body in (
             ("GET", f"object/{bucket}/{spelling}", None),
@@ -132,7 +128,7 @@ def test_other_spellings_of_a_path_are_refused_with_a_4xx(
             status, text = _send_as_written(http, method, f"/storage/v1/{route}", body)
             assert 400 <= status < 500, (method, route, status, text)
     assert http_a.get(f"/storage/v1/object/{bucket}/folder/contract.txt").content == SECRET
-    assert sorted(_storage_files(database)) == before
+    assert backend.stored() == before
 
 
 def _send_as_written(
@@ -303,7 +299,7 @@ def test_the_storage_tables_under_the_api_roles(
 
 
 def test_two_concurrent_upserts_of_one_name_leave_one_whole_object(
-    http_a: httpx.Client, bucket_name: str, owner_a: Member, database: SessionDatabase
+    http_a: httpx.Client, bucket_name: str, owner_a: Member, database: SessionDatabase, backend: Backend
 ) -> None:
     http_a.post("/storage/v1/bucket", json={"id": bucket_name})
     bodies = [bytes([65 + i]) * (3 << 20) for i in range(4)]
@@ -331,7 +327,7 @@ def test_two_concurrent_upserts_of_one_name_leave_one_whole_object(
         assert got in bodies
         info = http_a.get(f"/storage/v1/object/info/{bucket_name}/same.bin").json()
         assert info["size"] == len(got)
-    # Every replaced version was deleted: the agency's files are exactly its objects' versions.
+    # Every replaced version was deleted: the agency's stored keys are exactly its objects' versions.
     with psycopg.connect(database.owner_url) as conn:
         versions = {
             v
@@ -340,19 +336,12 @@ def test_two_concurrent_upserts_of_one_name_leave_one_whole_object(
                 (owner_a.agency_id,),
             )
         }
-    files = {
-        f"{p.parent.parent.name}/{p.name}"
-        for p in _storage_files(database)
-        if p.parent.parent.name == owner_a.agency_id
-    }
-    assert files == versions
+    assert backend.keys(owner_a.agency_id) == versions
 
 
-def test_a_refused_upload_leaves_nothing(
-    http_a: httpx.Client, bucket_name: str, database: SessionDatabase
-) -> None:
+def test_a_refused_upload_leaves_nothing(http_a: httpx.Client, bucket_name: str, backend: Backend) -> None:
     http_a.post("/storage/v1/bucket", json={"id": bucket_name, "file_size_limit": 1000})
-    before = sorted(_storage_files(database))
+    before = backend.stored()
     too_big = http_a.post(f"/storage/v1/object/{bucket_name}/big.bin", content=b"x" * 5000)
     assert too_big.status_code == 413
     assert too_big.json() == {
@@ -364,6 +353,20 @@ def test_a_refused_upload_leaves_nothing(
         f"/storage/v1/object/{bucket_name}/big.bin", content=iter([b"x" * 600, b"y" * 600])
     )
     assert streamed.status_code == 413
-    assert sorted(_storage_files(database)) == before
+    assert backend.stored() == before
     assert http_a.post(f"/storage/v1/object/list/{bucket_name}", json={}).json() == []
     _ = uuid
+
+
+def test_an_upload_refused_after_parts_were_stored_leaves_nothing(
+    http_a: httpx.Client, bucket_name: str, backend: Backend
+) -> None:
+    """Past the limit after more than a part (S3: a multipart upload under way; disk: a temporary file
+    written to): the upload is undone, and nothing is left, finished or not."""
+    http_a.post("/storage/v1/bucket", json={"id": bucket_name, "file_size_limit": 10 << 20})
+    before = backend.stored()
+    block = b"z" * (1 << 20)
+    too_big = http_a.post(f"/storage/v1/object/{bucket_name}/big.bin", content=iter([block] * 12))
+    assert too_big.status_code == 413, too_big.text
+    assert backend.stored() == before
+    assert http_a.get(f"/storage/v1/object/{bucket_name}/big.bin").status_code == 404

@@ -1,0 +1,196 @@
+"""The S3-compatible backend (AWS S3, MinIO, Ceph RGW, Garage, …): the object of key K is
+`<prefix>/K` in one bucket, with the same keys as the disk (`<agency uuid>/<version hex>`).
+
+S3 shows an object only once its PUT or multipart upload completes, so a reader never sees a partial one.
+A body smaller than a part is one PUT; a larger one is a multipart upload sent a part at a time, so an
+upload holds at most one part in memory, and one that fails or is cut short is aborted (S3 drops its
+parts). boto3 is synchronous: each call runs in a worker thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+from collections.abc import AsyncGenerator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from boto3.s3.transfer import TransferConfig
+from botocore.exceptions import BotoCoreError, ClientError
+
+from gardenos.backup.walcrypt import s3_client
+from gardenos.settings import Settings
+from gardenos.storage.backend import READ_BLOCK, checked
+from gardenos.storage.errors import StorageUnavailable, object_not_found
+
+log = logging.getLogger(__name__)
+
+# S3's rules: every part but the last at least 5 MiB, at most 10,000 parts.
+PART_BYTES = 8 << 20
+MAX_PARTS = 10_000
+# Calls to S3 at once (threads and pooled connections): transfers in flight, each waiting on the network.
+CONNECTIONS = 32
+_MISSING = ("404", "NoSuchKey", "NotFound")
+
+
+def part_bytes(max_upload_bytes: int) -> int:
+    """Parts of 8 MiB, or larger when the largest upload allowed would need more than 10,000 of them."""
+    return max(PART_BYTES, -(-max_upload_bytes // MAX_PARTS))
+
+
+class S3Store:
+    def __init__(self, client: Any, bucket: str, prefix: str, max_upload_bytes: int) -> None:
+        self.client = client
+        self.bucket = bucket
+        self.prefix = prefix.strip("/")
+        self.part_bytes = part_bytes(max_upload_bytes)
+        # Its own threads: a slow S3 then delays transfers only, not the default executor's other work
+        # (password hashing, the disk backend), whose few threads transfers in flight would all hold.
+        self.executor = ThreadPoolExecutor(CONNECTIONS, thread_name_prefix="storage-s3")
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> S3Store:
+        assert settings.storage_s3_bucket is not None
+        secret = settings.storage_s3_secret_access_key
+        config = {
+            "endpoint": settings.storage_s3_endpoint,
+            "region": settings.storage_s3_region,
+            "access_key_id": settings.storage_s3_access_key_id,
+            "secret_access_key": secret.get_secret_value() if secret is not None else None,
+        }
+        client = s3_client(config, connections=CONNECTIONS)
+        return cls(
+            client, settings.storage_s3_bucket, settings.storage_s3_prefix, settings.storage_max_upload_bytes
+        )
+
+    def name(self, key: str) -> str:
+        return f"{self.prefix}/{checked(key)}" if self.prefix else checked(key)
+
+    def where(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix}"
+
+    async def in_thread(self, function: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(
+            self.executor, functools.partial(function, *args, **kwargs)
+        )
+
+    async def call(self, function: Callable[..., Any], /, **kwargs: Any) -> Any:
+        """One boto3 call in a thread; a missing object is ObjectNotFound, an S3 that fails a 503."""
+        try:
+            return await self.in_thread(function, **kwargs)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in _MISSING:
+                raise object_not_found() from None
+            log.warning("object storage %s failed: %s", self.where(), exc)
+            raise StorageUnavailable("the object storage refused the request; try again later") from exc
+        except BotoCoreError as exc:
+            log.warning("object storage %s failed: %s", self.where(), exc)
+            raise StorageUnavailable("the object storage did not answer; try again later") from exc
+
+    def writer(self, key: str) -> S3Writer:
+        return S3Writer(self, self.name(key))
+
+    async def read(self, key: str, start: int = 0, end: int | None = None) -> AsyncGenerator[bytes, None]:
+        ranged: dict[str, str] = {}
+        # Without a range: the whole object, or an empty one (end < start), read only to see it exists.
+        if start > 0 or (end is not None and end >= start):
+            ranged["Range"] = f"bytes={start}-{'' if end is None else end}"
+        answer = await self.call(self.client.get_object, Bucket=self.bucket, Key=self.name(key), **ranged)
+        body = answer["Body"]
+        try:
+            left = None if end is None else max(end - start + 1, 0)
+            while left is None or left > 0:
+                try:
+                    block = await self.in_thread(
+                        body.read, READ_BLOCK if left is None else min(left, READ_BLOCK)
+                    )
+                except (BotoCoreError, OSError) as exc:
+                    raise StorageUnavailable("the object storage stopped sending; try again") from exc
+                if not block:
+                    break
+                if left is not None:
+                    left -= len(block)
+                yield block
+        finally:
+            # Not in a thread, as the disk's: this runs when a download is cancelled too.
+            body.close()
+
+    async def copy(self, source: str, dest: str) -> None:
+        # Within S3 (CopyObject, or UploadPartCopy parts above a part's size): no bytes pass through here.
+        # A managed copy that fails aborts its multipart upload, so no partial `dest` appears.
+        await self.call(
+            self.client.copy,
+            CopySource={"Bucket": self.bucket, "Key": self.name(source)},
+            Bucket=self.bucket,
+            Key=self.name(dest),
+            Config=TransferConfig(multipart_threshold=self.part_bytes, multipart_chunksize=self.part_bytes),
+        )
+
+    async def delete(self, key: str) -> None:
+        await self.call(self.client.delete_object, Bucket=self.bucket, Key=self.name(key))
+
+
+class S3Writer:
+    def __init__(self, store: S3Store, name: str) -> None:
+        self.store = store
+        self.name = name
+        # One buffer grown in place and sent as it is: a part costs its size once, not twice (as a
+        # list of chunks joined would).
+        self.pending = bytearray()
+        self.upload_id: str | None = None
+        self.parts: list[dict[str, Any]] = []
+
+    async def write(self, chunk: bytes) -> None:
+        self.pending += chunk
+        if len(self.pending) >= self.store.part_bytes:
+            await self._send_part()
+
+    async def _send_part(self) -> None:
+        store = self.store
+        if self.upload_id is None:
+            started = await store.call(
+                store.client.create_multipart_upload, Bucket=store.bucket, Key=self.name
+            )
+            self.upload_id = str(started["UploadId"])
+        number = len(self.parts) + 1
+        sent = await store.call(
+            store.client.upload_part,
+            Bucket=store.bucket,
+            Key=self.name,
+            UploadId=self.upload_id,
+            PartNumber=number,
+            Body=self.pending,
+        )
+        self.parts.append({"PartNumber": number, "ETag": sent["ETag"]})
+        self.pending = bytearray()
+
+    async def commit(self) -> None:
+        store = self.store
+        if self.upload_id is None:
+            await store.call(store.client.put_object, Bucket=store.bucket, Key=self.name, Body=self.pending)
+            self.pending = bytearray()
+            return
+        if self.pending:
+            await self._send_part()
+        await store.call(
+            store.client.complete_multipart_upload,
+            Bucket=store.bucket,
+            Key=self.name,
+            UploadId=self.upload_id,
+            MultipartUpload={"Parts": self.parts},
+        )
+
+    async def abort(self) -> None:
+        self.pending = bytearray()
+        if self.upload_id is None:
+            return
+        upload_id, self.upload_id = self.upload_id, None
+        store = self.store
+        # A failed abort leaves only invisible parts (an AbortIncompleteMultipartUpload lifecycle rule on
+        # the bucket removes them); the error that made us abort is the one to report.
+        with contextlib.suppress(StorageUnavailable):
+            await store.call(
+                store.client.abort_multipart_upload, Bucket=store.bucket, Key=self.name, UploadId=upload_id
+            )
