@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from bench import agents, api, auth, backup, cluster, demo_data, importer, realtime_changes
+from bench import agents, api, auth, backup, cluster, demo_data, importer, realtime, realtime_changes
 
 
 def main() -> None:
@@ -26,6 +26,26 @@ def main() -> None:
     parser.add_argument("--archive-switches", type=int, default=20, help="backup: WAL switches timed")
     parser.add_argument("--import-rows", type=int, default=1_000_000, help="importer: rows of the CSV")
     parser.add_argument(
+        "--rt-clients",
+        default="100,1000,5000",
+        help="realtime: connected clients at each fan-out step (comma-separated, increasing)",
+    )
+    parser.add_argument("--rt-seconds", type=int, default=5, help="realtime: seconds of each paced run")
+    parser.add_argument("--rt-payload", type=int, default=100, help="realtime: padding bytes per broadcast")
+    parser.add_argument(
+        "--rt-burst",
+        type=int,
+        default=50_000,
+        help="realtime: deliveries in each burst (at least 10 per client)",
+    )
+    parser.add_argument(
+        "--rt-subscribers", type=int, default=1000, help="realtime: postgres_changes subscribers"
+    )
+    parser.add_argument(
+        "--rt-insert-rate", type=int, default=200, help="realtime: inserts/s under the subscribers"
+    )
+    parser.add_argument("--rt-loaders", type=int, default=2, help="realtime: load-generator processes")
+    parser.add_argument(
         "--only",
         choices=[
             "auth",
@@ -37,6 +57,7 @@ def main() -> None:
             "cluster",
             "backup",
             "realtime-changes",
+            "realtime",
         ],
         help="run one benchmark",
     )
@@ -71,6 +92,16 @@ def main() -> None:
         backup.run(switches=args.archive_switches)
     if args.only in (None, "realtime-changes"):
         realtime_changes.run()
+    if args.only in (None, "realtime"):
+        realtime.run(
+            sizes=[int(size) for size in args.rt_clients.split(",")],
+            seconds=args.rt_seconds,
+            payload_bytes=args.rt_payload,
+            burst_deliveries=args.rt_burst,
+            subscribers=args.rt_subscribers,
+            insert_rate=args.rt_insert_rate,
+            loader_count=args.rt_loaders,
+        )
 
 
 main()

@@ -201,7 +201,7 @@ def _run(
     )
     tokens = TokenService(target.settings, target.secrets.jwt_secret)
     anon = tokens.api_key("anon")
-    with _in_process_api(target) as base1, _subprocess_api(target, work) as (base2, stderr2):
+    with _in_process_api(target) as base1, subprocess_api(target, work) as (base2, stderr2, _):
         errors = _ErrorLog()  # after uvicorn's logging setup, which replaces its loggers' handlers
         access = _sign_in(base1, anon, big_email, password)
         claims = dict(tokens.verify(access).raw)
@@ -597,8 +597,13 @@ def _in_process_api(target: DatabaseTarget, *, revocation_check: bool = True) ->
 
 
 @contextmanager
-def _subprocess_api(target: DatabaseTarget, work: Path) -> Iterator[tuple[str, Path]]:
+def subprocess_api(
+    target: DatabaseTarget, work: Path, *, workers: int = 2, env: dict[str, str] | None = None
+) -> Iterator[tuple[str, Path, subprocess.Popen[bytes]]]:
+    """`uvicorn --workers N` over the target: (base URL, its log, the process: uvicorn's supervisor, or
+    the one worker when N is 1). `env` adds settings (`GARDENOS_…`) to the ones read from the target."""
     port = free_port()
+    extra = env or {}
     env = {k: v for k, v in os.environ.items() if not k.startswith("GARDENOS_")}
     env |= {
         "GARDENOS_DATABASE_URL": target.owner_url,
@@ -607,8 +612,8 @@ def _subprocess_api(target: DatabaseTarget, work: Path) -> Iterator[tuple[str, P
         "GARDENOS_AUTHENTICATOR_PASSWORD": target.secrets.authenticator_password,
         "GARDENOS_JWT_EXPIRY_S": str(target.settings.jwt_expiry_s),
         "GARDENOS_AI_WORKERS": "false",
-    }
-    log = work / "uvicorn-workers.log"
+    } | extra
+    log = work / f"uvicorn-workers-{workers}.log"
     argv = [
         sys.executable,
         "-m",
@@ -616,7 +621,7 @@ def _subprocess_api(target: DatabaseTarget, work: Path) -> Iterator[tuple[str, P
         "bench.api:app_factory",
         "--factory",
         "--workers",
-        "2",
+        str(workers),
         "--host",
         "127.0.0.1",
         "--port",
@@ -634,15 +639,17 @@ def _subprocess_api(target: DatabaseTarget, work: Path) -> Iterator[tuple[str, P
         deadline = time.monotonic() + 60
         while True:
             if process.poll() is not None:
-                raise RuntimeError(f"uvicorn --workers 2 exited at start:\n{log.read_text()[-2000:]}")
+                raise RuntimeError(f"uvicorn --workers {workers} exited at start:\n{log.read_text()[-2000:]}")
             # Refused until the workers listen: keep polling.
             with contextlib.suppress(httpx.HTTPError):
                 if httpx.get(f"{base}/ready", timeout=1).status_code == 200:
                     break
             if time.monotonic() > deadline:
-                raise RuntimeError(f"uvicorn --workers 2 did not get ready:\n{log.read_text()[-2000:]}")
+                raise RuntimeError(
+                    f"uvicorn --workers {workers} did not get ready:\n{log.read_text()[-2000:]}"
+                )
             time.sleep(0.2)
-        yield base, log
+        yield base, log, process
     finally:
         process.terminate()
         try:

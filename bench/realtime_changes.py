@@ -56,7 +56,7 @@ class Counter:
         pass
 
 
-def _setup(target: DatabaseTarget, members: int) -> tuple[list[str], list[tuple[str, str]]]:
+def setup_members(target: DatabaseTarget, members: int) -> tuple[list[str], list[tuple[str, str]]]:
     """Agencies, and `members` (agency, user) spread over them."""
     with psycopg.connect(target.owner_url, autocommit=True) as conn:
         agencies = [
@@ -87,6 +87,19 @@ def _insert(target: DatabaseTarget, agencies: list[str], rows: int) -> None:
                 "INSERT INTO leads (agency_id, first_name) SELECT (%s::uuid[])[1 + g %% %s::int], 'L' || g "
                 "FROM generate_series(%s::int, %s::int) g",
                 (agencies, AGENCIES, start, min(start + BATCH, rows) - 1),
+            )
+
+
+def insert_paced(target: DatabaseTarget, agencies: list[str], rate: int, seconds: int) -> None:
+    """Single-row lead commits at `rate`/s for `seconds`, round-robin over `agencies`."""
+    with psycopg.connect(target.owner_url, autocommit=True) as conn:
+        began = time.perf_counter()
+        for i in range(rate * seconds):
+            delay = began + i / rate - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            conn.execute(
+                "INSERT INTO leads (agency_id, first_name) VALUES (%s, 'x')", (agencies[i % AGENCIES],)
             )
 
 
@@ -170,19 +183,7 @@ async def latency(
             )
             counters.append(counter)
 
-        def paced() -> None:
-            with psycopg.connect(target.owner_url, autocommit=True) as conn:
-                began = time.perf_counter()
-                for i in range(rate * seconds):
-                    delay = began + i / rate - time.perf_counter()
-                    if delay > 0:
-                        time.sleep(delay)
-                    conn.execute(
-                        "INSERT INTO leads (agency_id, first_name) VALUES (%s, 'x')",
-                        (agencies[i % AGENCIES],),
-                    )
-
-        await asyncio.to_thread(paced)
+        await asyncio.to_thread(insert_paced, target, agencies, rate, seconds)
         await asyncio.gather(*(c.done.wait() for c in counters))
         values = [v * 1000 for c in counters for v in c.latencies]
         return percentile(values, 50), percentile(values, 95)
@@ -196,7 +197,7 @@ async def latency(
 def run(rows: int = 20_000, subscribers: int = 100, rate: int = 200, seconds: int = 10) -> None:
     console = Console()
     with private_database(demo=False) as target:
-        agencies, members = _setup(target, subscribers)
+        agencies, members = setup_members(target, subscribers)
         table = Table(title=f"Database changes: {rows:,} inserts in transactions of {BATCH}")
         table.add_column("path")
         table.add_column("subscribers", justify="right")
