@@ -182,7 +182,12 @@ class EmbeddedPostgres:
                 shutil.copytree(libs, staging / libs.name, symlinks=True)
             for folder in (staging, staging / package.name):
                 folder.chmod(0o755)
-            staging.replace(target)
+            try:
+                staging.replace(target)
+            except OSError:  # another process copied them first (the rename finds its folder): keep that
+                shutil.rmtree(staging, ignore_errors=True)
+                if not (copied_bin / "postgres").exists():
+                    raise
         return copied_bin
 
     # -- lifecycle ----------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ a test fixture's, still holds its own ended child)."""
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,8 +21,9 @@ class Sleeper(ProcessController):
     kind = "sleeper"
 
     def argv(self) -> list[str]:
-        # The marker (the last argument) is what the pid file is checked against.
-        return ["sleep", "300", str(self.folder / "sleeper.marker")]
+        # The marker (the last argument, which Python leaves in sys.argv) is what the pid file is
+        # checked against.
+        return [sys.executable, "-c", "import time; time.sleep(300)", str(self.folder / "sleeper.marker")]
 
     def is_ready(self) -> bool:
         return self.is_running()
