@@ -144,10 +144,13 @@ def test_restore_to_a_moment_ago_needs_no_switch_from_the_user(cluster: Cluster)
 
 
 def test_backup_commands(cluster: Cluster) -> None:
+    taken = gardenos(cluster, "backup", "--json")
+    assert taken.returncode == 0, taken.stderr
+    label = json.loads(taken.stdout)["label"]
     listed = gardenos(cluster, "backup", "list", "--json")
     assert listed.returncode == 0, listed.stderr
     found = json.loads(listed.stdout)
-    assert found["backups"]
+    assert label in [b["label"] for b in found["backups"]], found["backups"]
     window = found["window"]
     assert window["live"] is True
     assert window["earliest"] <= window["latest"]

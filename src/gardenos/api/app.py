@@ -132,6 +132,7 @@ def create_app(target: DatabaseTarget, *, revocation_check: bool = True) -> Fast
                     REALTIME_CHANNEL,
                     bus.on_notify,
                     on_reconnect=bus.on_reconnect,
+                    ready=bus.listening,
                 ),
                 name="realtime-bus",
             )

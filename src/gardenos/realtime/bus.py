@@ -10,7 +10,9 @@ Raw-bytes payloads travel base64-encoded under `BINARY_KEY`.
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 import json
 import logging
 import uuid
@@ -39,6 +41,10 @@ VALUES (%(agency)s, %(topic)s, 'broadcast', %(event)s, %(payload)s, %(private)s)
 READ = "SELECT agency_id, topic, event, payload, private FROM realtime.messages WHERE id = %s"
 
 Scope = tuple[str | None, str]
+
+
+class BusNotReady(Exception):
+    """The process does not hear the bus yet (it is starting, or its LISTEN connection is away)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +108,21 @@ class Bus:
         self.database = database
         self.hub = hub
         self.node_id = uuid.uuid4()
+        # Set once this process LISTENs on CHANNEL: a channel joined before then could miss a broadcast or
+        # a presence change sent between its snapshot and the LISTEN.
+        self.listening = asyncio.Event()
+
+    async def wait_listening(self) -> None:
+        """Returns once the bus hears every process's messages; at most the database's timeout."""
+        if self.listening.is_set():
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.listening.wait(), self.database.timeout)
+        if not self.listening.is_set():
+            raise BusNotReady(
+                "this server is still connecting to the database to hear other servers' messages; "
+                "join again shortly"
+            )
 
     async def publish(self, message: Broadcast) -> None:
         """Returns once the message is committed to the bus: every process will deliver it."""

@@ -26,7 +26,7 @@ from gardenos.db.pool import Database
 from gardenos.errors import GardenError
 from gardenos.realtime import frames
 from gardenos.realtime.authorization import Permissions, authorize
-from gardenos.realtime.bus import Broadcast, Bus, Hub, PresenceDiff, Scope
+from gardenos.realtime.bus import Broadcast, Bus, BusNotReady, Hub, PresenceDiff, Scope
 from gardenos.realtime.contracts import ChangeFeed, ChangeSpec, ChangeSubscription, InvalidChangeSpec
 from gardenos.realtime.frames import Frame
 from gardenos.realtime.limits import AgencyCounters, TokenBucket
@@ -366,6 +366,10 @@ class Connection:
             channel.permissions = await authorize(self.rt.database, principal, channel.sub_topic)
             if not channel.permissions.read:
                 raise Refused(_unauthorized("read from", channel.sub_topic))
+        try:
+            await self.rt.bus.wait_listening()
+        except BusNotReady as exc:
+            raise Refused(str(exc)) from None
         bindings = await self.subscribe_changes(channel, config.get("postgres_changes") or [])
         holders.add(id(self))
         self.channels[frame.topic] = channel
