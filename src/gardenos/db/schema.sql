@@ -371,6 +371,26 @@ END
 $$;
 
 --
+-- Name: imports_written_by_the_importer(); Type: FUNCTION; Schema: gardenos; Owner: -
+--
+
+CREATE FUNCTION gardenos.imports_written_by_the_importer() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+BEGIN
+    IF current_user IN ('anon', 'authenticated')
+        AND current_setting('gardenos.writer', true) IS DISTINCT FROM 'importer' THEN
+        RAISE EXCEPTION 'imports are written by the importer only'
+            USING ERRCODE = '42501',
+                HINT = 'Start an import with POST /api/v1/imports (or `gardenos import`), and revert it with '
+                    'POST /api/v1/imports/{id}/revert.';
+    END IF;
+    RETURN coalesce(NEW, OLD);
+END
+$$;
+
+--
 -- Name: membership_rules(); Type: FUNCTION; Schema: gardenos; Owner: -
 --
 
@@ -2434,6 +2454,12 @@ CREATE TRIGGER imports_created_by_member_update BEFORE UPDATE OF created_by, age
 --
 
 CREATE TRIGGER imports_updated_at BEFORE UPDATE ON public.imports FOR EACH ROW EXECUTE FUNCTION gardenos.set_updated_at();
+
+--
+-- Name: imports imports_written_by_the_importer; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER imports_written_by_the_importer BEFORE INSERT OR DELETE OR UPDATE ON public.imports FOR EACH ROW EXECUTE FUNCTION gardenos.imports_written_by_the_importer();
 
 --
 -- Name: leads leads_audit; Type: TRIGGER; Schema: public; Owner: -

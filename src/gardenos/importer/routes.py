@@ -78,6 +78,7 @@ async def create_import(
         )
         async with agency_transaction(database, principal) as conn:
             params = _create_params(upload, options, path)
+            await conn.execute(sql.AS_IMPORTER)
             await conn.execute(sql.REAP, {"error": sql.INTERRUPTED})
             row = await fetch_one(conn, sql.TAKE_OVER, params | {"error": sql.INTERRUPTED})
             if row is None:
@@ -117,6 +118,7 @@ def _create_params(upload: Any, options: ImportOptions, path: Path) -> dict[str,
 
 async def _get(conn: Conn, import_id: uuid.UUID) -> dict[str, Any]:
     # An import whose process died shows as failed, not as running forever.
+    await conn.execute(sql.AS_IMPORTER)
     await conn.execute(sql.REAP, {"error": sql.INTERRUPTED})
     row = await fetch_one(conn, sql.GET_IMPORT, (import_id,))
     if row is None:
@@ -206,6 +208,7 @@ async def revert_import(import_id: uuid.UUID, database: DatabaseDep, principal: 
     """Delete the leads this import created (leads converted to clients since stay). Owners, admins and
     whoever ran the import may revert it."""
     async with agency_transaction(database, principal) as conn:
+        await conn.execute(sql.AS_IMPORTER)
         row = await fetch_one(conn, sql.LOCK_IMPORT, (import_id,))
         if row is None:
             raise NotFound(NOT_FOUND)

@@ -34,7 +34,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from gardenos.crm.contacts.rules import DuplicateRule, parse_rule, stored_rule
-from gardenos.db.pool import SCOPE, scope
+from gardenos.db.pool import scope
 from gardenos.errors import Conflict, GardenError, NotFound
 from gardenos.importer import sql
 from gardenos.importer.mapping import CUSTOM_PREFIX, MappingFile, resolve
@@ -197,7 +197,7 @@ class Importer:
     ) -> Iterator[psycopg.Cursor]:
         conn = conn or self.conn
         with conn.transaction(force_rollback=rollback), conn.cursor() as cur:
-            cur.execute(SCOPE, self.scope)
+            cur.execute(sql.SCOPE_AS_IMPORTER, self.scope)
             yield cur
 
     def reap(self) -> list[uuid.UUID]:

@@ -4,6 +4,7 @@ row-level security confines it to that agency: `public.leads` below is the agenc
 from __future__ import annotations
 
 from gardenos.crm.contacts.fields import PERSON, column_list, text
+from gardenos.db.pool import SCOPE
 from gardenos.importer.rows import STAGE as STAGE_ROW
 
 # Two-key advisory locks: (IMPORT_LOCK, hashtext(agency id '/' import id)) is held by whoever runs an
@@ -22,6 +23,12 @@ AUDIT_OFF = "SELECT set_config('gardenos.audit', 'off', true)"
 SUBSCRIPTIONS_OFF = "SELECT set_config('gardenos.subscriptions', 'off', true)"
 AUDIT_ON = "SELECT set_config('gardenos.audit', 'on', true)"
 WORK_MEM = "SELECT set_config('work_mem', '64MB', true)"
+
+# Every transaction of the importer that writes public.imports says so first: only the importer writes that
+# table (migration 0033's trigger refuses members' writes through any other door).
+AS_IMPORTER = "SELECT set_config('gardenos.writer', 'importer', true)"
+# The member's scope and the mark above, in one round trip (service.py's transactions).
+SCOPE_AS_IMPORTER = f"{SCOPE}, set_config('gardenos.writer', 'importer', true)"
 
 IMPORT_COLUMNS = """
 i.id, i.kind, i.filename, i.status, i.on_duplicate, i.mapping, i.options, i.detected, i.rows_total,

@@ -138,7 +138,7 @@ def test_an_upload_over_the_limit_is_refused_while_streaming(small_api: Api) -> 
     assert "GARDENOS_IMPORT_MAX_BYTES" in response.text
 
 
-@pytest.mark.parametrize("setting", ["gardenos.audit", "gardenos.subscriptions"])
+@pytest.mark.parametrize("setting", ["gardenos.audit", "gardenos.subscriptions", "gardenos.writer"])
 def test_an_api_caller_cannot_turn_the_bulk_switches_off(api: Api, member: Member, setting: str) -> None:
     """The importer turns row-by-row auditing and subscriptions off in its own transaction (SET LOCAL);
     an API caller runs no SQL of its own: /rest/v1/rpc reaches only `public`'s functions, not set_config,
@@ -158,6 +158,42 @@ def test_an_api_caller_cannot_turn_the_bulk_switches_off(api: Api, member: Membe
             "SELECT count(*) FROM audit_log WHERE record_id = %s AND action = 'insert'", (lead_id,)
         ).fetchone()
     assert audited == (1,)
+
+
+def test_members_read_imports_but_only_the_importer_writes_them(api: Api, member: Member) -> None:
+    """Through /rest/v1 a member sees its agency's imports, and can neither forge one, change one (its
+    outcome, or the upload a pending import would read) nor delete one: each is refused with the way in."""
+    with api.http(member.access_token) as http:
+        response = http.post(
+            "/api/v1/imports",
+            files={
+                "file": ("two.csv", b"first_name,email\nAda,ada@example.com\nBo,bo@example.com\n", "text/csv")
+            },
+        )
+        assert response.status_code == 202, response.text
+        import_id = response.json()["id"]
+        done = wait_for(http, import_id)
+        assert done["status"] == "succeeded", done
+        listed = http.get(f"/rest/v1/imports?id=eq.{import_id}&select=id,status,rows_imported")
+        assert listed.json() == [{"id": import_id, "status": "succeeded", "rows_imported": 2}]
+        attempts = [
+            http.patch(f"/rest/v1/imports?id=eq.{import_id}", json={"status": "pending"}),
+            http.patch(f"/rest/v1/imports?id=eq.{import_id}", json={"file_path": "/etc/passwd"}),
+            http.patch(f"/rest/v1/imports?id=eq.{import_id}", json={"rows_imported": 1000}),
+            http.delete(f"/rest/v1/imports?id=eq.{import_id}"),
+            http.post("/rest/v1/imports", json={"filename": "forged.csv", "status": "succeeded"}),
+        ]
+        for refused in attempts:
+            assert refused.status_code == 403, refused.text
+            assert "written by the importer only" in refused.json()["message"]
+            assert "/api/v1/imports" in refused.json()["hint"]
+        after = http.get("/rest/v1/imports?select=id,status,rows_imported,filename").json()
+        assert [row for row in after if row["id"] == import_id] == [listed.json()[0] | {"filename": "two.csv"}]
+        assert "forged.csv" not in [row["filename"] for row in after]
+        # The importer's own doors still write it.
+        reverted = http.post(f"/api/v1/imports/{import_id}/revert")
+        assert reverted.status_code == 200, reverted.text
+        assert http.get(f"/api/v1/imports/{import_id}").json()["status"] == "reverted"
 
 
 def test_phones_without_a_country_code_are_read_in_the_agencys_region(api: Api) -> None:
