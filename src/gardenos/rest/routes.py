@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from gardenos.api.deps import DatabaseDep
 from gardenos.auth.principal import Principal, PrincipalDep
 from gardenos.crm.common import InvalidField
-from gardenos.crm.contacts.service import PHONE_TABLES, e164_phones
+from gardenos.crm.contacts.service import CONTACT_KINDS, direct_values
 from gardenos.db.pool import Database
 from gardenos.rest import schema
 from gardenos.rest.ast import ReadRequest
@@ -328,27 +328,28 @@ def _write_response(request: Request, body: str, returned: int, prefer: Prefer, 
     return Response(status_code=204 if status != 201 else 201, headers=headers)
 
 
-async def _contact_phones(
+async def _contact_rules(
     request: Request, principal: Principal, db: Database, table: str, rows: list[dict[str, Any]]
 ) -> None:
-    """Leads' and clients' phones in E.164 by the agency's region, as every other door stores them (the
-    contact core's rule: see `crm.contacts.service.e164_phones`)."""
-    if table not in PHONE_TABLES or not any(isinstance(row.get("phone"), str) for row in rows):
+    """Leads and clients written here pass the contact core's rules, as at every other door (emails,
+    phones in E.164 by the agency's region, custom fields: `crm.contacts.service.direct_values`)."""
+    if table not in CONTACT_KINDS:
         return
     region: str = request.app.state.settings.default_phone_region
 
     async def work(conn: Any) -> None:
-        await e164_phones(conn, rows, region)
+        await direct_values(conn, table, rows, region)
 
     try:
         await in_transaction(principal, db, work, read_only=True, rollback=False)
     except InvalidField as exc:
-        raise RestError(
-            "22023",
-            400,
-            exc.message,
-            hint="write the number in international form (+44 20 …), or set the agency's phone region",
-        ) from exc
+        if exc.message.startswith("phone"):
+            hint = "write the number in international form (+44 20 …), or set the agency's phone region"
+        elif exc.message.startswith("custom"):
+            hint = "see the agency's field definitions: GET /api/v1/custom-fields"
+        else:
+            hint = "write the address as name@example.com"
+        raise RestError("22023", 400, exc.message, hint=hint) from exc
 
 
 @router.post("/{table}")
@@ -357,7 +358,7 @@ async def insert(
 ) -> Response:
     prefer = _prefer(request)
     rows = await rows_body(request)
-    await _contact_phones(request, principal, db, table, rows)
+    await _contact_rules(request, principal, db, table, rows)
     columns = request.query_params.get("columns")
     on_conflict = request.query_params.get("on_conflict")
     built = build_insert(
@@ -394,7 +395,7 @@ async def update(
     payload = await json_body(request)
     if not isinstance(payload, dict):
         raise RestError("PGRST102", 400, "the body of a PATCH must be a JSON object")
-    await _contact_phones(request, principal, db, table, [payload])
+    await _contact_rules(request, principal, db, table, [payload])
     where = parse_filters(_query_pairs(request))
     _require_filters(request, where, "UPDATE")
     built = build_update(

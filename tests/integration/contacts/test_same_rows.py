@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -59,6 +60,32 @@ def test_rest_v1_normalises_a_patched_phone_and_refuses_one_that_is_not_a_number
         assert refused.status_code == 400, refused.text
         assert refused.json()["message"].startswith("phone:")
         assert "international form" in refused.json()["hint"]
+    assert stored(server.owner_url, "leads", member.agency_id) == [LEAD]
+
+
+@pytest.mark.parametrize(
+    ("write", "message"),
+    [
+        ({"email": "ada(at)example.com"}, "email: 'ada(at)example.com' has no @"),
+        ({"custom_fields": {"shoe_size": 42}}, "custom field 'shoe_size' is not defined for leads"),
+        ({"custom_fields": "K-1"}, "custom_fields must be an object"),
+    ],
+    ids=["email", "undefined-field", "not-an-object"],
+)
+def test_rest_v1_refuses_what_api_v1_refuses(server: Api, write: dict[str, Any], message: str) -> None:
+    """An email that is no address and custom fields the agency has not defined: refused at /rest/v1 (400,
+    PostgREST's shape, with a hint) as at /api/v1 (422), on insert and on update, and nothing is stored."""
+    member = _agency(server)
+    lead_id = _create(server, member)
+    with server.http(member.access_token) as http:
+        api = http.post("/api/v1/leads", json={"first_name": "No"} | write)
+        assert api.status_code == 422, api.text
+        inserted = http.post("/rest/v1/leads", json={"first_name": "No"} | write)
+        patched = http.patch(f"/rest/v1/leads?id=eq.{lead_id}", json=write)
+        for refused in (inserted, patched):
+            assert refused.status_code == 400, refused.text
+            assert refused.json()["message"].startswith(message), refused.json()
+            assert refused.json()["hint"]
     assert stored(server.owner_url, "leads", member.agency_id) == [LEAD]
 
 

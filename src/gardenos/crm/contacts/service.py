@@ -28,7 +28,7 @@ from gardenos.crm.contacts.agency import AgencyRules, agency_rules
 from gardenos.crm.contacts.fields import CLIENT, LEAD, Kind
 from gardenos.crm.contacts.schemas import ContactRecord
 from gardenos.crm.custom_fields.service import check
-from gardenos.crm.normalize import InvalidValue, normalize_phone
+from gardenos.crm.normalize import InvalidValue, normalize_email, normalize_phone
 from gardenos.db.pool import Conn
 from gardenos.errors import BadRequest, NotFound
 
@@ -50,20 +50,33 @@ async def phone(conn: Conn, value: str | None, default_region: str) -> str | Non
     return _phone(await agency_rules(conn), value, default_region)
 
 
-# The tables whose `phone` is kept in E.164: what a door writing them directly must normalise first.
-PHONE_TABLES = frozenset({LEAD.table, CLIENT.table})
+# The tables whose rows follow the contact core's rules: what a door writing them directly must check first.
+CONTACT_KINDS: dict[str, Kind] = {LEAD.table: LEAD, CLIENT.table: CLIENT}
 
 
-async def e164_phones(conn: Conn, rows: list[dict[str, Any]], default_region: str) -> None:
-    """Every text `phone` of `rows`, in place, in E.164 by the agency's region (one read of its rules):
-    for a door that writes the table directly (/rest/v1). The database tidies the other fields itself
-    (migration 0024), but this rule needs libphonenumber; a 4xx when a value is not a phone number."""
-    if not any(isinstance(row.get("phone"), str) for row in rows):
+async def direct_values(conn: Conn, table: str, rows: list[dict[str, Any]], default_region: str) -> None:
+    """`rows` for a door that writes `table` directly (/rest/v1), held to the rules every other door's
+    writes pass, in place: an email must be an address, a phone becomes E.164 in the agency's region
+    (libphonenumber, so not in the database), custom fields fit the agency's definitions. The database
+    tidies the text itself (migration 0024). A 4xx naming the field when a value breaks a rule."""
+    kind = CONTACT_KINDS[table]
+    for row in rows:
+        if isinstance(row.get("email"), str):
+            try:
+                normalize_email(row["email"])
+            except InvalidValue as exc:
+                raise InvalidField(f"email: {exc}") from exc
+        if row.get("custom_fields") is not None and not isinstance(row["custom_fields"], dict):
+            raise InvalidField("custom_fields must be an object of field names and values")
+    if not any(isinstance(row.get("phone"), str) or row.get("custom_fields") is not None for row in rows):
         return
     rules = await agency_rules(conn)
     for row in rows:
         if isinstance(row.get("phone"), str):
             row["phone"] = _phone(rules, row["phone"], default_region)
+        if row.get("custom_fields") is not None:
+            defined = getattr(rules.custom_fields, kind.table)
+            row["custom_fields"] = check(defined, kind.table, row["custom_fields"])
 
 
 async def new_values(conn: Conn, kind: Kind, values: dict[str, Any], default_region: str) -> dict[str, Any]:
