@@ -77,16 +77,23 @@ class ImageCache:
             tmp.unlink(missing_ok=True)
             return
         with self._lock:
-            total = self._total() + len(body)
+            # A first count walks the folder, this entry included; later ones add it.
+            total = self._total() if self._bytes is None else self._bytes + len(body)
             self._bytes = total
             if total > self.max_bytes:
                 self._evict()
 
     def forget(self, version: str) -> None:
         """Every transformation of this version: its bytes are gone."""
-        shutil.rmtree(self.folder(version), ignore_errors=True)
+        folder = self.folder(version)
+        try:
+            freed = sum(entry.stat().st_size for entry in os.scandir(folder))
+        except FileNotFoundError:
+            return  # never transformed here
+        shutil.rmtree(folder, ignore_errors=True)
         with self._lock:
-            self._bytes = None  # counted again when next needed
+            if self._bytes is not None:
+                self._bytes = max(self._bytes - freed, 0)
 
     def _total(self) -> int:
         if self._bytes is None:
