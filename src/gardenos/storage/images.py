@@ -165,9 +165,11 @@ def _transform(image: Image.Image, options: TransformOptions, output: Format, li
         side = max(box_w or 0, box_h or 0)
         image.draft("RGB", (side, side))
     image.load()
-    frame = ImageOps.exif_transpose(image) or image
-    alpha = frame.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in frame.info
-    frame = frame.convert("RGBA" if alpha else "RGB")
+    # In place, and converted only when the mode differs: each copy of a 50 MP image is 200 MB more.
+    ImageOps.exif_transpose(image, in_place=True)
+    alpha = image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in image.info
+    mode = "RGBA" if alpha else "RGB"
+    frame = image if image.mode == mode else image.convert(mode)
     frame = _resize(frame, box_w, box_h, options.resize)
     target = SUBTYPES[source] if output == "origin" else output
     return Rendered(_encode(frame, target, options.quality), target)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from gardenos.storage.backend import ObjectStore
@@ -20,6 +21,8 @@ from gardenos.storage.errors import ImageNotTransformable, TransformUnavailable
 from gardenos.storage.image_cache import ImageCache
 from gardenos.storage.images import Format, Limits, Rendered, TransformOptions, transform
 from gardenos.storage.service import StoredObject
+
+Work = Callable[[bytes, TransformOptions, Format, Limits], Rendered]
 
 
 @dataclass(frozen=True)
@@ -30,9 +33,16 @@ class Result:
 
 class ImageRenderer:
     def __init__(
-        self, store: ObjectStore, cache: ImageCache, limits: Limits, concurrency: int, timeout_s: float
+        self,
+        store: ObjectStore,
+        cache: ImageCache,
+        limits: Limits,
+        concurrency: int,
+        timeout_s: float,
+        work: Work = transform,
     ) -> None:
         self.store = store
+        self.work = work
         self.cache = cache
         self.limits = limits
         self.timeout_s = timeout_s
@@ -66,7 +76,7 @@ class ImageRenderer:
                 try:
                     data = await self._source(obj)
                     work = asyncio.get_running_loop().run_in_executor(
-                        self.executor, transform, data, options, output, self.limits
+                        self.executor, self.work, data, options, output, self.limits
                     )
                     work.add_done_callback(self._finished)
                 finally:
