@@ -47,6 +47,7 @@ class ImageRenderer:
         self.limits = limits
         self.timeout_s = timeout_s
         self.slots = asyncio.Semaphore(concurrency)
+        self._pending: dict[tuple[str, str], asyncio.Future[Rendered]] = {}
         # Its own threads: transformations never hold the default executor's, which file reads and
         # password hashing need.
         self.executor = concurrent.futures.ThreadPoolExecutor(concurrency, thread_name_prefix="storage-image")
@@ -64,8 +65,33 @@ class ImageRenderer:
                 f"The object is {obj.size:,} bytes: only images up to {self.limits.max_source_bytes:,} bytes "
                 "can be transformed (GARDENOS_STORAGE_TRANSFORM_MAX_SOURCE_BYTES)"
             )
-        rendered = await self._make(obj, options, output)
-        await asyncio.to_thread(self.cache.put, obj.version, digest, rendered.subtype, rendered.body)
+        key = (obj.version, digest)
+        pending = self._pending.get(key)
+        if pending is not None:
+            # The same image is being made for another request: wait for it rather than make it again
+            # (a new thumbnail on a busy page is asked for by every viewer at once).
+            try:
+                return Result(await asyncio.shield(pending), cached=False)
+            except asyncio.CancelledError:
+                if not pending.cancelled():
+                    raise  # this request was cancelled
+                # The request making it went away first: make it here.
+        pending = asyncio.get_running_loop().create_future()
+        self._pending[key] = pending
+        try:
+            rendered = await self._make(obj, options, output)
+            await asyncio.to_thread(self.cache.put, obj.version, digest, rendered.subtype, rendered.body)
+        except asyncio.CancelledError:
+            pending.cancel()
+            raise
+        except BaseException as exc:
+            pending.set_exception(exc)
+            pending.exception()  # retrieved: nobody else may be waiting for it
+            raise
+        else:
+            pending.set_result(rendered)
+        finally:
+            del self._pending[key]
         return Result(rendered, cached=False)
 
     async def _make(self, obj: StoredObject, options: TransformOptions, output: Format) -> Rendered:

@@ -71,3 +71,35 @@ def test_a_slow_transformation_times_out_and_keeps_its_slot_until_it_ends(tmp_pa
             renderer.close()
 
     asyncio.run(scenario())
+
+
+def test_requests_for_one_image_at_once_make_it_once(tmp_path: Path) -> None:
+    calls: list[int] = []
+
+    def counted(data: bytes, options: TransformOptions, output: Format, limits: Limits) -> Rendered:
+        calls.append(1)
+        gate(data, options, output, limits)
+        return Rendered(data, "png")
+
+    gate = Gate()
+
+    async def scenario() -> None:
+        store = DiskStore(tmp_path / "objects")
+        renderer = ImageRenderer(store, ImageCache(tmp_path / "cache", 1 << 20), LIMITS, 2, 30, counted)
+        try:
+            obj = await _stored(store, b"abc")
+            options = TransformOptions(width=10)
+            first = asyncio.create_task(renderer.render(obj, options, "origin"))
+            assert await asyncio.to_thread(gate.started.wait, 30)
+            # Waiting for the first, or (had they started late) served by the cache it filled.
+            others = [asyncio.create_task(renderer.render(obj, options, "origin")) for _ in range(3)]
+            await asyncio.sleep(0.05)
+            gate.open.set()
+            results = await asyncio.gather(first, *others)
+            assert [r.rendered.body for r in results] == [b"abc"] * 4
+            assert len(calls) == 1
+        finally:
+            gate.open.set()
+            renderer.close()
+
+    asyncio.run(scenario())
