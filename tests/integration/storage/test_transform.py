@@ -217,15 +217,15 @@ def test_images_that_must_not_be_decoded_and_non_images_are_refused(
 ) -> None:
     client.create_bucket(bucket_name)
     files = client.from_(bucket_name)
-    # 7,500 × 7,500 = 56 million pixels in a few KB: over the 50 MP bound, under Pillow's own.
-    files.upload("bomb.png", bomb_png(7500, 7500, whole=True), {"content-type": "image/png"})
+    # 6,000 × 6,000 = 36 million pixels in a few KB: over the 25 MP bound, under Pillow's own.
+    files.upload("bomb.png", bomb_png(6000, 6000, whole=True), {"content-type": "image/png"})
     # A header claiming 10^10 pixels: Pillow's own guard trips first; the answer is the same.
     files.upload("huge.png", bomb_png(100_000, 100_000, whole=False), {"content-type": "image/png"})
     files.upload("notes.txt", b"not an image at all", {"content-type": "text/plain"})
     files.upload("fake.png", b"\x89PNG\r\n\x1a\n but broken", {"content-type": "image/png"})
     with api.http(owner_a.access_token) as http:
         for name, problem in [
-            ("bomb.png", "7500×7500 pixels is over the 50,000,000 pixels allowed"),
+            ("bomb.png", "6000×6000 pixels is over the 25,000,000 pixels allowed"),
             ("huge.png", "resolution is too large to process"),
             ("notes.txt", "not an image that can be transformed"),
             ("fake.png", "not an image that can be transformed"),
