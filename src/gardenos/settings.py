@@ -206,6 +206,20 @@ class Settings(BaseSettings):
     storage_s3_region: str = "us-east-1"
     storage_s3_access_key_id: str | None = None
     storage_s3_secret_access_key: SecretStr | None = None
+    # Image transformations (/storage/v1/render/image), bounded so a hostile image cannot exhaust the
+    # server: sources up to MAX_SOURCE_BYTES, at most MAX_PIXELS decoded (counted from the header before
+    # decoding; a JPEG is decoded scaled down for a smaller output), output sides clamped to
+    # MAX_DIMENSION, at most CONCURRENCY transformations at once (each holding its source and ~4 bytes a
+    # decoded pixel, 8 with transparency: ~200 MB at most with these defaults), a 503 past TIMEOUT_S.
+    # Results are cached on this node's disk (default DATA_DIR/storage-cache) up to CACHE_BYTES (0: no
+    # cache), least recently used out first.
+    storage_transform_max_source_bytes: int = Field(default=25 << 20, ge=1)
+    storage_transform_max_pixels: int = Field(default=25_000_000, ge=1)
+    storage_transform_max_dimension: int = Field(default=2500, ge=1, le=16384)
+    storage_transform_concurrency: int = Field(default=2, ge=1, le=64)
+    storage_transform_timeout_s: float = Field(default=15, gt=0, le=600)
+    storage_transform_cache_dir: Path | None = None
+    storage_transform_cache_bytes: int = Field(default=1 << 30, ge=0)
 
     # How long a stopping server waits for open requests and websockets before closing them.
     shutdown_grace_s: int = Field(default=10, ge=1, le=600)

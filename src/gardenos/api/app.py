@@ -44,10 +44,14 @@ from gardenos.realtime.limits import AgencyCounters
 from gardenos.realtime.presence import PresenceStore
 from gardenos.realtime.socket import Realtime
 from gardenos.rest import routes as rest_routes
+from gardenos.storage import render_routes as storage_render_routes
 from gardenos.storage import routes as storage_routes
+from gardenos.storage.image_cache import ImageCache
+from gardenos.storage.images import Limits
+from gardenos.storage.renderer import ImageRenderer
 from gardenos.storage.service import Storage
 from gardenos.storage.signing import Signer
-from gardenos.storage.stores import object_store
+from gardenos.storage.stores import object_store, transform_cache_dir
 from gardenos.tenancy import routes as tenancy_routes
 
 
@@ -157,6 +161,7 @@ def create_app(target: DatabaseTarget, *, revocation_check: bool = True) -> Fast
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            app.state.image_renderer.close()
             await database.close()
 
     app = FastAPI(
@@ -180,10 +185,19 @@ def create_app(target: DatabaseTarget, *, revocation_check: bool = True) -> Fast
     )
     # Mails that committed transactions wrote (approved follow-ups): sent after their commit, once.
     app.state.mail_sender = MailSender(database, app.state.auth.mailer)
-    app.state.storage = Storage(
-        database,
-        object_store(settings),
-        settings.storage_max_upload_bytes,
+    store = object_store(settings)
+    image_cache = ImageCache(transform_cache_dir(settings), settings.storage_transform_cache_bytes)
+    app.state.storage = Storage(database, store, settings.storage_max_upload_bytes, image_cache)
+    app.state.image_renderer = ImageRenderer(
+        store,
+        image_cache,
+        Limits(
+            max_source_bytes=settings.storage_transform_max_source_bytes,
+            max_pixels=settings.storage_transform_max_pixels,
+            max_dimension=settings.storage_transform_max_dimension,
+        ),
+        settings.storage_transform_concurrency,
+        settings.storage_transform_timeout_s,
     )
     app.state.storage_signer = Signer(target.secrets.jwt_secret)
     errors.install(app)
@@ -204,6 +218,7 @@ def create_app(target: DatabaseTarget, *, revocation_check: bool = True) -> Fast
     app.include_router(agent_routes.search_router)
     app.include_router(realtime_routes.router)
     app.include_router(storage_routes.router)
+    app.include_router(storage_render_routes.router)
     # Last: its mount at `/` catches what no route above took.
     app.state.web_app = web.install(app, settings, tokens.api_key("anon"))
     return app

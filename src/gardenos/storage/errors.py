@@ -78,3 +78,25 @@ def object_not_found() -> ObjectNotFound:
 
 def bucket_not_found() -> BucketNotFound:
     return BucketNotFound("Bucket not found")
+
+
+class InvalidTransform(StorageError):
+    """Transformation options (width, height, resize, quality, format) that are not valid."""
+
+    storage_error = "InvalidParameter"
+
+
+class ImageNotTransformable(StorageError):
+    """The object is not an image GardenOS can transform, or one too large or broken to decode."""
+
+    storage_error = "InvalidRequest"
+
+
+class TransformUnavailable(StorageError):
+    """Every transformation slot stayed busy, or the image took too long: nothing is wrong with the
+    request, try again."""
+
+    status_code = 503
+    code = "GARDEN503"
+    storage_error = "Service Unavailable"
+    retry_after_s = 5

@@ -17,6 +17,7 @@ from gardenos.auth.principal import Principal, PrincipalDep
 from gardenos.errors import BadRequest, GardenError, Unauthorized
 from gardenos.settings import Settings
 from gardenos.storage.errors import ObjectNotFound, RangeNotSatisfiable, object_not_found
+from gardenos.storage.images import has_options, parse_options
 from gardenos.storage.paths import bucket_id, object_key
 from gardenos.storage.service import Scope, Storage, StoredObject, stored
 from gardenos.storage.signing import Grant, Signer
@@ -188,8 +189,17 @@ async def sign_one(
     request: Request,
 ) -> dict[str, str]:
     bucket, key = bucket_id(bucket), object_key(path)
+    transform = body.get("transform")
+    if transform is not None and not isinstance(transform, dict):
+        raise BadRequest('transform must be an object such as {"width": 200, "height": 200}')
     await storage.stat(scope, bucket, key)
-    token = signer.sign(Grant(str(scope.agency_id), bucket, key, "read", _expiry(body, request)))
+    expires_at = _expiry(body, request)
+    if transform and has_options(transform):
+        # As Supabase: the transformation is signed into the token and the URL is render/image's.
+        options = parse_options(transform)
+        grant = Grant(str(scope.agency_id), bucket, key, "render", expires_at, transform=options.canonical())
+        return {"signedURL": f"/render/image/sign/{quote(bucket)}/{quote(key)}?token={signer.sign(grant)}"}
+    token = signer.sign(Grant(str(scope.agency_id), bucket, key, "read", expires_at))
     return {"signedURL": _signed_path("sign", bucket, key, token)}
 
 
@@ -219,7 +229,7 @@ async def upload_to_signed(
 ) -> dict[str, str]:
     bucket, key = bucket_id(bucket), object_key(path)
     grant = signer.verify(token, bucket, key, "upload")
-    scope = _grant_scope(grant)
+    scope = grant_scope(grant)
     owner = uuid.UUID(grant.owner) if grant.owner else None
     object_id = await _upload(request, storage, scope, bucket, key, upsert=grant.upsert, owner=owner)
     return {"Key": f"{bucket}/{key}", "Id": str(object_id)}
@@ -231,7 +241,7 @@ async def download_signed(
 ) -> Response:
     bucket, key = bucket_id(bucket), object_key(path)
     grant = signer.verify(token, bucket, key, "read")
-    scope = _grant_scope(grant)
+    scope = grant_scope(grant)
     row = await storage.stat(scope, bucket, key)
     return await _serve(request, storage, stored(row), key, lambda: storage.stat(scope, bucket, key))
 
@@ -341,7 +351,7 @@ def _signed_path(kind: str, bucket: str, key: str, token: str) -> str:
     return f"/object/{kind}/{quote(bucket)}/{quote(key)}?token={token}"
 
 
-def _grant_scope(grant: Grant) -> Scope:
+def grant_scope(grant: Grant) -> Scope:
     # A signed URL is the signer's capability for this one object: redeemed as service_role, confined by
     # every query to the agency, bucket and key the signature covers.
     return Scope("service_role", {"role": "service_role"}, uuid.UUID(grant.agency_id), None)
@@ -395,37 +405,52 @@ def _byte_range(header: str | None, size: int) -> tuple[int, int] | None:
     return start, end
 
 
-async def _serve(
-    request: Request,
-    storage: Storage,
-    obj: StoredObject,
-    key: str,
-    again: Callable[[], Awaitable[StoredObject | dict[str, Any]]],
+Again = Callable[[], Awaitable[StoredObject | dict[str, Any]]]
+
+
+async def serve_fresh(
+    obj: StoredObject, again: Again, respond: Callable[[StoredObject], Awaitable[Response]]
 ) -> Response:
-    """The object as HTTP: conditional, ranged, as an attachment with `?download=`. Its bytes are opened
-    before answering; if an upsert replaced them between the metadata read and the open (the old
-    version's file deleted after its commit), the metadata is read `again` for the new version."""
+    """`respond(obj)`, which opens its bytes before answering; if an upsert replaced them between the
+    metadata read and the open (the old version's file deleted after its commit), the metadata is read
+    `again` for the new version."""
     for _ in range(REREADS):
         try:
-            return await _respond(request, storage, obj, key)
+            return await respond(obj)
         except ObjectNotFound:
             fresh = await again()
             obj = fresh if isinstance(fresh, StoredObject) else stored(fresh)
-    return await _respond(request, storage, obj, key)
+    return await respond(obj)
 
 
-async def _respond(request: Request, storage: Storage, obj: StoredObject, key: str) -> Response:
+async def _serve(request: Request, storage: Storage, obj: StoredObject, key: str, again: Again) -> Response:
+    """The object as HTTP: conditional, ranged, as an attachment with `?download=`."""
+    return await serve_fresh(obj, again, lambda fresh: _respond(request, storage, fresh, key))
+
+
+def object_headers(request: Request, obj: StoredObject, key: str, etag: str) -> dict[str, str]:
+    """Validators, caching and `?download=`: the headers of every answer that serves an object (`etag`:
+    the object's, or a transformation's of it)."""
     headers = {
-        "ETag": obj.etag,
+        "ETag": etag,
         "Last-Modified": format_datetime(obj.updated_at.astimezone(dt.UTC), usegmt=True),
         "Cache-Control": obj.cache_control or "max-age=3600",
-        "Accept-Ranges": "bytes",
     }
     if "download" in request.query_params:
         filename = request.query_params["download"] or key.rsplit("/", 1)[-1]
         headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(filename)}"
+    return headers
+
+
+def not_modified(request: Request, etag: str) -> bool:
     inm = request.headers.get("if-none-match")
-    if inm and obj.etag and obj.etag in [tag.strip() for tag in inm.split(",")]:
+    return bool(inm and etag and etag in [tag.strip() for tag in inm.split(",")])
+
+
+async def _respond(request: Request, storage: Storage, obj: StoredObject, key: str) -> Response:
+    headers = object_headers(request, obj, key, obj.etag)
+    headers["Accept-Ranges"] = "bytes"
+    if not_modified(request, obj.etag):
         return Response(status_code=304, headers=headers)
     try:
         span = _byte_range(request.headers.get("range"), obj.size)

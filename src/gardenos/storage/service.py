@@ -4,6 +4,7 @@ commit and is undone if it fails; a backend delete only after the commit that re
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import uuid
 from collections.abc import AsyncIterator, Iterable
@@ -29,6 +30,7 @@ from gardenos.storage.errors import (
     bucket_not_found,
     object_not_found,
 )
+from gardenos.storage.image_cache import ImageCache
 from gardenos.storage.paths import prefix as folder
 from gardenos.storage.receive import Received, receive
 
@@ -92,10 +94,17 @@ def cache_control_of(value: str | None) -> str:
 
 
 class Storage:
-    def __init__(self, database: Database, store: ObjectStore, max_upload_bytes: int) -> None:
+    def __init__(
+        self,
+        database: Database,
+        store: ObjectStore,
+        max_upload_bytes: int,
+        image_cache: ImageCache | None = None,
+    ) -> None:
         self.database = database
         self.store = store
         self.max_upload_bytes = max_upload_bytes
+        self.image_cache = image_cache
 
     def transaction(self, scope: Scope) -> AbstractAsyncContextManager[Conn]:
         return self.database.transaction(scope.role, scope.claims)
@@ -224,7 +233,7 @@ class Storage:
             await self.store.delete(key)
             raise
         if replaced:
-            await self.store.delete(replaced)
+            await self._release(replaced)
         return object_id
 
     async def _put(
@@ -341,7 +350,7 @@ class Storage:
             await self.store.delete(key)
             raise
         if replaced:
-            await self.store.delete(replaced)
+            await self._release(replaced)
 
     async def remove(self, scope: Scope, bucket: str, names: list[str]) -> list[dict[str, Any]]:
         async with self.transaction(scope) as conn:
@@ -357,7 +366,13 @@ class Storage:
     async def _delete_blobs(self, versions: Iterable[str | None]) -> None:
         for version in versions:
             if version:
-                await self.store.delete(version)
+                await self._release(version)
+
+    async def _release(self, version: str) -> None:
+        """A version no row names any more: its bytes, and the images transformed from them."""
+        await self.store.delete(version)
+        if self.image_cache is not None:
+            await asyncio.to_thread(self.image_cache.forget, version)
 
 
 def stored(row: dict[str, Any]) -> StoredObject:

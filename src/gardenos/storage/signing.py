@@ -1,9 +1,10 @@
 """Signed URLs: an HMAC'd, expiring capability for one operation on one object of one agency.
 
 The token is `<payload>.<mac>`, both base64url; the payload names the agency, bucket, key, operation
-(`read` or `upload`), expiry, and for uploads who signed (the object's owner) and whether it may
-overwrite. The key is derived from the project's JWT secret for this use alone, so a signed URL's token
-is never a valid JWT and no JWT is a valid signed URL.
+(`read`, `render` or `upload`), expiry, for uploads who signed (the object's owner) and whether it may
+overwrite, and for `render` the transformation (its options' one spelling): a signed thumbnail is
+neither the original nor another size. The key is derived from the project's JWT secret for this use
+alone, so a signed URL's token is never a valid JWT and no JWT is a valid signed URL.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Literal
 
 from gardenos.storage.errors import InvalidSignature
 
-Operation = Literal["read", "upload"]
+Operation = Literal["read", "render", "upload"]
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,7 @@ class Grant:
     expires_at: int
     owner: str | None = None
     upsert: bool = False
+    transform: str | None = None
 
 
 class Signer:
@@ -46,6 +48,7 @@ class Signer:
                 grant.expires_at,
                 grant.owner,
                 grant.upsert,
+                grant.transform,
             ],
             separators=(",", ":"),
         ).encode()
@@ -61,8 +64,10 @@ class Signer:
             genuine = False
         if not genuine:
             raise InvalidSignature("The signature is invalid: ask for a new signed URL")
-        agency_id, bucket, signed_key, signed_op, expires_at, owner, upsert = json.loads(payload)
-        grant = Grant(agency_id, bucket, signed_key, signed_op, expires_at, owner, upsert)
+        # Tokens signed before transformations existed have no eighth field: they carry none.
+        agency_id, bucket, signed_key, signed_op, expires_at, owner, upsert, *rest = json.loads(payload)
+        transform = rest[0] if rest else None
+        grant = Grant(agency_id, bucket, signed_key, signed_op, expires_at, owner, upsert, transform)
         if (grant.bucket_id, grant.key, grant.operation) != (bucket_id, key, operation):
             raise InvalidSignature("The signature is for another object or operation")
         if grant.expires_at < time.time():

@@ -20,6 +20,11 @@ def storage_dir(settings: Settings) -> Path:
     return settings.storage_dir or settings.data_path / "storage"
 
 
+def transform_cache_dir(settings: Settings) -> Path:
+    """Transformed images: on this node's disk whatever the backend, as a cache that is (beside S3)."""
+    return settings.storage_transform_cache_dir or settings.data_path / "storage-cache"
+
+
 def storage_location(settings: Settings) -> str:
     """Where the objects are, for people to read."""
     if settings.storage_s3_bucket:
