@@ -4,40 +4,22 @@ protocol versions realtime-js speaks: `vsn=2.0.0` (its default: array frames, bi
 
 from __future__ import annotations
 
-import json
-import shutil
-import subprocess
 import uuid
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.js_check import run_js_check
 from tests.live import Api, agency_owner
-
-HARNESS = Path(__file__).parents[2] / "js"
-SCRIPT = HARNESS / "realtime_check.mjs"
 
 
 @pytest.fixture(scope="module", params=["2.0.0", "1.0.0"])
 def results(api: Api, request: pytest.FixtureRequest) -> dict[str, Any]:
-    node = shutil.which("node")
-    assert node, "node is not installed: `make test` installs Debian's nodejs"
-    assert (HARNESS / "node_modules" / "@supabase" / "supabase-js").is_dir(), (
-        "supabase-js is not installed: run `npm ci --prefix tests/js` (make test does)"
-    )
     member = agency_owner(api, "Realtime Js Agency")
     topic = f"js-{uuid.uuid4().hex[:8]}"
-    done = subprocess.run(
-        [node, str(SCRIPT), api.url, api.anon_key, member.email, member.password, topic, request.param],
-        cwd=HARNESS,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    found = run_js_check(
+        "realtime_check.mjs", api.url, api.anon_key, member.email, member.password, topic, request.param
     )
-    assert done.returncode == 0, done.stderr + done.stdout
-    found: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     assert "failure" not in found, found
     return found
 

@@ -4,40 +4,20 @@ what the client handed back; the tests here check it."""
 
 from __future__ import annotations
 
-import json
-import shutil
-import subprocess
 import uuid
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.js_check import run_js_check
 from tests.live import Api, agency_owner
-
-HARNESS = Path(__file__).parents[2] / "js"
-SCRIPT = HARNESS / "storage_js_check.mjs"
 
 
 @pytest.fixture(scope="module")
 def results(api: Api) -> dict[str, Any]:
-    node = shutil.which("node")
-    assert node, "node is not installed: `make test` installs Debian's nodejs"
-    assert (HARNESS / "node_modules" / "@supabase" / "supabase-js").is_dir(), (
-        "supabase-js is not installed: run `npm ci --prefix tests/js` (make test does)"
-    )
     member = agency_owner(api, "Storage Js Agency")
     bucket = f"js-{uuid.uuid4().hex[:10]}"
-    done = subprocess.run(
-        [node, str(SCRIPT), api.url, api.anon_key, member.email, member.password, bucket],
-        cwd=HARNESS,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    found: dict[str, Any] = json.loads(done.stdout)
+    found = run_js_check("storage_js_check.mjs", api.url, api.anon_key, member.email, member.password, bucket)
     assert found["sign_in"] == {"error": None, "agency": member.agency_id}
     return found
 

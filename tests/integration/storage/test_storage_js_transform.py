@@ -4,47 +4,36 @@ process): download, signed and public URLs with `transform`, as a front end asks
 from __future__ import annotations
 
 import io
-import json
-import shutil
-import subprocess
 import uuid
-from pathlib import Path
 from typing import Any
 
 import pytest
 from PIL import Image
 
+from tests.js_check import run_js_check
 from tests.live import Api, agency_owner
 
-HARNESS = Path(__file__).parents[2] / "js"
-SCRIPT = HARNESS / "storage_transform_check.mjs"
 # The JS client's calls are the same on every backend; the backend's part is in test_transform.py.
 BACKENDS = ("disk",)
 
 
 @pytest.fixture(scope="module")
 def results(api: Api, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    node = shutil.which("node")
-    assert node, "node is not installed: `make test` installs Debian's nodejs"
-    assert (HARNESS / "node_modules" / "@supabase" / "supabase-js").is_dir(), (
-        "supabase-js is not installed: run `npm ci --prefix tests/js` (make test does)"
-    )
     member = agency_owner(api, "Storage Js Transform Agency")
     picture = tmp_path_factory.mktemp("js-transform") / "garden.png"
     out = io.BytesIO()
     Image.new("RGB", (400, 200), (200, 20, 20)).save(out, "PNG")
     picture.write_bytes(out.getvalue())
     bucket = f"jst-{uuid.uuid4().hex[:10]}"
-    done = subprocess.run(
-        [node, str(SCRIPT), api.url, api.anon_key, member.email, member.password, bucket, str(picture)],
-        cwd=HARNESS,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    found = run_js_check(
+        "storage_transform_check.mjs",
+        api.url,
+        api.anon_key,
+        member.email,
+        member.password,
+        bucket,
+        str(picture),
     )
-    assert done.returncode == 0, done.stderr
-    found: dict[str, Any] = json.loads(done.stdout)
     assert found["sign_in"] == {"error": None, "agency": member.agency_id}
     assert found["upload"]["error"] is None, found["upload"]
     return found
