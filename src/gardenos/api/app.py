@@ -45,6 +45,8 @@ from gardenos.realtime.presence import PresenceStore
 from gardenos.realtime.socket import Realtime
 from gardenos.rest import routes as rest_routes
 from gardenos.storage import routes as storage_routes
+from gardenos.storage import tus as storage_tus
+from gardenos.storage.resumable import ResumableUploads
 from gardenos.storage.service import Storage
 from gardenos.storage.signing import Signer
 from gardenos.storage.stores import object_store
@@ -125,6 +127,7 @@ def create_app(target: DatabaseTarget, *, revocation_check: bool = True) -> Fast
                 )
             )
         listeners.append(asyncio.create_task(app.state.mail_sender.run(), name="mail-sender"))
+        listeners.append(asyncio.create_task(app.state.storage_uploads.run(), name="storage-upload-sweeper"))
         listeners.append(
             asyncio.create_task(
                 listen(
@@ -185,6 +188,7 @@ def create_app(target: DatabaseTarget, *, revocation_check: bool = True) -> Fast
         object_store(settings),
         settings.storage_max_upload_bytes,
     )
+    app.state.storage_uploads = ResumableUploads(app.state.storage, settings.storage_resumable_expiry_s)
     app.state.storage_signer = Signer(target.secrets.jwt_secret)
     errors.install(app)
     app.add_middleware(RequestBounds, settings=settings)
@@ -204,6 +208,7 @@ def create_app(target: DatabaseTarget, *, revocation_check: bool = True) -> Fast
     app.include_router(agent_routes.search_router)
     app.include_router(realtime_routes.router)
     app.include_router(storage_routes.router)
+    app.include_router(storage_tus.router)
     # Last: its mount at `/` catches what no route above took.
     app.state.web_app = web.install(app, settings, tokens.api_key("anon"))
     return app
