@@ -174,16 +174,20 @@ class S3Store:
         key = self.name(staged.key)
         try:
             async for chunk in chunks:
-                buffer += chunk
                 offset += len(chunk)
-                while len(buffer) >= self.part_bytes:
+                rest = memoryview(chunk)
+                while rest:
+                    # The buffer filled up to a part exactly and sent as it is: a part costs its size once.
+                    room = self.part_bytes - len(buffer)
+                    buffer += rest[:room]
+                    rest = rest[room:]
+                    if len(buffer) < self.part_bytes:
+                        break
                     if multipart is None:
                         started = await self.call(
                             self.client.create_multipart_upload, Bucket=self.bucket, Key=key
                         )
                         multipart = str(started["UploadId"])
-                    part = bytes(buffer[: self.part_bytes])
-                    del buffer[: self.part_bytes]
                     number = len(parts) + 1
                     sent = await self.call(
                         self.client.upload_part,
@@ -191,9 +195,10 @@ class S3Store:
                         Key=key,
                         UploadId=multipart,
                         PartNumber=number,
-                        Body=part,
+                        Body=buffer,
                     )
                     parts.append({"PartNumber": number, "ETag": sent["ETag"]})
+                    buffer = bytearray()
             if offset == staged.offset:
                 return offset, staged.state
             state = {"upload_id": multipart, "parts": parts, "tail": len(buffer), "tail_at": offset}
@@ -202,7 +207,7 @@ class S3Store:
                     self.client.put_object,
                     Bucket=self.bucket,
                     Key=f"{self.staged_folder(staged.upload_id)}tail-{offset}",
-                    Body=bytes(buffer),
+                    Body=buffer,
                 )
         except BaseException:
             if created and multipart is not None:
@@ -229,7 +234,7 @@ class S3Store:
                     Key=key,
                     UploadId=multipart,
                     PartNumber=len(parts) + 1,
-                    Body=bytes(await self._read_tail(staged)),
+                    Body=await self._read_tail(staged),
                 )
                 parts.append({"PartNumber": len(parts) + 1, "ETag": sent["ETag"]})
             await self.call(
