@@ -433,3 +433,46 @@ def test_tuspy_sees_a_refused_chunk_as_a_failure(
     assert resumed.offset == 8
     resumed.upload()
     assert http_a.get(f"/storage/v1/object/{bucket}/raced.pdf").content == b"0123456789"
+
+
+def test_a_name_taken_meanwhile_fails_the_last_chunk_and_leaves_nothing_half_done(
+    api: Api, http_a: httpx.Client, bucket: str, backend: Backend
+) -> None:
+    location = _create(http_a, 8, _metadata(bucket, "contested.pdf")).headers["Location"]
+    staged = _staged(api, backend, location)
+    assert _patch(http_a, location, 0, b"mine").status_code == 204
+    other = http_a.post(
+        f"/storage/v1/object/{bucket}/contested.pdf",
+        content=b"theirs",
+        headers={"content-type": "application/pdf"},
+    )
+    assert other.status_code == 200
+    last = _patch(http_a, location, 4, b"-end")
+    assert last.status_code == 409
+    assert "already exists" in last.text
+    assert "create it again" in last.text
+    # The other upload's object stands; this upload and its bytes are gone.
+    assert http_a.get(f"/storage/v1/object/{bucket}/contested.pdf").content == b"theirs"
+    assert _head(http_a, location).status_code == 404
+    assert staged() == set()
+
+
+def test_a_writer_that_died_holds_the_upload_only_until_its_lease_lapses(
+    api: Api, http_a: httpx.Client, bucket: str
+) -> None:
+    location = _create(http_a, 6, _metadata(bucket, "orphaned.pdf")).headers["Location"]
+    assert _patch(http_a, location, 0, b"abc").status_code == 204
+    with psycopg.connect(api.owner_url, autocommit=True) as conn:
+        # As a PATCH whose process was killed mid-chunk leaves it.
+        conn.execute(
+            "UPDATE storage.uploads SET lease = gen_random_uuid(), lease_until = now() + interval '1 hour' "
+            "WHERE name = 'orphaned.pdf'"
+        )
+        busy = _patch(http_a, location, 3, b"def")
+        assert busy.status_code == 423
+        assert "try again" in busy.text
+        assert busy.headers["Retry-After"] == "5"
+        assert http_a.delete(location, headers={"Tus-Resumable": "1.0.0"}).status_code == 423
+        conn.execute("UPDATE storage.uploads SET lease_until = now() WHERE name = 'orphaned.pdf'")
+    assert _patch(http_a, location, 3, b"def").status_code == 204
+    assert http_a.get(f"/storage/v1/object/{bucket}/orphaned.pdf").content == b"abcdef"
