@@ -228,10 +228,17 @@ def _strings(value: Any) -> Iterable[str]:
             yield from _strings(item)
 
 
+# How to send less, where it is not splitting a bulk insert into pages.
+_SEND_LESS = {
+    "GARDENOS_STORAGE_RESUMABLE_MAX_CHUNK_BYTES": "send smaller chunks (the TUS client's chunkSize: 6 MB)",
+}
+
+
 def _too_large(limit: int, setting: str) -> PayloadTooLarge:
+    send_less = _SEND_LESS.get(setting, "send less per request (split a bulk insert into pages)")
     return PayloadTooLarge(
         f"the request body is too large: this route takes at most {limit:,} bytes",
-        hint=f"send less per request (split a bulk insert into pages), or raise {setting}",
+        hint=f"{send_less}, or raise {setting}",
     )
 
 

@@ -318,6 +318,7 @@ def test_a_chunk_over_the_request_bound_is_refused_and_not_counted(http_a: httpx
         answer = None  # the server answered and closed before the client was done sending
     if answer is not None:
         assert answer.status_code == 413
+        assert "send smaller chunks" in answer.text
         assert "GARDENOS_STORAGE_RESUMABLE_MAX_CHUNK_BYTES" in answer.text
     for _ in range(200):  # the refused request gives its lease back on its own time
         if _patch(http_a, location, 0, b"ok").status_code != 423:
