@@ -196,6 +196,11 @@ class Settings(BaseSettings):
     storage_max_upload_bytes: int = Field(default=5 << 30, ge=1)
     # How long a signed URL may live at most (Supabase clients ask for seconds).
     storage_max_signed_url_s: int = Field(default=7 * 24 * 3600, ge=1)
+    # Resumable (TUS) uploads: the most one PATCH may carry (clients send 6 MB chunks, as Supabase's
+    # docs say; a request past this is a 413), and how long an upload nobody writes to stays resumable
+    # before the sweeper removes it with its bytes (each accepted chunk pushes the expiry back).
+    storage_resumable_max_chunk_bytes: int = Field(default=64 << 20, ge=1 << 16)
+    storage_resumable_expiry_s: int = Field(default=24 * 3600, ge=1)
     # S3-compatible storage for the objects instead of STORAGE_DIR when a bucket is set: as the backup's
     # S3 settings (path-style requests when an endpoint is set; keys unset: boto3's usual sources).
     # Objects go under `<prefix>/<agency uuid>/<random id>`. Every API node sees the same bucket, so it

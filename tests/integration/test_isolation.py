@@ -18,6 +18,7 @@ from starlette.routing import compile_path
 
 from gardenos.api.app import create_app
 from gardenos.db.target import DatabaseTarget
+from gardenos.storage.resumable import upload_token
 from tests.live import Api, agency_owner, unique_email
 from tests.support import SessionDatabase
 
@@ -33,6 +34,7 @@ class Tenant:
     lead_id: str
     client_id: str
     activity_id: str
+    upload_token: str
 
 
 def _tenant(api: Api, name: str) -> Tenant:
@@ -72,6 +74,13 @@ def _tenant(api: Api, name: str) -> Tenant:
             "VALUES (%s, 'docs', 'x.txt', %s)",
             (owner.agency_id, f"{owner.agency_id}/{'0' * 32}"),
         )
+        upload = conn.execute(
+            "INSERT INTO storage.uploads (agency_id, bucket_id, name, upload_length, mime_type, "
+            "cache_control, version, expires_at) VALUES (%s, 'docs', 'big.txt', 10, 'text/plain', "
+            "'no-cache', %s, now() + interval '1 day') RETURNING id",
+            (owner.agency_id, f"{owner.agency_id}/{'1' * 32}"),
+        ).fetchone()
+    assert upload is not None
     assert client is not None
     assert activity is not None
     return Tenant(
@@ -84,12 +93,13 @@ def _tenant(api: Api, name: str) -> Tenant:
         leads[0][0],
         client[0],
         activity[0],
+        upload_token("docs", "big.txt", upload[0]),
     )
 
 
-# (method, path, JSON body). {b_agency}, {b_user}, {b_email}, {b_lead}, {b_client} and {b_activity} are
-# agency B's; everything is sent with A's user token. Auth endpoints that act on "the caller" must act on
-# A only.
+# (method, path, JSON body). {b_agency}, {b_user}, {b_email}, {b_lead}, {b_client}, {b_activity} and
+# {b_upload} are agency B's; everything is sent with A's user token. Auth endpoints that act on "the
+# caller" must act on A only.
 ENDPOINTS: list[tuple[str, str, dict[str, Any] | None]] = [
     ("GET", "/health", None),
     ("GET", "/ready", None),
@@ -232,6 +242,16 @@ ENDPOINTS: list[tuple[str, str, dict[str, Any] | None]] = [
     ("DELETE", "/storage/v1/object/docs/x.txt", None),
     ("POST", "/storage/v1/bucket/docs/empty", {}),
     ("DELETE", "/storage/v1/bucket/docs", None),
+    # Resumable uploads (TUS): {b_upload} is B's upload in progress (test_resumable.py sends the TUS
+    # headers these lack, with the same 404 for B's upload).
+    ("OPTIONS", "/storage/v1/upload/resumable", None),
+    ("OPTIONS", "/storage/v1/upload/resumable/", None),
+    ("OPTIONS", "/storage/v1/upload/resumable/{b_upload}", None),
+    ("POST", "/storage/v1/upload/resumable", None),
+    ("POST", "/storage/v1/upload/resumable/", None),
+    ("HEAD", "/storage/v1/upload/resumable/{b_upload}", None),
+    ("PATCH", "/storage/v1/upload/resumable/{b_upload}", {"a": 1}),
+    ("DELETE", "/storage/v1/upload/resumable/{b_upload}", None),
 ]
 
 
@@ -243,6 +263,7 @@ def _fill(text: str, b: Tenant) -> str:
         .replace("{b_lead}", b.lead_id)
         .replace("{b_client}", b.client_id)
         .replace("{b_activity}", b.activity_id)
+        .replace("{b_upload}", b.upload_token)
     )
 
 
@@ -263,6 +284,7 @@ def _snapshot(owner_url: str, b: Tenant) -> dict[str, Any]:
                             WHERE m.agency_id = %s ORDER BY u.id""",
                 "buckets": "SELECT * FROM storage.buckets WHERE agency_id = %s ORDER BY id",
                 "objects": "SELECT * FROM storage.objects WHERE agency_id = %s ORDER BY id",
+                "uploads": "SELECT * FROM storage.uploads WHERE agency_id = %s ORDER BY id",
                 "sessions": """SELECT s.id FROM auth.sessions s JOIN memberships m ON m.user_id = s.user_id
                                WHERE m.agency_id = %s ORDER BY s.id""",
             }.items()

@@ -46,9 +46,11 @@ from gardenos.realtime.socket import Realtime
 from gardenos.rest import routes as rest_routes
 from gardenos.storage import render_routes as storage_render_routes
 from gardenos.storage import routes as storage_routes
+from gardenos.storage import tus as storage_tus
 from gardenos.storage.image_cache import ImageCache
 from gardenos.storage.images import Limits
 from gardenos.storage.renderer import ImageRenderer
+from gardenos.storage.resumable import ResumableUploads
 from gardenos.storage.service import Storage
 from gardenos.storage.signing import Signer
 from gardenos.storage.stores import object_store, transform_cache_dir
@@ -129,6 +131,7 @@ def create_app(target: DatabaseTarget, *, revocation_check: bool = True) -> Fast
                 )
             )
         listeners.append(asyncio.create_task(app.state.mail_sender.run(), name="mail-sender"))
+        listeners.append(asyncio.create_task(app.state.storage_uploads.run(), name="storage-upload-sweeper"))
         listeners.append(
             asyncio.create_task(
                 listen(
@@ -199,6 +202,7 @@ def create_app(target: DatabaseTarget, *, revocation_check: bool = True) -> Fast
         settings.storage_transform_concurrency,
         settings.storage_transform_timeout_s,
     )
+    app.state.storage_uploads = ResumableUploads(app.state.storage, settings.storage_resumable_expiry_s)
     app.state.storage_signer = Signer(target.secrets.jwt_secret)
     errors.install(app)
     app.add_middleware(RequestBounds, settings=settings)
@@ -219,6 +223,7 @@ def create_app(target: DatabaseTarget, *, revocation_check: bool = True) -> Fast
     app.include_router(realtime_routes.router)
     app.include_router(storage_routes.router)
     app.include_router(storage_render_routes.router)
+    app.include_router(storage_tus.router)
     # Last: its mount at `/` catches what no route above took.
     app.state.web_app = web.install(app, settings, tokens.api_key("anon"))
     return app

@@ -26,7 +26,7 @@ from gardenos.api.errors import render
 from gardenos.errors import BadRequest, GardenError
 from gardenos.importer.upload import ENVELOPE_BYTES
 from gardenos.settings import Settings
-from gardenos.storage.paths import is_upload
+from gardenos.storage.paths import is_resumable_chunk, is_upload
 
 MAX_JSON_DEPTH = 64
 IMPORTS_PATH = "/api/v1/imports"
@@ -83,7 +83,9 @@ class RequestBounds:
             if length is not None and length.isdigit() and int(length) > limit:
                 raise _too_large(limit, setting)
             # An object's bytes are stored as they came, whatever their type says (storage checks them).
-            upload = is_upload(scope["method"], scope["path"])
+            upload = is_upload(scope["method"], scope["path"]) or is_resumable_chunk(
+                scope["method"], scope["path"]
+            )
             kind = None if upload else _body_kind(_header(scope, b"content-type"))
             if kind is not None:
                 body = await _read(receive, limit, setting)
@@ -106,6 +108,12 @@ class RequestBounds:
             return (
                 self.settings.storage_max_upload_bytes + ENVELOPE_BYTES,
                 "GARDENOS_STORAGE_MAX_UPLOAD_BYTES",
+            )
+        if is_resumable_chunk(scope["method"], path):
+            # A chunk goes to the staged upload as it comes; its size is what one PATCH may carry.
+            return (
+                self.settings.storage_resumable_max_chunk_bytes,
+                "GARDENOS_STORAGE_RESUMABLE_MAX_CHUNK_BYTES",
             )
         if path.startswith("/rest/v1/") and _body_kind(_header(scope, b"content-type")) == "csv":
             return self.settings.max_csv_body_bytes, "GARDENOS_MAX_CSV_BODY_BYTES"
@@ -220,10 +228,17 @@ def _strings(value: Any) -> Iterable[str]:
             yield from _strings(item)
 
 
+# How to send less, where it is not splitting a bulk insert into pages.
+_SEND_LESS = {
+    "GARDENOS_STORAGE_RESUMABLE_MAX_CHUNK_BYTES": "send smaller chunks (the TUS client's chunkSize: 6 MB)",
+}
+
+
 def _too_large(limit: int, setting: str) -> PayloadTooLarge:
+    send_less = _SEND_LESS.get(setting, "send less per request (split a bulk insert into pages)")
     return PayloadTooLarge(
         f"the request body is too large: this route takes at most {limit:,} bytes",
-        hint=f"send less per request (split a bulk insert into pages), or raise {setting}",
+        hint=f"{send_less}, or raise {setting}",
     )
 
 

@@ -3,7 +3,8 @@
 Two shapes, chosen by the API family the request hit, so each family's official client parses them:
 - `/auth/v1` answers as GoTrue: `{"code": <status>, "error_code": …, "msg": …}`, or, for clients that
   send `X-Supabase-Api-Version: 2024-01-01` (supabase-py and -js do), `{"code": <error_code>, "message": …}`;
-- `/storage/v1` as Supabase Storage: `{"statusCode": "<status>", "error": …, "message": …}`;
+- `/storage/v1` as Supabase Storage: `{"statusCode": "<status>", "error": …, "message": …}`, but its
+  resumable uploads (TUS) as Supabase's tus server: the message as plain text, with `Tus-Resumable`;
 - everything else as PostgREST: `{"code", "message", "details", "hint"}`.
 """
 
@@ -15,7 +16,7 @@ from typing import Any
 import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 from starlette.responses import Response
@@ -26,6 +27,7 @@ log = logging.getLogger(__name__)
 
 AUTH_PREFIX = "/auth/v1"
 STORAGE_PREFIX = "/storage/v1"
+TUS_PREFIX = "/storage/v1/upload/resumable"
 # Supabase Storage's `error` for errors that do not name one.
 STORAGE_ERRORS = {
     400: "InvalidRequest",
@@ -53,8 +55,12 @@ DEFAULT_ERROR_CODES = {
 }
 
 
-def render(request: Request, exc: GardenError) -> JSONResponse:
+def render(request: Request, exc: GardenError) -> Response:
     headers = {"Retry-After": str(exc.retry_after_s)} if exc.retry_after_s is not None else {}
+    if request.url.path.startswith(TUS_PREFIX):
+        message = exc.message if not exc.hint else f"{exc.message} ({exc.hint})"
+        headers.update({"Tus-Resumable": "1.0.0", "Tus-Version": "1.0.0"})
+        return PlainTextResponse(message, status_code=exc.status_code, headers=headers)
     if request.url.path.startswith(STORAGE_PREFIX):
         message = exc.message if not exc.hint else f"{exc.message} ({exc.hint})"
         error = exc.storage_error or STORAGE_ERRORS.get(exc.status_code, "InternalError")
@@ -74,7 +80,7 @@ def render(request: Request, exc: GardenError) -> JSONResponse:
     return JSONResponse(status_code=exc.status_code, content=content, headers=headers)
 
 
-async def _garden_error(request: Request, exc: Exception) -> JSONResponse:
+async def _garden_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, GardenError)
     if exc.status_code >= 500:
         log.error("request failed: %s (%s)", exc.message, exc.details)
@@ -115,7 +121,7 @@ _CLASS_STATUS = {
 }
 
 
-async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+async def _database_error(request: Request, exc: Exception) -> Response:
     """A statement the database refused: its SQLSTATE decides the status, its own words the message."""
     assert isinstance(exc, psycopg.Error)
     state = exc.sqlstate or ""
@@ -168,7 +174,7 @@ async def _database_error(request: Request, exc: Exception) -> JSONResponse:
     return render(request, error)
 
 
-async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+async def _validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     problems = []
     for error in exc.errors():
@@ -181,7 +187,7 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     return render(request, error)
 
 
-async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     response = render(
         request, GardenError(str(exc.detail), status_code=exc.status_code, code=f"GARDEN{exc.status_code}")
@@ -197,7 +203,7 @@ async def _client_gone(request: Request, exc: Exception) -> Response:
     return Response(status_code=400)
 
 
-async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+async def _unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error", exc_info=exc)
     return render(request, GardenError("internal error; the server log has the details", code="GARDEN500"))
 

@@ -1604,6 +1604,36 @@ CREATE TABLE storage.objects (
 );
 
 --
+-- Name: uploads; Type: TABLE; Schema: storage; Owner: -
+--
+
+CREATE TABLE storage.uploads (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    agency_id uuid DEFAULT auth.agency_id() NOT NULL,
+    bucket_id text NOT NULL,
+    name text NOT NULL,
+    owner uuid,
+    upload_length bigint NOT NULL,
+    upload_offset bigint DEFAULT 0 NOT NULL,
+    upsert boolean DEFAULT false NOT NULL,
+    mime_type text NOT NULL,
+    cache_control text NOT NULL,
+    user_metadata jsonb DEFAULT '{}'::jsonb NOT NULL,
+    upload_metadata text DEFAULT ''::text NOT NULL,
+    version text NOT NULL,
+    staging jsonb DEFAULT '{}'::jsonb NOT NULL,
+    md5s text[] DEFAULT '{}'::text[] NOT NULL,
+    lease uuid,
+    lease_until timestamp with time zone,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    expires_at timestamp with time zone NOT NULL,
+    CONSTRAINT uploads_name_check CHECK (((length(name) >= 1) AND (length(name) <= 1024))),
+    CONSTRAINT uploads_offset_check CHECK (((upload_offset >= 0) AND (upload_offset <= upload_length))),
+    CONSTRAINT uploads_upload_length_check CHECK ((upload_length >= 0)),
+    CONSTRAINT uploads_user_metadata_check CHECK ((jsonb_typeof(user_metadata) = 'object'::text))
+);
+
+--
 -- Name: one_time_tokens one_time_tokens_link_hash_key; Type: CONSTRAINT; Schema: auth; Owner: -
 --
 
@@ -1896,6 +1926,13 @@ ALTER TABLE ONLY storage.objects
 
 ALTER TABLE ONLY storage.objects
     ADD CONSTRAINT objects_pkey PRIMARY KEY (agency_id, id);
+
+--
+-- Name: uploads uploads_pkey; Type: CONSTRAINT; Schema: storage; Owner: -
+--
+
+ALTER TABLE ONLY storage.uploads
+    ADD CONSTRAINT uploads_pkey PRIMARY KEY (id);
 
 --
 -- Name: one_time_tokens_relates_to_idx; Type: INDEX; Schema: auth; Owner: -
@@ -2250,6 +2287,12 @@ CREATE UNIQUE INDEX buckets_public_id_key ON storage.buckets USING btree (id) WH
 --
 
 CREATE INDEX objects_name_prefix_idx ON storage.objects USING btree (agency_id, bucket_id, name text_pattern_ops);
+
+--
+-- Name: uploads_expires_idx; Type: INDEX; Schema: storage; Owner: -
+--
+
+CREATE INDEX uploads_expires_idx ON storage.uploads USING btree (expires_at);
 
 --
 -- Name: refresh_tokens refresh_tokens_updated_at; Type: TRIGGER; Schema: auth; Owner: -
@@ -2903,6 +2946,13 @@ ALTER TABLE ONLY storage.objects
     ADD CONSTRAINT objects_owner_fkey FOREIGN KEY (owner) REFERENCES auth.users(id) ON DELETE SET NULL;
 
 --
+-- Name: uploads uploads_agency_id_fkey; Type: FK CONSTRAINT; Schema: storage; Owner: -
+--
+
+ALTER TABLE ONLY storage.uploads
+    ADD CONSTRAINT uploads_agency_id_fkey FOREIGN KEY (agency_id) REFERENCES public.agencies(id) ON DELETE CASCADE;
+
+--
 -- Name: one_time_tokens; Type: ROW SECURITY; Schema: auth; Owner: -
 --
 
@@ -3253,6 +3303,24 @@ CREATE POLICY objects_owner_is_caller ON storage.objects AS RESTRICTIVE FOR INSE
 --
 
 CREATE POLICY tenant_isolation ON storage.objects TO authenticated USING ((agency_id = ( SELECT auth.agency_id() AS agency_id))) WITH CHECK ((agency_id = ( SELECT auth.agency_id() AS agency_id)));
+
+--
+-- Name: uploads tenant_isolation; Type: POLICY; Schema: storage; Owner: -
+--
+
+CREATE POLICY tenant_isolation ON storage.uploads TO authenticated USING ((agency_id = ( SELECT auth.agency_id() AS agency_id))) WITH CHECK ((agency_id = ( SELECT auth.agency_id() AS agency_id)));
+
+--
+-- Name: uploads; Type: ROW SECURITY; Schema: storage; Owner: -
+--
+
+ALTER TABLE storage.uploads ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: uploads uploads_creator_only; Type: POLICY; Schema: storage; Owner: -
+--
+
+CREATE POLICY uploads_creator_only ON storage.uploads AS RESTRICTIVE TO authenticated USING ((owner = ( SELECT auth.uid() AS uid))) WITH CHECK ((owner = ( SELECT auth.uid() AS uid)));
 
 --
 -- Name: gardenos_changes; Type: PUBLICATION; Schema: -; Owner: -
@@ -3725,6 +3793,13 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE storage.buckets TO service_role;
 GRANT SELECT ON TABLE storage.objects TO anon;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE storage.objects TO authenticated;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE storage.objects TO service_role;
+
+--
+-- Name: TABLE uploads; Type: ACL; Schema: storage; Owner: -
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE storage.uploads TO authenticated;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE storage.uploads TO service_role;
 
 --
 -- PostgreSQL database dump complete

@@ -15,17 +15,20 @@ import os
 import re
 import time
 import uuid
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import Any, BinaryIO, Protocol
 
-from gardenos.storage.errors import object_not_found
+from gardenos.storage.errors import object_not_found, upload_gone
 
 _KEY = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/[0-9a-f]{32}$")
 READ_BLOCK = 256 * 1024
 # Chunks of a request body are gathered up to this much before one write to disk (a thread hop each).
 WRITE_BLOCK = 1 << 20
 TMP_DIR = ".tmp"
+# Resumable uploads' bytes so far: beside the objects, never under a key a metadata row can name.
+UPLOADS_DIR = ".uploads"
 # A temporary not written to for this long belongs to an upload that will never finish.
 ABANDONED_AFTER_S = 24 * 3600
 
@@ -50,7 +53,41 @@ class Writer(Protocol):
     async def abort(self) -> None: ...
 
 
-class ObjectStore(Protocol):
+@dataclass(frozen=True)
+class Staged:
+    """A resumable upload's bytes so far: the first `offset` are durably stored, as the backend's `state`
+    says (kept in the upload's row); `key` is where they go when the upload is whole."""
+
+    upload_id: uuid.UUID
+    key: str
+    offset: int
+    state: dict[str, Any]
+
+
+class Staging(Protocol):
+    """Where a resumable upload's bytes wait, outside the objects, until the last one is in."""
+
+    async def append(self, staged: Staged, chunks: AsyncIterator[bytes]) -> tuple[int, dict[str, Any]]:
+        """Store `chunks` after the first `staged.offset` bytes (whatever an unfinished earlier call left
+        past them is overwritten); the new offset and state, once durable. If this raises, nothing it
+        wrote counts: the staged upload is still `staged`."""
+        ...
+
+    async def settle(self, before: Staged, after: dict[str, Any]) -> None:
+        """After `after` was recorded: drop what `before` held that `after` no longer uses."""
+        ...
+
+    async def publish(self, staged: Staged) -> None:
+        """The staged bytes become the object under `staged.key` (invisible until a row names it); the
+        staging is used up."""
+        ...
+
+    async def discard(self, staged: Staged) -> None:
+        """Remove every staged byte of the upload (also what unfinished appends left); idempotent."""
+        ...
+
+
+class ObjectStore(Staging, Protocol):
     def writer(self, key: str) -> Writer: ...
     def read(self, key: str, start: int = 0, end: int | None = None) -> AsyncGenerator[bytes, None]:
         """Bytes `start`..`end` (inclusive, as HTTP ranges) of the object; ObjectNotFound if it is gone."""
@@ -68,6 +105,7 @@ class DiskStore:
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
         (self.root / TMP_DIR).mkdir(parents=True, exist_ok=True)
+        (self.root / UPLOADS_DIR).mkdir(exist_ok=True)
         self._remove_abandoned()
 
     def _remove_abandoned(self) -> None:
@@ -120,6 +158,50 @@ class DiskStore:
     async def delete(self, key: str) -> None:
         await asyncio.to_thread(self.path(key).unlink, missing_ok=True)
 
+    # --- resumable uploads: one file per upload in `.uploads`, appended in place -------------------------
+
+    def staged_path(self, upload_id: uuid.UUID) -> Path:
+        return self.root / UPLOADS_DIR / f"{upload_id.hex}.part"
+
+    async def append(self, staged: Staged, chunks: AsyncIterator[bytes]) -> tuple[int, dict[str, Any]]:
+        file = await asyncio.to_thread(_open_staged, self.staged_path(staged.upload_id), staged.offset)
+        try:
+            size = staged.offset
+            pending: list[bytes] = []
+            pending_bytes = 0
+            async for chunk in chunks:
+                pending.append(chunk)
+                pending_bytes += len(chunk)
+                if pending_bytes >= WRITE_BLOCK:
+                    await asyncio.to_thread(file.write, b"".join(pending))
+                    size += pending_bytes
+                    pending, pending_bytes = [], 0
+            await asyncio.to_thread(_write_and_sync, file, b"".join(pending))
+            size += pending_bytes
+        finally:
+            file.close()
+        return size, {}
+
+    async def settle(self, before: Staged, after: dict[str, Any]) -> None:
+        pass  # appended in place: nothing of before's is left over
+
+    async def publish(self, staged: Staged) -> None:
+        # Every append fsynced its bytes; an upload of no bytes has no file yet.
+        await asyncio.to_thread(self._publish, self.staged_path(staged.upload_id), staged)
+
+    def _publish(self, source: Path, staged: Staged) -> None:
+        final = self.path(staged.key)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        if staged.offset == 0:
+            source.touch()
+        elif not source.exists() or source.stat().st_size < staged.offset:
+            raise upload_gone()
+        os.replace(source, final)
+        _fsync_dir(final.parent)
+
+    async def discard(self, staged: Staged) -> None:
+        await asyncio.to_thread(self.staged_path(staged.upload_id).unlink, missing_ok=True)
+
 
 class DiskWriter:
     def __init__(self, final: Path, tmp: Path) -> None:
@@ -166,6 +248,25 @@ class DiskWriter:
         if self.file is not None:
             self.file.close()
         self.tmp.unlink(missing_ok=True)
+
+
+def _open_staged(path: Path, offset: int) -> BinaryIO:
+    """The upload's file, cut to the `offset` bytes its row says are stored (an append that died after
+    writing more, before recording it, left bytes that do not count) and positioned after them."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    file = os.fdopen(fd, "r+b")
+    if os.fstat(fd).st_size < offset:
+        file.close()
+        raise upload_gone()
+    file.truncate(offset)
+    file.seek(offset)
+    return file
+
+
+def _write_and_sync(file: BinaryIO, data: bytes) -> None:
+    file.write(data)
+    file.flush()
+    os.fsync(file.fileno())
 
 
 def _fsync_dir(path: Path) -> None:

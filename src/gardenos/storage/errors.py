@@ -63,6 +63,41 @@ class RangeNotSatisfiable(StorageError):
     storage_error = "InvalidRange"
 
 
+class UploadNotFound(StorageError):
+    status_code = 404
+    code = "GARDEN404"
+    storage_error = "not_found"
+
+
+class UploadGone(StorageError):
+    """A resumable upload that expired (or whose staged bytes are gone): it cannot be resumed."""
+
+    status_code = 410
+    code = "GARDEN410"
+    storage_error = "Gone"
+
+
+class OffsetMismatch(StorageError):
+    status_code = 409
+    code = "GARDEN409"
+    storage_error = "Conflict"
+
+
+class UploadLocked(StorageError):
+    """Another request is writing this resumable upload now (or did until its process died)."""
+
+    status_code = 423
+    code = "GARDEN423"
+    storage_error = "Locked"
+    retry_after_s = 5
+
+
+class TusVersionUnsupported(StorageError):
+    status_code = 412
+    code = "GARDEN412"
+    storage_error = "Precondition Failed"
+
+
 class StorageUnavailable(StorageError):
     """The object storage service (S3) failed or did not answer: nothing was stored, try again."""
 
@@ -100,3 +135,14 @@ class TransformUnavailable(StorageError):
     code = "GARDEN503"
     storage_error = "Service Unavailable"
     retry_after_s = 5
+
+
+def upload_not_found() -> UploadNotFound:
+    return UploadNotFound("Upload not found: no upload in progress has this id for you; create a new one")
+
+
+def upload_gone() -> UploadGone:
+    return UploadGone(
+        "the upload's stored bytes are gone (it expired or was removed); create a new upload and send the "
+        "file again"
+    )

@@ -81,3 +81,12 @@ def is_upload(method: str, path: str) -> bool:
     if first == "upload":
         return method == "PUT" and rest.startswith("upload/sign/")
     return first not in ROUTE_WORDS and "/" in rest
+
+
+RESUMABLE_ROUTES = "/storage/v1/upload/resumable"
+
+
+def is_resumable_chunk(method: str, path: str) -> bool:
+    """Whether a request's body is a chunk of a resumable upload (TUS PATCH, or a creation POST that
+    carries the first chunk): bounded by GARDENOS_STORAGE_RESUMABLE_MAX_CHUNK_BYTES, never decoded."""
+    return method in ("POST", "PATCH") and path.startswith(RESUMABLE_ROUTES)

@@ -151,7 +151,7 @@ async def copy_object(
     request: Request, body: JsonBody, scope: ScopeDep, storage: StorageDep
 ) -> dict[str, str]:
     bucket, source, dest_bucket, dest = _move_args(body)
-    await storage.copy(scope, bucket, source, dest_bucket, dest, _upsert(request))
+    await storage.copy(scope, bucket, source, dest_bucket, dest, upsert_header(request))
     return {"Key": f"{dest_bucket}/{dest}"}
 
 
@@ -217,7 +217,7 @@ async def sign_upload(
         "upload",
         int(time.time()) + 7200,
         str(scope.user_id) if scope.user_id else None,
-        _upsert(request),
+        upsert_header(request),
     )
     token = signer.sign(grant)
     return {"url": _signed_path("upload/sign", bucket, key, token), "token": token}
@@ -298,7 +298,7 @@ async def upload(
     bucket: str, path: str, request: Request, scope: ScopeDep, storage: StorageDep
 ) -> dict[str, str]:
     bucket, key = bucket_id(bucket), object_key(path)
-    object_id = await _upload(request, storage, scope, bucket, key, upsert=_upsert(request))
+    object_id = await _upload(request, storage, scope, bucket, key, upsert=upsert_header(request))
     return {"Key": f"{bucket}/{key}", "Id": str(object_id)}
 
 
@@ -332,7 +332,7 @@ async def remove_one(bucket: str, path: str, scope: ScopeDep, storage: StorageDe
 # --- helpers ----------------------------------------------------------------------------------------------
 
 
-def _upsert(request: Request) -> bool:
+def upsert_header(request: Request) -> bool:
     return request.headers.get("x-upsert", "false").lower() == "true"
 
 

@@ -5,6 +5,12 @@ S3 shows an object only once its PUT or multipart upload completes, so a reader 
 A body smaller than a part is one PUT; a larger one is a multipart upload sent a part at a time, so an
 upload holds at most one part in memory, and one that fails or is cut short is aborted (S3 drops its
 parts). boto3 is synchronous: each call runs in a worker thread.
+
+A resumable (TUS) upload is staged in S3 itself, so any API node can take the next chunk: whole parts go
+into a multipart upload of the object's key (invisible until completed), and the bytes that do not fill
+a part yet wait in a tail object `<prefix>/.uploads/<upload>/tail-<offset>`, read back and topped up by
+the next chunk. A chunk thus costs at most a part in memory, and the tail is named by the offset it
+ends at, so a chunk that failed before its row was updated never overwrote the tail that row names.
 """
 
 from __future__ import annotations
@@ -13,7 +19,8 @@ import asyncio
 import contextlib
 import functools
 import logging
-from collections.abc import AsyncGenerator, Callable
+import uuid
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -22,8 +29,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from gardenos.backup.walcrypt import s3_client
 from gardenos.settings import Settings
-from gardenos.storage.backend import READ_BLOCK, checked
-from gardenos.storage.errors import StorageUnavailable, object_not_found
+from gardenos.storage.backend import READ_BLOCK, UPLOADS_DIR, Staged, checked
+from gardenos.storage.errors import ObjectNotFound, StorageUnavailable, object_not_found, upload_gone
 
 log = logging.getLogger(__name__)
 
@@ -130,6 +137,143 @@ class S3Store:
 
     async def delete(self, key: str) -> None:
         await self.call(self.client.delete_object, Bucket=self.bucket, Key=self.name(key))
+
+    # --- resumable uploads ---------------------------------------------------------------------------------
+
+    def staged_folder(self, upload_id: uuid.UUID) -> str:
+        folder = f"{UPLOADS_DIR}/{upload_id.hex}/"
+        return f"{self.prefix}/{folder}" if self.prefix else folder
+
+    def _tail(self, upload_id: uuid.UUID, state: dict[str, Any]) -> str | None:
+        return f"{self.staged_folder(upload_id)}tail-{state['tail_at']}" if state.get("tail") else None
+
+    async def _read_tail(self, staged: Staged) -> bytearray:
+        buffer = bytearray()
+        if (tail := self._tail(staged.upload_id, staged.state)) is None:
+            return buffer
+        try:
+            answer = await self.call(self.client.get_object, Bucket=self.bucket, Key=tail)
+        except ObjectNotFound:
+            raise upload_gone() from None
+        body = answer["Body"]
+        try:
+            while block := await self.in_thread(body.read, READ_BLOCK):
+                buffer += block
+        finally:
+            body.close()
+        if len(buffer) != staged.state["tail"]:
+            raise upload_gone()
+        return buffer
+
+    async def append(self, staged: Staged, chunks: AsyncIterator[bytes]) -> tuple[int, dict[str, Any]]:
+        buffer = await self._read_tail(staged)
+        multipart: str | None = staged.state.get("upload_id")
+        created = multipart is None
+        parts: list[dict[str, Any]] = list(staged.state.get("parts", []))
+        offset = staged.offset
+        key = self.name(staged.key)
+        try:
+            async for chunk in chunks:
+                offset += len(chunk)
+                rest = memoryview(chunk)
+                while rest:
+                    # The buffer filled up to a part exactly and sent as it is: a part costs its size once.
+                    room = self.part_bytes - len(buffer)
+                    buffer += rest[:room]
+                    rest = rest[room:]
+                    if len(buffer) < self.part_bytes:
+                        break
+                    if multipart is None:
+                        started = await self.call(
+                            self.client.create_multipart_upload, Bucket=self.bucket, Key=key
+                        )
+                        multipart = str(started["UploadId"])
+                    number = len(parts) + 1
+                    sent = await self.call(
+                        self.client.upload_part,
+                        Bucket=self.bucket,
+                        Key=key,
+                        UploadId=multipart,
+                        PartNumber=number,
+                        Body=buffer,
+                    )
+                    parts.append({"PartNumber": number, "ETag": sent["ETag"]})
+                    buffer = bytearray()
+            if offset == staged.offset:
+                return offset, staged.state
+            state = {"upload_id": multipart, "parts": parts, "tail": len(buffer), "tail_at": offset}
+            if buffer:
+                await self.call(
+                    self.client.put_object,
+                    Bucket=self.bucket,
+                    Key=f"{self.staged_folder(staged.upload_id)}tail-{offset}",
+                    Body=buffer,
+                )
+        except BaseException:
+            if created and multipart is not None:
+                await self._abort(key, multipart)
+            raise
+        return offset, state
+
+    async def settle(self, before: Staged, after: dict[str, Any]) -> None:
+        old = self._tail(before.upload_id, before.state)
+        if old is not None and old != self._tail(before.upload_id, after):
+            await self.call(self.client.delete_object, Bucket=self.bucket, Key=old)
+
+    async def publish(self, staged: Staged) -> None:
+        key = self.name(staged.key)
+        state = staged.state
+        multipart: str | None = state.get("upload_id")
+        tail = self._tail(staged.upload_id, state)
+        if multipart is not None:
+            parts = list(state["parts"])
+            if tail is not None:
+                sent = await self.call(
+                    self.client.upload_part,
+                    Bucket=self.bucket,
+                    Key=key,
+                    UploadId=multipart,
+                    PartNumber=len(parts) + 1,
+                    Body=await self._read_tail(staged),
+                )
+                parts.append({"PartNumber": len(parts) + 1, "ETag": sent["ETag"]})
+            await self.call(
+                self.client.complete_multipart_upload,
+                Bucket=self.bucket,
+                Key=key,
+                UploadId=multipart,
+                MultipartUpload={"Parts": parts},
+            )
+        elif tail is not None:
+            # Within S3: the tail is the whole object.
+            source = {"Bucket": self.bucket, "Key": tail}
+            await self.call(self.client.copy_object, CopySource=source, Bucket=self.bucket, Key=key)
+        else:
+            await self.call(self.client.put_object, Bucket=self.bucket, Key=key, Body=b"")
+        await self._delete_staged_objects(staged.upload_id)
+
+    async def discard(self, staged: Staged) -> None:
+        key = self.name(staged.key)
+        # Also multipart uploads an append started and could not record (it aborts them, unless its
+        # process died first).
+        listed = await self.call(self.client.list_multipart_uploads, Bucket=self.bucket, Prefix=key)
+        for upload in listed.get("Uploads", []):
+            if upload["Key"] == key:
+                await self._abort(key, upload["UploadId"])
+        await self._delete_staged_objects(staged.upload_id)
+
+    async def _abort(self, key: str, upload_id: str) -> None:
+        with contextlib.suppress(StorageUnavailable, ObjectNotFound):
+            await self.call(
+                self.client.abort_multipart_upload, Bucket=self.bucket, Key=key, UploadId=upload_id
+            )
+
+    async def _delete_staged_objects(self, upload_id: uuid.UUID) -> None:
+        listed = await self.call(
+            self.client.list_objects_v2, Bucket=self.bucket, Prefix=self.staged_folder(upload_id)
+        )
+        for item in listed.get("Contents", []):
+            await self.call(self.client.delete_object, Bucket=self.bucket, Key=item["Key"])
 
 
 class S3Writer:

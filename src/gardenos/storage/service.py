@@ -119,7 +119,7 @@ class Storage:
 
     async def get_bucket(self, scope: Scope, bucket: str) -> dict[str, Any]:
         async with self.transaction(scope) as conn:
-            return await _bucket_row(conn, scope, bucket)
+            return await bucket_row(conn, scope, bucket)
 
     async def create_bucket(self, scope: Scope, bucket: str, name: str, options: dict[str, Any]) -> None:
         params = {
@@ -149,7 +149,7 @@ class Storage:
         }
         try:
             async with self.transaction(scope) as conn:
-                await _bucket_row(conn, scope, bucket)
+                await bucket_row(conn, scope, bucket)
                 cur = await conn.execute(sql.UPDATE_BUCKET, params)
                 if await cur.fetchone() is None:
                     raise _not_bucket_admin()
@@ -158,7 +158,7 @@ class Storage:
 
     async def empty_bucket(self, scope: Scope, bucket: str) -> None:
         async with self.transaction(scope) as conn:
-            await _bucket_row(conn, scope, bucket)
+            await bucket_row(conn, scope, bucket)
             cur = await conn.execute(sql.EMPTY_BUCKET, {"agency": scope.agency_id, "bucket": bucket})
             versions = [row[0] for row in await cur.fetchall()]
         await self._delete_blobs(versions)
@@ -166,7 +166,7 @@ class Storage:
     async def delete_bucket(self, scope: Scope, bucket: str) -> None:
         params = {"agency": scope.agency_id, "bucket": bucket}
         async with self.transaction(scope) as conn:
-            await _bucket_row(conn, scope, bucket)
+            await bucket_row(conn, scope, bucket)
             cur = await conn.execute(sql.BUCKET_HAS_OBJECTS, params)
             row = await cur.fetchone()
             if row and row[0]:
@@ -194,10 +194,10 @@ class Storage:
     ) -> uuid.UUID:
         """Store the body as `bucket/name`; its id. Limits are checked before any byte is stored."""
         async with self.transaction(scope) as conn:
-            limits = _bucket_limits(await _bucket_row(conn, scope, bucket))
+            limits = bucket_limits(await bucket_row(conn, scope, bucket))
         max_bytes = min(self.max_upload_bytes, limits.file_size_limit or self.max_upload_bytes)
         if content_length and content_length.isdigit() and int(content_length) > max_bytes + (1 << 20):
-            raise _too_large()
+            raise too_large()
 
         def check_type(kind: str) -> None:
             if not mime_allowed(kind, limits.allowed_mime_types):
@@ -240,24 +240,11 @@ class Storage:
         self, scope: Scope, params: dict[str, Any], *, upsert: bool, replace_only: bool
     ) -> tuple[uuid.UUID, str | None]:
         async with self.transaction(scope) as conn:
-            # Twice at most: a row inserted concurrently between the update and the insert is replaced.
-            for _ in range(2):
-                if upsert or replace_only:
-                    cur = await conn.execute(sql.REPLACE_OBJECT, params)
-                    if row := await cur.fetchone():
-                        return row[0], row[1]
-                    if replace_only:
-                        raise object_not_found()
-                cur = await conn.execute(sql.INSERT_OBJECT, params)
-                if row := await cur.fetchone():
-                    return row[0], None
-                if not upsert:
-                    raise Duplicate("The resource already exists")
-        raise Duplicate("The object was being replaced concurrently; try again")
+            return await put_object(conn, params, upsert=upsert, replace_only=replace_only)
 
     async def stat(self, scope: Scope, bucket: str, name: str) -> dict[str, Any]:
         async with self.transaction(scope) as conn:
-            await _bucket_row(conn, scope, bucket)
+            await bucket_row(conn, scope, bucket)
             cur = conn.cursor(row_factory=dict_row)
             await cur.execute(sql.OBJECT, {"agency": scope.agency_id, "bucket": bucket, "name": name})
             row = await cur.fetchone()
@@ -297,7 +284,7 @@ class Storage:
             "offset": offset,
         }
         async with self.transaction(scope) as conn:
-            await _bucket_row(conn, scope, bucket)
+            await bucket_row(conn, scope, bucket)
             cur = conn.cursor(row_factory=dict_row)
             await cur.execute(query, params)
             return list(await cur.fetchall())
@@ -312,13 +299,13 @@ class Storage:
         }
         try:
             async with self.transaction(scope) as conn:
-                await _bucket_row(conn, scope, bucket)
+                await bucket_row(conn, scope, bucket)
                 cur = await conn.execute(sql.MOVE_OBJECT, params)
                 if (moved := await cur.fetchone()) is None:
                     raise object_not_found()
                 if dest_bucket != bucket:
                     # Into another bucket: that bucket's limits hold for what moves in, as for uploads.
-                    limits = _bucket_limits(await _bucket_row(conn, scope, dest_bucket))
+                    limits = bucket_limits(await bucket_row(conn, scope, dest_bucket))
                     _check_limits(moved[1], moved[2], limits)
         except psycopg.errors.UniqueViolation:
             raise Duplicate("The resource already exists") from None
@@ -328,7 +315,7 @@ class Storage:
     ) -> None:
         source = await self.stat(scope, bucket, name)
         async with self.transaction(scope) as conn:
-            limits = _bucket_limits(await _bucket_row(conn, scope, dest_bucket))
+            limits = bucket_limits(await bucket_row(conn, scope, dest_bucket))
         _check_limits(source["mime_type"], source["size"], limits)
         key = new_key(scope.agency_id)
         await self.store.copy(source["version"], key)
@@ -354,7 +341,7 @@ class Storage:
 
     async def remove(self, scope: Scope, bucket: str, names: list[str]) -> list[dict[str, Any]]:
         async with self.transaction(scope) as conn:
-            await _bucket_row(conn, scope, bucket)
+            await bucket_row(conn, scope, bucket)
             cur = conn.cursor(row_factory=dict_row)
             await cur.execute(
                 sql.REMOVE_OBJECTS, {"agency": scope.agency_id, "bucket": bucket, "names": names}
@@ -375,6 +362,27 @@ class Storage:
             await asyncio.to_thread(self.image_cache.forget, version)
 
 
+async def put_object(
+    conn: Conn, params: dict[str, Any], *, upsert: bool, replace_only: bool
+) -> tuple[uuid.UUID, str | None]:
+    """The object's row written (as the caller, under row-level security): its id, and the version an
+    upsert replaced (to delete after the commit)."""
+    # Twice at most: a row inserted concurrently between the update and the insert is replaced.
+    for _ in range(2):
+        if upsert or replace_only:
+            cur = await conn.execute(sql.REPLACE_OBJECT, params)
+            if row := await cur.fetchone():
+                return row[0], row[1]
+            if replace_only:
+                raise object_not_found()
+        cur = await conn.execute(sql.INSERT_OBJECT, params)
+        if row := await cur.fetchone():
+            return row[0], None
+        if not upsert:
+            raise Duplicate("The resource already exists")
+    raise Duplicate("The object was being replaced concurrently; try again")
+
+
 def stored(row: dict[str, Any]) -> StoredObject:
     metadata = row.get("metadata") or {}
     return StoredObject(
@@ -387,7 +395,7 @@ def stored(row: dict[str, Any]) -> StoredObject:
     )
 
 
-async def _bucket_row(conn: Conn, scope: Scope, bucket: str) -> dict[str, Any]:
+async def bucket_row(conn: Conn, scope: Scope, bucket: str) -> dict[str, Any]:
     cur = conn.cursor(row_factory=dict_row)
     await cur.execute(sql.GET_BUCKET, {"agency": scope.agency_id, "bucket": bucket})
     row = await cur.fetchone()
@@ -396,7 +404,7 @@ async def _bucket_row(conn: Conn, scope: Scope, bucket: str) -> dict[str, Any]:
     return dict(row)
 
 
-def _bucket_limits(row: dict[str, Any]) -> Bucket:
+def bucket_limits(row: dict[str, Any]) -> Bucket:
     return Bucket(row["public"], row["file_size_limit"], row["allowed_mime_types"])
 
 
@@ -404,7 +412,7 @@ def _check_limits(mime_type: str | None, size: int, limits: Bucket) -> None:
     if not mime_allowed(mime_type or "", limits.allowed_mime_types):
         raise InvalidMimeType(f"mime type {mime_type} is not supported by the destination bucket")
     if limits.file_size_limit is not None and size > limits.file_size_limit:
-        raise _too_large()
+        raise too_large()
 
 
 def _not_bucket_admin() -> Forbidden:
@@ -413,7 +421,7 @@ def _not_bucket_admin() -> Forbidden:
     return error
 
 
-def _too_large() -> StorageError:
+def too_large() -> StorageError:
     return EntityTooLarge("The object exceeded the maximum allowed size")
 
 

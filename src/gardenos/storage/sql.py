@@ -100,3 +100,57 @@ PUBLIC_OBJECT = (
     "SELECT agency_id, version, size, mime_type, etag, metadata, updated_at "
     "FROM storage.public_object(%(bucket)s, %(name)s)"
 )
+
+# --- resumable uploads (resumable.py) ----------------------------------------------------------------------
+
+_UPLOAD_COLUMNS = (
+    "id, bucket_id, name, owner, upload_length, upload_offset, upsert, mime_type, cache_control, "
+    "user_metadata, upload_metadata, version, staging, md5s, lease_until, expires_at, "
+    "expires_at <= now() AS expired, coalesce(lease_until > now(), false) AS leased"
+)
+CREATE_UPLOAD = """
+INSERT INTO storage.uploads
+    (agency_id, bucket_id, name, owner, upload_length, upsert, mime_type, cache_control, user_metadata,
+     upload_metadata, version, expires_at)
+VALUES (%(agency)s, %(bucket)s, %(name)s, %(owner)s, %(length)s, %(upsert)s, %(mime_type)s,
+        %(cache_control)s, %(user_metadata)s, %(upload_metadata)s, %(version)s,
+        now() + make_interval(secs => %(expiry_s)s))
+RETURNING id, expires_at
+"""
+GET_UPLOAD = f"SELECT {_UPLOAD_COLUMNS} FROM storage.uploads WHERE agency_id = %(agency)s AND id = %(id)s"
+LOCK_UPLOAD = GET_UPLOAD + " FOR UPDATE"
+TAKE_LEASE = """
+UPDATE storage.uploads SET lease = %(lease)s, lease_until = now() + make_interval(secs => %(lease_s)s)
+WHERE agency_id = %(agency)s AND id = %(id)s
+"""
+RENEW_LEASE = """
+UPDATE storage.uploads SET lease_until = now() + make_interval(secs => %(lease_s)s)
+WHERE agency_id = %(agency)s AND id = %(id)s AND lease = %(lease)s
+RETURNING id
+"""
+RELEASE_LEASE = """
+UPDATE storage.uploads SET lease = NULL, lease_until = NULL
+WHERE agency_id = %(agency)s AND id = %(id)s AND lease = %(lease)s
+"""
+# The chunk's bytes are durable: the offset moves to them, and the upload lives on for another expiry.
+RECORD_CHUNK = """
+UPDATE storage.uploads
+SET upload_offset = %(offset)s, staging = %(staging)s, md5s = md5s || %(md5s)s::text[], lease = NULL,
+    lease_until = NULL, expires_at = now() + make_interval(secs => %(expiry_s)s)
+WHERE agency_id = %(agency)s AND id = %(id)s AND lease = %(lease)s
+RETURNING expires_at
+"""
+FINISH_UPLOAD = """
+DELETE FROM storage.uploads WHERE agency_id = %(agency)s AND id = %(id)s AND lease = %(lease)s RETURNING id
+"""
+TERMINATE_UPLOAD = "DELETE FROM storage.uploads WHERE agency_id = %(agency)s AND id = %(id)s RETURNING id"
+# Expired and not being written: the sweeper's, across agencies (as service_role).
+EXPIRED_UPLOADS = """
+SELECT id, agency_id, version, upload_offset, staging FROM storage.uploads
+WHERE expires_at <= now() AND (lease_until IS NULL OR lease_until <= now())
+ORDER BY expires_at LIMIT %(limit)s
+"""
+DELETE_EXPIRED = """
+DELETE FROM storage.uploads
+WHERE id = %(id)s AND expires_at <= now() AND (lease_until IS NULL OR lease_until <= now())
+"""
