@@ -1,5 +1,5 @@
-"""Run one of tests/js's node scripts (the official @supabase/supabase-js against a live API) and read the
-JSON it prints last: what every JS compatibility test does before asserting on the results."""
+"""Run one of tests/js's node scripts (the official @supabase/supabase-js, tus-js-client, against a live
+API) and read the JSON it prints last: what every JS compatibility test does before asserting on results."""
 
 from __future__ import annotations
 
@@ -17,8 +17,9 @@ def run_js_check(script: str, *args: str, timeout: float = 120) -> dict[str, Any
     of results, its calls' `{data, error}` by name)."""
     node = shutil.which("node")
     assert node, "node is not installed: `make test` installs Debian's nodejs"
-    assert (HARNESS / "node_modules" / "@supabase" / "supabase-js").is_dir(), (
-        "supabase-js is not installed: run `npm ci --prefix tests/js` (make test does)"
+    assert (HARNESS / "node_modules" / ".package-lock.json").is_file(), (
+        "tests/js's packages (supabase-js, tus-js-client) are not installed: run `npm ci --prefix tests/js` "
+        "(make test does)"
     )
     done = subprocess.run(
         [node, str(HARNESS / script), *args],

@@ -4,41 +4,24 @@ as a Supabase front end uses it for resumable uploads: one node process makes ev
 
 from __future__ import annotations
 
-import json
-import shutil
-import subprocess
 import uuid
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.js_check import run_js_check
 from tests.live import Api, agency_owner
 
-HARNESS = Path(__file__).parents[2] / "js"
-SCRIPT = HARNESS / "storage_tus_check.mjs"
 MiB = 1 << 20
 
 
 @pytest.fixture(scope="module")
 def results(api: Api) -> dict[str, Any]:
-    node = shutil.which("node")
-    assert node, "node is not installed: `make test` installs Debian's nodejs"
-    assert (HARNESS / "node_modules" / "tus-js-client").is_dir(), (
-        "tus-js-client is not installed: run `npm ci --prefix tests/js` (make test does)"
-    )
     member = agency_owner(api, "Storage Tus Js Agency")
     bucket = f"tus-{uuid.uuid4().hex[:10]}"
-    done = subprocess.run(
-        [node, str(SCRIPT), api.url, api.anon_key, member.email, member.password, bucket],
-        cwd=HARNESS,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
+    found = run_js_check(
+        "storage_tus_check.mjs", api.url, api.anon_key, member.email, member.password, bucket, timeout=180
     )
-    assert done.returncode == 0, done.stderr
-    found: dict[str, Any] = json.loads(done.stdout)
     assert found["bucket"] is None
     return found
 
