@@ -48,7 +48,6 @@ export function CommandMenu({ commands }: { commands: MenuCommand[] }) {
         value={text}
         onValueChange={setText}
         placeholder="Type a command, or search leads and clients"
-        aria-label="Command or search"
         className="h-10 w-full rounded-md border border-input bg-background px-3 text-sm focus-visible:ring-2 focus-visible:ring-ring focus-visible:outline-none"
       />
       <Command.List className="mt-2 max-h-80 overflow-auto">
