@@ -27,13 +27,13 @@ try {
 
   await page.reload();
   const table = page.getByRole("table", { name: "Leads" });
-  await table.getByRole("cell", { name: "Ada Lovelace" }).waitFor();
+  await table.getByRole("cell", { name: "Ada Lovelace", exact: true }).waitFor();
   await page.screenshot({ path: join(shots, "leads.png"), fullPage: true, animations: "disabled" });
   // The search box asks the server (full-text and similar names): a miss empties the table.
   await page.getByLabel("Search leads").fill("Zebedee");
   await page.getByText("0 leads shown").waitFor();
   await page.getByLabel("Search leads").fill("Lovelace");
-  await table.getByRole("cell", { name: "Ada Lovelace" }).waitFor();
+  await table.getByRole("cell", { name: "Ada Lovelace", exact: true }).waitFor();
   await page.getByRole("button", { name: "Switch to dark theme" }).click();
   await page.screenshot({ path: join(shots, "leads-dark.png"), fullPage: true, animations: "disabled" });
 
