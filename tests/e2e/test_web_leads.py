@@ -14,7 +14,7 @@ from tests.support import SessionDatabase
 
 pytestmark = pytest.mark.slow
 
-SCREENS = ("leads-table", "leads-filtered", "lead-merge", "lead", "lead-dark", "leads-dark")
+SCREENS = ("leads-table", "leads-filtered", "lead-merge", "lead", "lead-dark", "leads-dark", "leads-phone")
 
 
 def test_the_leads_workspace_from_the_table_to_a_converted_lead(

@@ -57,7 +57,7 @@ function customValue(definition: FieldDefinition, text: string): unknown {
 }
 
 /** The changes between the lead and the form: only those go to the server (PATCH changes what it is sent). */
-function changes(lead: Lead, before: Draft, after: Draft, definitions: Definitions | undefined): LeadChanges {
+function changes(before: Draft, after: Draft, definitions: Definitions | undefined): LeadChanges {
   const out: Record<string, unknown> = {};
   const custom: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(after)) {
@@ -71,7 +71,6 @@ function changes(lead: Lead, before: Draft, after: Draft, definitions: Definitio
     else out[key] = value.trim() === "" ? null : value;
   }
   if (Object.keys(custom).length) out.custom_fields = custom;
-  void lead;
   return out as LeadChanges;
 }
 
@@ -88,7 +87,7 @@ export function LeadFields({ lead, definitions, members }: { lead: Lead; definit
     setDraft(initial);
   }
   const save = useMutation({
-    mutationFn: () => updateLead(supabase, lead.id, changes(lead, initial, draft, definitions)),
+    mutationFn: () => updateLead(supabase, lead.id, changes(initial, draft, definitions)),
     onSuccess: () => {
       toast.success("Lead saved");
       void client.invalidateQueries({ queryKey: ["leads"] });

@@ -82,7 +82,7 @@ export function leadColumns({ members, definitions, save }: Context): ColumnDef<
       enableHiding: false,
       meta: { label: "Name", sorts: ["last_name", null] } satisfies ColumnMeta,
       cell: ({ row }) => (
-        <Link className="font-medium underline-offset-4 hover:underline" to={`/leads/${row.original.id}`} tabIndex={-1}>
+        <Link className="font-medium whitespace-nowrap underline-offset-4 hover:underline" to={`/leads/${row.original.id}`} tabIndex={-1}>
           {fullName(row.original)}
         </Link>
       ),
