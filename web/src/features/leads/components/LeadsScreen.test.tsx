@@ -6,6 +6,7 @@ import { lead, renderWithApp, stubApi, type Call } from "./test-support";
 afterEach(() => {
   cleanup();
   vi.unstubAllGlobals();
+  vi.restoreAllMocks();
 });
 
 const DEFINITIONS = { leads: { tier: { type: "select", options: ["gold", "silver"], label: "Tier" } }, clients: {} };
@@ -115,4 +116,17 @@ test("shows the server's message when the API refuses", async () => {
   renderWithApp(<LeadsScreen />);
   expect((await screen.findByRole("alert")).textContent).toBe("your session has expired: sign in again");
   expect(screen.getByLabelText("Search leads")).toBeTruthy();
+});
+
+test("with many leads loaded only some rows are in the page (virtual rows)", async () => {
+  // jsdom lays nothing out: the scroll box gets a browser's size.
+  vi.spyOn(HTMLElement.prototype, "clientHeight", "get").mockReturnValue(800);
+  vi.spyOn(HTMLElement.prototype, "clientWidth", "get").mockReturnValue(1000);
+  const many = Array.from({ length: 200 }, (_, i) => lead(i + 1));
+  stubApi(agency(() => ({ items: many, next_cursor: null })));
+  renderWithApp(<LeadsScreen />);
+  expect(await screen.findByText("200 leads shown")).toBeTruthy();
+  const rendered = screen.getAllByRole("row").filter((r) => r.hasAttribute("data-index"));
+  expect(rendered.length).toBeGreaterThan(0);
+  expect(rendered.length).toBeLessThan(100);
 });
