@@ -7,11 +7,12 @@ import { defineConfig } from "vite";
 export default defineConfig({
   plugins: [tailwindcss()],
   resolve: { alias: { "@": fileURLToPath(new URL("./src", import.meta.url)) } },
-  // One bundle (~150 KB gzipped): the budget is 300 KB gzipped of initial JavaScript, not 500 KB raw.
+  // The budget is 300 KB gzipped of initial JavaScript (the entry chunk, ~181 KB gzipped); each screen is a
+  // lazy chunk of its own (React.lazy in Shell.tsx).
   build: {
     outDir: "dist",
     emptyOutDir: true,
-    chunkSizeWarningLimit: 600,
+    chunkSizeWarningLimit: 700,
     rollupOptions: {
       // React Server Components' "use client" markers mean nothing in a client-only bundle.
       onwarn(warning, warn) {

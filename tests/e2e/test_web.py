@@ -4,35 +4,21 @@ its packages and chromium before the tests run."""
 
 from __future__ import annotations
 
-import json
-import shutil
-import subprocess
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.e2e.support import ARTEFACTS, WEB, run_script
 from tests.live import UpProcess, unique_email
 from tests.support import SessionDatabase
-
-ROOT = Path(__file__).resolve().parents[2]
-WEB = ROOT / "web"
-SCRIPT = WEB / "e2e" / "first_steps.mjs"
-# Screenshots stay after the run (gitignored), for a person to look at.
-ARTEFACTS = ROOT / "test-artefacts" / "e2e"
 
 pytestmark = pytest.mark.slow
 
 
 def test_sign_up_create_an_agency_and_see_a_lead_added_through_the_api(
-    database: SessionDatabase, tmp_path: Path
+    database: SessionDatabase, tmp_path: Path, node: str
 ) -> None:
-    node = shutil.which("node")
-    assert node, "node is not installed: `make test` installs Debian's nodejs"
-    assert Path("/usr/bin/chromium").exists(), "chromium is not installed: `make browser-deps` installs it"
-    assert (WEB / "dist" / "index.html").is_file(), "the web app is not built: `make web` builds it"
-    assert (WEB / "node_modules" / "playwright-core").is_dir(), "`make web-deps` installs playwright-core"
-
     up = UpProcess(
         database,
         tmp_path / "up.log",
@@ -48,15 +34,7 @@ def test_sign_up_create_an_agency_and_see_a_lead_added_through_the_api(
         assert "application/json" in missing.headers["content-type"]
 
         email, password = unique_email("web"), "correct-horse-battery"
-        result = subprocess.run(
-            [node, str(SCRIPT), up.url, email, password, str(ARTEFACTS)],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        assert result.returncode == 0, f"{result.stdout}\n{result.stderr}\n{up.output()}"
-        outcome = json.loads(result.stdout.strip().splitlines()[-1])
+        outcome = run_script(node, up, "first_steps.mjs", email, password, str(ARTEFACTS))
         assert outcome["path"] == "/leads"
         assert (ARTEFACTS / "leads.png").stat().st_size > 0
         assert (ARTEFACTS / "leads-dark.png").stat().st_size > 0

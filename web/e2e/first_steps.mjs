@@ -4,49 +4,20 @@
 // Usage: node first_steps.mjs BASE_URL EMAIL PASSWORD SCREENSHOT_DIR; prints one JSON line on success.
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { chromium } from "playwright-core";
+import { accessToken, launch, newPage, signUpWithAgency } from "./browser.mjs";
 
 const [base, email, password, shots] = process.argv.slice(2);
 mkdirSync(shots, { recursive: true });
 
-const browser = await chromium.launch({
-  executablePath: "/usr/bin/chromium",
-  // As root chromium needs --no-sandbox; the others keep it off a network it cannot reach.
-  args: [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-component-update",
-    "--disable-sync",
-  ],
-});
+const browser = await launch();
 const errors = [];
 try {
-  const page = await browser.newPage();
-  page.setDefaultTimeout(20_000);
-  page.on("console", (message) => {
-    if (message.type() === "error") errors.push(message.text());
-  });
-  page.on("pageerror", (error) => errors.push(String(error)));
-
-  await page.goto(`${base}/`);
-  await page.getByRole("button", { name: "No account yet? Sign up" }).click();
-  await page.getByLabel("Email").fill(email);
-  await page.getByLabel("Password").fill(password);
-  await page.getByRole("button", { name: "Sign up", exact: true }).click();
-
-  await page.getByLabel("Agency name").fill("Green Fingers Ltd");
-  await page.getByRole("button", { name: "Create agency" }).click();
-  await page.getByRole("heading", { name: "Leads" }).waitFor();
+  const page = await newPage(browser, errors);
+  await signUpWithAgency(page, base, email, password, "Green Fingers Ltd");
   await page.getByText("0 leads shown").waitFor();
 
   // The lead comes through /api/v1 with the session supabase-js keeps, as another tab or a script would.
-  const token = await page.evaluate(() => {
-    const key = Object.keys(localStorage).find((k) => k.startsWith("sb-") && k.endsWith("-auth-token"));
-    return JSON.parse(localStorage.getItem(key)).access_token;
-  });
+  const token = await accessToken(page);
   const created = await page.request.post(`${base}/api/v1/leads`, {
     headers: { Authorization: `Bearer ${token}` },
     data: { first_name: "Ada", last_name: "Lovelace", email: "ada@example.com", company: "Engines" },
@@ -56,13 +27,13 @@ try {
 
   await page.reload();
   const table = page.getByRole("table", { name: "Leads" });
-  await table.getByRole("cell", { name: "Ada Lovelace" }).waitFor();
+  await table.getByRole("cell", { name: "Ada Lovelace", exact: true }).waitFor();
   await page.screenshot({ path: join(shots, "leads.png"), fullPage: true, animations: "disabled" });
   // The search box asks the server (full-text and similar names): a miss empties the table.
   await page.getByLabel("Search leads").fill("Zebedee");
   await page.getByText("0 leads shown").waitFor();
   await page.getByLabel("Search leads").fill("Lovelace");
-  await table.getByRole("cell", { name: "Ada Lovelace" }).waitFor();
+  await table.getByRole("cell", { name: "Ada Lovelace", exact: true }).waitFor();
   await page.getByRole("button", { name: "Switch to dark theme" }).click();
   await page.screenshot({ path: join(shots, "leads-dark.png"), fullPage: true, animations: "disabled" });
 

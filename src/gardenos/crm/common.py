@@ -279,6 +279,11 @@ Email = Annotated[
 Tag = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64), AfterValidator(_no_nul)
 ]
+# A list's filter on a custom field, `name:value`: the field's name (crm/custom_fields' pattern), then its
+# value as text.
+CustomFieldFilter = Annotated[
+    str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,62}:", max_length=300), AfterValidator(_no_nul)
+]
 # A time a row stores (not a filter's bound, which may be anything).
 Moment = Annotated[AwareDatetime, AfterValidator(_storable)]
 MAX_TAGS = 100

@@ -1521,6 +1521,24 @@ CREATE TABLE public.record_embeddings (
 );
 
 --
+-- Name: saved_views; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.saved_views (
+    id uuid DEFAULT uuidv7() NOT NULL,
+    agency_id uuid DEFAULT auth.agency_id() NOT NULL,
+    user_id uuid DEFAULT auth.uid() NOT NULL,
+    screen text DEFAULT 'leads'::text NOT NULL,
+    name text NOT NULL,
+    state jsonb DEFAULT '{}'::jsonb NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT saved_views_name_check CHECK (((length(btrim(name)) >= 1) AND (length(btrim(name)) <= 100))),
+    CONSTRAINT saved_views_screen_check CHECK ((screen = ANY (ARRAY['leads'::text, 'clients'::text]))),
+    CONSTRAINT saved_views_state_check CHECK (((jsonb_typeof(state) = 'object'::text) AND (pg_column_size(state) <= 16384)))
+);
+
+--
 -- Name: messages; Type: TABLE; Schema: realtime; Owner: -
 --
 
@@ -1877,6 +1895,20 @@ ALTER TABLE ONLY public.record_embeddings
 
 ALTER TABLE ONLY public.record_embeddings
     ADD CONSTRAINT record_embeddings_pkey PRIMARY KEY (agency_id, id);
+
+--
+-- Name: saved_views saved_views_agency_id_user_id_screen_name_key; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.saved_views
+    ADD CONSTRAINT saved_views_agency_id_user_id_screen_name_key UNIQUE (agency_id, user_id, screen, name);
+
+--
+-- Name: saved_views saved_views_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.saved_views
+    ADD CONSTRAINT saved_views_pkey PRIMARY KEY (id);
 
 --
 -- Name: messages messages_pkey; Type: CONSTRAINT; Schema: realtime; Owner: -
@@ -2589,6 +2621,12 @@ CREATE TRIGGER price_list_items_audit AFTER INSERT OR DELETE OR UPDATE ON public
 CREATE TRIGGER price_list_items_updated_at BEFORE UPDATE ON public.price_list_items FOR EACH ROW EXECUTE FUNCTION gardenos.set_updated_at();
 
 --
+-- Name: saved_views saved_views_updated_at; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER saved_views_updated_at BEFORE UPDATE ON public.saved_views FOR EACH ROW EXECUTE FUNCTION gardenos.set_updated_at();
+
+--
 -- Name: messages messages_notify; Type: TRIGGER; Schema: realtime; Owner: -
 --
 
@@ -2897,6 +2935,20 @@ ALTER TABLE ONLY public.record_embeddings
     ADD CONSTRAINT record_embeddings_lead_fkey FOREIGN KEY (agency_id, lead_id) REFERENCES public.leads(agency_id, id) ON DELETE CASCADE;
 
 --
+-- Name: saved_views saved_views_agency_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.saved_views
+    ADD CONSTRAINT saved_views_agency_id_fkey FOREIGN KEY (agency_id) REFERENCES public.agencies(id) ON DELETE CASCADE;
+
+--
+-- Name: saved_views saved_views_user_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.saved_views
+    ADD CONSTRAINT saved_views_user_id_fkey FOREIGN KEY (user_id) REFERENCES auth.users(id) ON DELETE CASCADE;
+
+--
 -- Name: messages messages_agency_id_fkey; Type: FK CONSTRAINT; Schema: realtime; Owner: -
 --
 
@@ -3143,6 +3195,12 @@ CREATE POLICY memberships_read ON public.memberships FOR SELECT TO authenticated
 CREATE POLICY memberships_update ON public.memberships FOR UPDATE TO authenticated USING ((agency_id IN ( SELECT auth.agency_ids() AS agency_ids))) WITH CHECK ((agency_id IN ( SELECT auth.agency_ids() AS agency_ids)));
 
 --
+-- Name: saved_views owner_only; Type: POLICY; Schema: public; Owner: -
+--
+
+CREATE POLICY owner_only ON public.saved_views TO authenticated USING (((user_id = ( SELECT auth.uid() AS uid)) AND (agency_id = ( SELECT auth.agency_id() AS agency_id)))) WITH CHECK (((user_id = ( SELECT auth.uid() AS uid)) AND (agency_id = ( SELECT auth.agency_id() AS agency_id))));
+
+--
 -- Name: price_list_items; Type: ROW SECURITY; Schema: public; Owner: -
 --
 
@@ -3153,6 +3211,12 @@ ALTER TABLE public.price_list_items ENABLE ROW LEVEL SECURITY;
 --
 
 ALTER TABLE public.record_embeddings ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: saved_views; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.saved_views ENABLE ROW LEVEL SECURITY;
 
 --
 -- Name: activities tenant_isolation; Type: POLICY; Schema: public; Owner: -
@@ -3757,6 +3821,14 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.price_list_items TO service_ro
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.record_embeddings TO anon;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.record_embeddings TO authenticated;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.record_embeddings TO service_role;
+
+--
+-- Name: TABLE saved_views; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.saved_views TO anon;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.saved_views TO authenticated;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.saved_views TO service_role;
 
 --
 -- Name: TABLE messages; Type: ACL; Schema: realtime; Owner: -

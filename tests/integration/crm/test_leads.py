@@ -573,3 +573,22 @@ def test_another_agency_never_sees_or_changes_them(api: Api, http: httpx.Client)
         rest = other.get("/api/v1/leads", params={"tag": mine, "cursor": page["next_cursor"]}).json()
         assert {x["id"] for x in page["items"] + rest["items"]} == {x["id"] for x in own}
     assert http.get(f"/api/v1/leads/{lead['id']}").json() == lead
+
+
+def test_leads_filter_by_custom_fields_as_their_text(http: httpx.Client) -> None:
+    """`custom_field=name:value` (repeatable, all must hold) compares the stored value as text, so a
+    number, a boolean, a date and a select are each matched by what the app shows."""
+    mark = tag()
+    create(http, first_name="Big", tags=[mark], custom_fields={"employees": 40, "vip": True, "tier": "gold"})
+    create(http, first_name="Small", tags=[mark], custom_fields={"employees": 4, "vip": True})
+    create(http, first_name="None", tags=[mark])
+    assert names(listed(http, tag=mark, custom_field="employees:40")) == ["Big"]
+    assert sorted(names(listed(http, tag=mark, custom_field="vip:true"))) == ["Big", "Small"]
+    both = listed(http, tag=mark, custom_field=["vip:true", "tier:gold"])
+    assert names(both) == ["Big"]
+    # A value may hold the separator itself; only the first one splits.
+    assert names(listed(http, tag=mark, custom_field="tier:gold:plus")) == []
+    for bad in ("employees", "Employees:4", ":4"):
+        refused = http.get("/api/v1/leads", params={"custom_field": bad})
+        assert refused.status_code == 422, refused.text
+        assert "custom_field" in refused.text

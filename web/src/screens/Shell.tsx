@@ -1,9 +1,14 @@
-import type { ReactNode } from "react";
-import { NavLink, Navigate, Route, Routes } from "react-router";
+import { lazy, Suspense, type ReactNode } from "react";
+import { NavLink, Navigate, Route, Routes, useNavigate } from "react-router";
 import { Button } from "@/components/ui/button";
+import { Toaster } from "@/components/ui/sonner";
+import { CommandMenu, type MenuCommand } from "@/features/search/CommandMenu";
 import { useAuth } from "@/lib/supabase";
 import { cn } from "@/lib/utils";
-import { Leads } from "./Leads";
+
+// Each screen is its own chunk, loaded when first opened: the sign-in page does not wait for the table.
+const LeadsScreen = lazy(() => import("@/features/leads/components/LeadsScreen").then((m) => ({ default: m.LeadsScreen })));
+const LeadPage = lazy(() => import("@/features/leads/components/LeadPage").then((m) => ({ default: m.LeadPage })));
 
 const SCREENS = [
   { path: "leads", label: "Leads" },
@@ -27,10 +32,18 @@ function Placeholder({ label }: { label: string }) {
 /** The signed-in app: a sidebar of the screens, the current one beside it. */
 export function Shell({ themeToggle }: { themeToggle: ReactNode }) {
   const { supabase, session } = useAuth();
+  const navigate = useNavigate();
+  const commands: MenuCommand[] = [
+    ...SCREENS.map(({ path, label }) => ({ label: `Go to ${label}`, run: () => void navigate(`/${path}`) })),
+    { label: "Sign out", run: () => void supabase.auth.signOut() },
+  ];
   return (
     <div className="flex min-h-screen flex-col md:flex-row">
       <aside className="flex flex-col gap-4 border-b p-4 md:w-56 md:border-r md:border-b-0">
         <span className="text-lg font-semibold">GardenOS</span>
+        <span className="hidden text-xs text-muted-foreground md:block">
+          <kbd>⌘K</kbd> / <kbd>Ctrl+K</kbd>: command menu
+        </span>
         <nav aria-label="Main">
           <ul className="flex flex-wrap gap-1 md:flex-col">
             {SCREENS.map(({ path, label }) => (
@@ -61,15 +74,20 @@ export function Shell({ themeToggle }: { themeToggle: ReactNode }) {
           </Button>
         </div>
       </aside>
-      <main className="flex-1 p-4 md:p-8">
+      <main className="min-w-0 flex-1 p-4 md:p-8">
+        <Suspense fallback={<p role="status">Loading…</p>}>
         <Routes>
-          <Route path="/leads" element={<Leads />} />
+          <Route path="/leads" element={<LeadsScreen />} />
+          <Route path="/leads/:id" element={<LeadPage />} />
           {SCREENS.filter((s) => s.path !== "leads").map(({ path, label }) => (
             <Route key={path} path={`/${path}`} element={<Placeholder label={label} />} />
           ))}
           <Route path="*" element={<Navigate to="/leads" replace />} />
         </Routes>
+        </Suspense>
       </main>
+      <CommandMenu commands={commands} />
+      <Toaster />
     </div>
   );
 }

@@ -40,6 +40,11 @@ def _filters(kind: Kind, own: str) -> str:
     (%(status)s::text[] IS NULL OR {a}.status = ANY (%(status)s::text[]))
     AND (%(owner_id)s::uuid IS NULL OR {a}.owner_id = %(owner_id)s::uuid)
     AND (%(tags)s::text[] IS NULL OR {a}.tags @> %(tags)s::text[]){own}
+    AND (%(custom_field)s::text[] IS NULL OR NOT EXISTS (
+        SELECT 1 FROM unnest(%(custom_field)s::text[]) AS f (pair)
+        WHERE {a}.custom_fields ->> split_part(f.pair, ':', 1)
+            IS DISTINCT FROM substr(f.pair, strpos(f.pair, ':') + 1)
+    ))
     AND (%(created_after)s::timestamptz IS NULL OR {a}.created_at > %(created_after)s::timestamptz)
     AND (%(created_before)s::timestamptz IS NULL OR {a}.created_at < %(created_before)s::timestamptz)
     AND (%(q)s::text IS NULL OR {search(kind)})

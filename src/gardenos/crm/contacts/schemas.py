@@ -11,6 +11,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validato
 
 from gardenos.crm.common import (
     IDENTITY,
+    CustomFieldFilter,
     CustomFields,
     Email,
     ListFilters,
@@ -108,6 +109,12 @@ class ContactFilters(ListFilters):
     tag: list[Tag] | None = Field(default=None, max_length=20, description="All of these (repeatable).")
     created_after: AwareDatetime | None = None
     created_before: AwareDatetime | None = None
+    custom_field: list[CustomFieldFilter] | None = Field(
+        default=None,
+        max_length=20,
+        description="`name:value`, all of these (repeatable): the custom field's value, compared as text "
+        "(`employees:40`, `vip:true`, `renewal:2025-02-28`).",
+    )
     q: ShortText = Field(
         default=None,
         description="Search: words of the name, company or email; similar names and companies; or the "
