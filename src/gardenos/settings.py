@@ -136,6 +136,9 @@ class Settings(BaseSettings):
     realtime_max_payload_bytes: int = Field(default=256 * 1024, ge=1024)
     # Frames queued for one client; a client that reads slower than its channels send is cut off here.
     realtime_send_queue: int = Field(default=1000, ge=10)
+    # An API process renews its lease in realtime.nodes every sixth of this; one silent for this long
+    # (kill -9, a lost host) is swept by the others, its presences leaving with a diff.
+    realtime_node_timeout_s: float = Field(default=30.0, ge=1, le=3600)
 
     # AI agents (/ai). Workers run inside the API process unless turned off (`gardenos worker` runs them
     # alone); unset means on, except in tests (env=test), which start their own.

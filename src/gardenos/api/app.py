@@ -97,7 +97,7 @@ def create_app(target: DatabaseTarget, *, revocation_check: bool = True) -> Fast
         revocation,
         hub,
         bus,
-        PresenceStore(database, bus),
+        PresenceStore(database, bus, settings.realtime_node_timeout_s),
         AgencyCounters(settings.realtime_max_events_per_s),
     )
 

@@ -1525,7 +1525,8 @@ CREATE TABLE realtime.nodes (
     id uuid NOT NULL,
     seen_at timestamp with time zone DEFAULT now() NOT NULL,
     connections integer DEFAULT 0 NOT NULL,
-    channels integer DEFAULT 0 NOT NULL
+    channels integer DEFAULT 0 NOT NULL,
+    expires_at timestamp with time zone DEFAULT (now() + '00:00:30'::interval) NOT NULL
 );
 
 --
