@@ -84,6 +84,11 @@ class PresenceStore:
     def _lease(self) -> dict[str, Any]:
         return {"node": self.node_id, "lease": self.node_timeout_s}
 
+    async def register(self, conn: Any) -> None:
+        """This process's row in realtime.nodes, which its presences and connections refer to (the
+        heartbeat may not have run yet)."""
+        await conn.execute(REGISTER, self._lease())
+
     async def track(self, scope: Scope, private: bool, key: str, meta: Any, replaces: str | None) -> str:
         """Track `meta` under `key`, replacing this channel's earlier presence; returns the new ref."""
         text = json.dumps(meta if isinstance(meta, dict) else {})
@@ -92,7 +97,7 @@ class PresenceStore:
         ref = uuid.uuid4().hex
         agency, topic = scope
         async with self.database.transaction("service_role") as conn:
-            await conn.execute(REGISTER, self._lease())  # the heartbeat may not have run yet
+            await self.register(conn)
             leaves: dict[str, Any] = {}
             if replaces is not None:
                 cur = await conn.execute(UNTRACK, ([replaces],))
