@@ -128,7 +128,8 @@ class Settings(BaseSettings):
     # conditions, which a caller should not otherwise see.
     rest_plan_enabled: bool = False
 
-    # /realtime/v1 (websockets): caps per API process, each breach answered on the channel with a reason.
+    # /realtime/v1 (websockets): caps, each breach answered on the channel with a reason. Connections per
+    # agency hold across every API process (realtime/limits.py); events/s is per process.
     realtime_max_connections_per_agency: int = Field(default=1000, ge=1)
     realtime_max_channels_per_connection: int = Field(default=100, ge=1)
     realtime_max_joins_per_s: float = Field(default=50.0, gt=0, description="per connection")
