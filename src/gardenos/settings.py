@@ -128,7 +128,8 @@ class Settings(BaseSettings):
     # conditions, which a caller should not otherwise see.
     rest_plan_enabled: bool = False
 
-    # /realtime/v1 (websockets): caps per API process, each breach answered on the channel with a reason.
+    # /realtime/v1 (websockets): caps, each breach answered on the channel with a reason. Connections per
+    # agency hold across every API process (realtime/limits.py); events/s is per process.
     realtime_max_connections_per_agency: int = Field(default=1000, ge=1)
     realtime_max_channels_per_connection: int = Field(default=100, ge=1)
     realtime_max_joins_per_s: float = Field(default=50.0, gt=0, description="per connection")
@@ -136,6 +137,9 @@ class Settings(BaseSettings):
     realtime_max_payload_bytes: int = Field(default=256 * 1024, ge=1024)
     # Frames queued for one client; a client that reads slower than its channels send is cut off here.
     realtime_send_queue: int = Field(default=1000, ge=10)
+    # An API process renews its lease in realtime.nodes every sixth of this; one silent for this long
+    # (kill -9, a lost host) is swept by the others, its presences leaving with a diff.
+    realtime_node_timeout_s: float = Field(default=30.0, ge=1, le=3600)
 
     # AI agents (/ai). Workers run inside the API process unless turned off (`gardenos worker` runs them
     # alone); unset means on, except in tests (env=test), which start their own.

@@ -32,6 +32,7 @@ def _render(settings: Settings, archive: str = "true") -> str:
         paths=config.NodePaths(Path("/d"), Path("/r"), Path("/p")),
         bin_dir=Path("/b"),
         archive=archive,
+        callback=config.command(Path("/py thon"), Path("/bin/failover_slots.py"), "/n/patroni.yml"),
     )
 
 
@@ -49,6 +50,9 @@ def test_patroni_yaml_keeps_awkward_values_whole() -> None:
     assert dcs["synchronous_mode"] == "quorum"
     assert dcs["synchronous_mode_strict"] is True
     assert dcs["postgresql"]["use_pg_rewind"] is True
+    callbacks = parsed["postgresql"]["callbacks"]
+    assert callbacks["on_role_change"] == "'/py thon' /bin/failover_slots.py /n/patroni.yml"
+    assert callbacks["on_start"] == callbacks["on_role_change"]
 
 
 def test_priority_mode_renders_patronis_plain_synchronous_mode() -> None:

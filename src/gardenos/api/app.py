@@ -96,6 +96,7 @@ def create_app(target: DatabaseTarget, *, revocation_check: bool = True) -> Fast
     )
     hub = Hub()
     bus = Bus(database, hub)
+    presence = PresenceStore(database, bus, settings.realtime_node_timeout_s)
     realtime = Realtime(
         settings,
         database,
@@ -103,8 +104,14 @@ def create_app(target: DatabaseTarget, *, revocation_check: bool = True) -> Fast
         revocation,
         hub,
         bus,
-        PresenceStore(database, bus),
-        AgencyCounters(settings.realtime_max_events_per_s),
+        presence,
+        AgencyCounters(
+            database,
+            bus.node_id,
+            presence.register,
+            max_connections=settings.realtime_max_connections_per_agency,
+            events_per_s=settings.realtime_max_events_per_s,
+        ),
     )
 
     @asynccontextmanager

@@ -9,7 +9,6 @@ from rich.table import Table
 
 from gardenos.cli.console import console, print_json
 from gardenos.cli.target import database_target
-from gardenos.realtime.presence import NODE_TIMEOUT_S
 from gardenos.settings import get_settings
 
 app = typer.Typer(help="Realtime (websocket) connections and channels.", no_args_is_help=True)
@@ -18,7 +17,7 @@ NODES = """
 SELECT n.id::text AS node, n.seen_at, n.connections, n.channels,
        (SELECT count(*) FROM realtime.presences p WHERE p.node_id = n.id) AS presences
 FROM realtime.nodes n
-WHERE n.seen_at > now() - make_interval(secs => %s)
+WHERE n.expires_at > now()
 ORDER BY n.seen_at DESC
 """
 
@@ -28,11 +27,11 @@ def status(as_json: bool = typer.Option(False, "--json", help="Print the process
     """Connections, channels and tracked presences per API process."""
     target = database_target(get_settings())
     with target.running(), target.connect() as conn, conn.cursor(row_factory=dict_row) as cur:
-        nodes = cur.execute(NODES, (NODE_TIMEOUT_S,)).fetchall()
+        nodes = cur.execute(NODES).fetchall()
     if as_json:
         print_json({"processes": nodes})
         return
-    table = Table(title="realtime (API processes heard from in the last 30 s)")
+    table = Table(title="realtime (API processes whose lease holds)")
     for column in ("process", "last seen", "connections", "channels", "presences"):
         table.add_column(column, justify="left" if column in ("process", "last seen") else "right")
     for node in nodes:

@@ -41,6 +41,8 @@ Progress = Callable[[str], None]
 POLL_S = 0.1
 # Patroni's init (see patroni_init.py), copied next to walcrypt.py.
 LAUNCHER = "patroni_init.py"
+# Patroni's callback that lets a former leader's failover slots be synchronised (failover_slots.py).
+FAILOVER_SLOTS = "failover_slots.py"
 
 
 def _quiet(message: str) -> None:
@@ -222,7 +224,11 @@ class Cluster:
         ):
             changed.add("etcd")
         script = layout.script_dir / "walcrypt.py"
-        for package, name in (("gardenos.backup", "walcrypt.py"), ("gardenos.cluster", LAUNCHER)):
+        for package, name in (
+            ("gardenos.backup", "walcrypt.py"),
+            ("gardenos.cluster", LAUNCHER),
+            ("gardenos.cluster", FAILOVER_SLOTS),
+        ):
             copy = layout.script_dir / name
             copy.write_bytes(resources.files(package).joinpath(name).read_bytes())
             copy.chmod(0o644)
@@ -250,8 +256,11 @@ class Cluster:
                 socket_dir=layout.owned_dir(folder / "run"),
                 pgpass=folder / "pgpass",
             )
+            callback = config.command(
+                self.python, layout.script_dir / FAILOVER_SLOTS, str(folder / "patroni.yml")
+            )
             text = config.render_patroni(
-                spec, node, self.settings, paths=paths, bin_dir=bin_dir, archive=archive
+                spec, node, self.settings, paths=paths, bin_dir=bin_dir, archive=archive, callback=callback
             )
             if layout.write_private(folder / "patroni.yml", text):
                 changed.add(node.name)

@@ -63,6 +63,11 @@ def restore_command(
     return _walcrypt(python, script, f"restore {src} %p", key_file, store_file)
 
 
+def command(python: Path, script: Path, *arguments: str) -> str:
+    """A command line running one of the cluster's scripts with the service user's Python."""
+    return " ".join(shlex.quote(str(part)) for part in (python, script, *arguments))
+
+
 def _walcrypt(
     python: Path, script: Path, arguments: str, key_file: Path | None, store_file: Path | None
 ) -> str:
@@ -82,6 +87,7 @@ def render_patroni(
     paths: NodePaths,
     bin_dir: Path,
     archive: str,
+    callback: str,
 ) -> str:
     return template("patroni.yml").substitute(
         scope=spec.scope,
@@ -106,6 +112,7 @@ def render_patroni(
         rewind_user=REWIND_USER,
         rewind_password=_yaml(spec.rewind_password),
         archive_command=_yaml(archive),
+        slot_callback=_yaml(callback),
     )
 
 

@@ -1539,6 +1539,16 @@ CREATE TABLE public.saved_views (
 );
 
 --
+-- Name: connections; Type: TABLE; Schema: realtime; Owner: -
+--
+
+CREATE TABLE realtime.connections (
+    node_id uuid NOT NULL,
+    tag text NOT NULL,
+    agency_id uuid
+);
+
+--
 -- Name: messages; Type: TABLE; Schema: realtime; Owner: -
 --
 
@@ -1563,7 +1573,8 @@ CREATE TABLE realtime.nodes (
     id uuid NOT NULL,
     seen_at timestamp with time zone DEFAULT now() NOT NULL,
     connections integer DEFAULT 0 NOT NULL,
-    channels integer DEFAULT 0 NOT NULL
+    channels integer DEFAULT 0 NOT NULL,
+    expires_at timestamp with time zone DEFAULT (now() + '00:00:30'::interval) NOT NULL
 );
 
 --
@@ -1909,6 +1920,13 @@ ALTER TABLE ONLY public.saved_views
 
 ALTER TABLE ONLY public.saved_views
     ADD CONSTRAINT saved_views_pkey PRIMARY KEY (id);
+
+--
+-- Name: connections connections_tag_agency_id_key; Type: CONSTRAINT; Schema: realtime; Owner: -
+--
+
+ALTER TABLE ONLY realtime.connections
+    ADD CONSTRAINT connections_tag_agency_id_key UNIQUE NULLS NOT DISTINCT (tag, agency_id);
 
 --
 -- Name: messages messages_pkey; Type: CONSTRAINT; Schema: realtime; Owner: -
@@ -2289,6 +2307,18 @@ CREATE INDEX record_embeddings_agency_model_idx ON public.record_embeddings USIN
 --
 
 CREATE INDEX record_embeddings_embedding_idx ON public.record_embeddings USING hnsw (((embedding)::extensions.halfvec(384)) extensions.halfvec_cosine_ops) WITH (m='16', ef_construction='64');
+
+--
+-- Name: connections_agency_idx; Type: INDEX; Schema: realtime; Owner: -
+--
+
+CREATE INDEX connections_agency_idx ON realtime.connections USING btree (agency_id);
+
+--
+-- Name: connections_node_idx; Type: INDEX; Schema: realtime; Owner: -
+--
+
+CREATE INDEX connections_node_idx ON realtime.connections USING btree (node_id);
 
 --
 -- Name: messages_inserted_at_idx; Type: INDEX; Schema: realtime; Owner: -
@@ -2949,6 +2979,20 @@ ALTER TABLE ONLY public.saved_views
     ADD CONSTRAINT saved_views_user_id_fkey FOREIGN KEY (user_id) REFERENCES auth.users(id) ON DELETE CASCADE;
 
 --
+-- Name: connections connections_agency_id_fkey; Type: FK CONSTRAINT; Schema: realtime; Owner: -
+--
+
+ALTER TABLE ONLY realtime.connections
+    ADD CONSTRAINT connections_agency_id_fkey FOREIGN KEY (agency_id) REFERENCES public.agencies(id) ON DELETE CASCADE;
+
+--
+-- Name: connections connections_node_id_fkey; Type: FK CONSTRAINT; Schema: realtime; Owner: -
+--
+
+ALTER TABLE ONLY realtime.connections
+    ADD CONSTRAINT connections_node_id_fkey FOREIGN KEY (node_id) REFERENCES realtime.nodes(id) ON DELETE CASCADE;
+
+--
 -- Name: messages messages_agency_id_fkey; Type: FK CONSTRAINT; Schema: realtime; Owner: -
 --
 
@@ -3295,6 +3339,12 @@ CREATE POLICY tenant_read ON public.agent_subscriptions FOR SELECT TO authentica
 --
 
 CREATE POLICY tenant_read ON public.price_list_items FOR SELECT TO authenticated USING ((agency_id = ( SELECT auth.agency_id() AS agency_id)));
+
+--
+-- Name: connections; Type: ROW SECURITY; Schema: realtime; Owner: -
+--
+
+ALTER TABLE realtime.connections ENABLE ROW LEVEL SECURITY;
 
 --
 -- Name: messages; Type: ROW SECURITY; Schema: realtime; Owner: -
@@ -3829,6 +3879,12 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.record_embeddings TO service_r
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.saved_views TO anon;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.saved_views TO authenticated;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.saved_views TO service_role;
+
+--
+-- Name: TABLE connections; Type: ACL; Schema: realtime; Owner: -
+--
+
+GRANT ALL ON TABLE realtime.connections TO service_role;
 
 --
 -- Name: TABLE messages; Type: ACL; Schema: realtime; Owner: -

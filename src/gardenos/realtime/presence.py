@@ -3,8 +3,9 @@ written by the process that holds the connection, in the same transaction as the
 every process the diff (bus.py). A joining client reads the state from the table, so it sees the
 presences of every process; a diff is what changed, in the order the database committed it.
 
-Each process heartbeats its row in `realtime.nodes`; one that stopped (kill -9) is swept by the others
-after `NODE_TIMEOUT_S`, its presences leaving with a diff like any other.
+Each process heartbeats its row in `realtime.nodes` (a lease); one that stopped (kill -9) is swept by the
+others once its lease ran out (`realtime_node_timeout_s`), its presences leaving with a diff like any
+other.
 """
 
 from __future__ import annotations
@@ -21,16 +22,21 @@ from gardenos.realtime.bus import NOTIFY, Bus, PresenceDiff, Scope
 
 log = logging.getLogger(__name__)
 
-HEARTBEAT_S = 5.0
-NODE_TIMEOUT_S = 30.0
+# Heartbeats per lease: a process survives a few failed ones (a failover's pause) before it is swept.
+HEARTBEATS_PER_LEASE = 6
 # One presence must fit a NOTIFY beside its scope.
 MAX_META_BYTES = 3000
 
-REGISTER = "INSERT INTO realtime.nodes (id) VALUES (%s) ON CONFLICT (id) DO UPDATE SET seen_at = now()"
+REGISTER = """
+INSERT INTO realtime.nodes (id, expires_at) VALUES (%(node)s, now() + make_interval(secs => %(lease)s))
+ON CONFLICT (id) DO UPDATE SET seen_at = now(), expires_at = excluded.expires_at
+"""
 HEARTBEAT = """
-INSERT INTO realtime.nodes (id, connections, channels) VALUES (%s, %s, %s)
+INSERT INTO realtime.nodes (id, connections, channels, expires_at)
+VALUES (%(node)s, %(connections)s, %(channels)s, now() + make_interval(secs => %(lease)s))
 ON CONFLICT (id) DO UPDATE
-SET seen_at = now(), connections = excluded.connections, channels = excluded.channels
+SET seen_at = now(), connections = excluded.connections, channels = excluded.channels,
+    expires_at = excluded.expires_at
 """
 FORGET_NODE = "DELETE FROM realtime.nodes WHERE id = %s"
 TRACK = """
@@ -45,10 +51,10 @@ SELECT key, ref, meta FROM realtime.presences
 WHERE topic = %s AND agency_id IS NOT DISTINCT FROM %s AND private = %s
 ORDER BY inserted_at, ref
 """
-# The presences of processes that stopped heartbeating, removed with their node.
+# The presences of processes whose lease ran out, removed with their node.
 SWEEP = """
 WITH dead AS (
-    DELETE FROM realtime.nodes WHERE seen_at < now() - make_interval(secs => %s) AND id <> %s RETURNING id
+    DELETE FROM realtime.nodes WHERE expires_at < now() AND id <> %s RETURNING id
 )
 DELETE FROM realtime.presences p USING dead WHERE p.node_id = dead.id
 RETURNING p.agency_id, p.topic, p.private, p.key, p.ref, p.meta
@@ -66,13 +72,22 @@ def _entry(ref: str, meta: Any) -> dict[str, Any]:
 
 
 class PresenceStore:
-    def __init__(self, database: Database, bus: Bus) -> None:
+    def __init__(self, database: Database, bus: Bus, node_timeout_s: float) -> None:
         self.database = database
         self.bus = bus
+        self.node_timeout_s = node_timeout_s
 
     @property
     def node_id(self) -> uuid.UUID:
         return self.bus.node_id
+
+    def _lease(self) -> dict[str, Any]:
+        return {"node": self.node_id, "lease": self.node_timeout_s}
+
+    async def register(self, conn: Any) -> None:
+        """This process's row in realtime.nodes, which its presences and connections refer to (the
+        heartbeat may not have run yet)."""
+        await conn.execute(REGISTER, self._lease())
 
     async def track(self, scope: Scope, private: bool, key: str, meta: Any, replaces: str | None) -> str:
         """Track `meta` under `key`, replacing this channel's earlier presence; returns the new ref."""
@@ -82,7 +97,7 @@ class PresenceStore:
         ref = uuid.uuid4().hex
         agency, topic = scope
         async with self.database.transaction("service_role") as conn:
-            await conn.execute(REGISTER, (self.node_id,))  # the heartbeat may not have run yet
+            await self.register(conn)
             leaves: dict[str, Any] = {}
             if replaces is not None:
                 cur = await conn.execute(UNTRACK, ([replaces],))
@@ -132,13 +147,15 @@ class PresenceStore:
             while True:
                 try:
                     async with self.database.transaction("service_role") as conn:
-                        await conn.execute(HEARTBEAT, (self.node_id, *counts()))
-                        cur = await conn.execute(SWEEP, (NODE_TIMEOUT_S, self.node_id))
+                        connections, channels = counts()
+                        params = self._lease() | {"connections": connections, "channels": channels}
+                        await conn.execute(HEARTBEAT, params)
+                        cur = await conn.execute(SWEEP, (self.node_id,))
                         await self._announce_leaves(conn, await cur.fetchall())
                         await conn.execute(PRUNE)
                 except Exception:
                     log.exception("realtime presence: heartbeat failed; trying again")
-                await asyncio.sleep(HEARTBEAT_S)
+                await asyncio.sleep(self.node_timeout_s / HEARTBEATS_PER_LEASE)
         finally:
             # Awaited here, after the cancellation: the lifespan closes the pool only once this returns.
             await self._forget()

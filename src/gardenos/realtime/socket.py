@@ -355,12 +355,20 @@ class Connection:
         except GardenError as exc:
             raise Refused(f"InvalidJWTToken: {exc.message}") from None
         agency = _agency(principal)
-        holders = self.rt.counters.connections[agency]
-        if id(self) not in holders and len(holders) >= settings.realtime_max_connections_per_agency:
+        if not await self.rt.counters.claim(agency, self.tag):
             raise Refused(
                 "ConnectionRateLimitReached: at most "
                 f"{settings.realtime_max_connections_per_agency} connections per agency"
             )
+        try:
+            await self._join(frame, principal, config)
+        except BaseException:
+            # A refused join gives back the place it took, unless another channel holds it.
+            if not any(other.scope[0] == agency for other in self.channels.values()):
+                await self.rt.counters.release(agency, self.tag)
+            raise
+
+    async def _join(self, frame: Frame, principal: Principal, config: dict[str, Any]) -> None:
         channel = Channel(self, frame.topic, frame.join_ref, principal, config)
         if channel.private:
             channel.permissions = await authorize(self.rt.database, principal, channel.sub_topic)
@@ -371,7 +379,6 @@ class Connection:
         except BusNotReady as exc:
             raise Refused(str(exc)) from None
         bindings = await self.subscribe_changes(channel, config.get("postgres_changes") or [])
-        holders.add(id(self))
         self.channels[frame.topic] = channel
         self.rt.hub.add(channel.scope, channel)
         self.reply(frame, "ok", {"postgres_changes": bindings})
@@ -408,7 +415,7 @@ class Connection:
         await channel.close()
         agency = channel.scope[0]
         if not any(other.scope[0] == agency for other in self.channels.values()):
-            self.rt.counters.release(agency, id(self))
+            await self.rt.counters.release(agency, self.tag)
 
     async def shut(self, channel: Channel, reason: str) -> None:
         """Close a channel with a reason, as Supabase: a `system` error, then `phx_close`."""

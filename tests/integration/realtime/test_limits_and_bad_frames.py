@@ -3,6 +3,8 @@ an error on the channel with a reason, or a close with a reason; the server neve
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 from collections.abc import Iterator
 
@@ -116,3 +118,44 @@ async def test_channel_join_connection_and_event_limits_answer_with_a_reason(tig
         assert (await _error(ws, await ws.push(TOPIC, "phx_join", auth))).startswith(
             "ClientJoinRateLimitReached"
         )
+
+
+async def test_connections_per_agency_hold_across_processes(
+    api: Api, database: SessionDatabase, mailbox: tuple[Mailbox, int]
+) -> None:
+    """Two API processes with one connection per agency between them: a connection on the second is
+    refused while the first holds the place, and taken once the first leaves; a join the cap refused
+    holds no place."""
+    owner = agency_owner(api, "Tight Across Agency")
+    auth = {"access_token": owner.access_token}
+    one = contextlib.contextmanager(serve)
+    with (
+        one(database, mailbox, realtime_max_connections_per_agency=1) as tight,
+        one(database, mailbox, realtime_max_connections_per_agency=1) as beside,
+    ):
+        async with (
+            raw_socket(tight.url, tight.anon_key) as here,
+            raw_socket(beside.url, beside.anon_key) as there,
+        ):
+            joined = await here.reply_to(await here.push(TOPIC, "phx_join", auth))
+            assert joined["payload"]["status"] == "ok"
+            refused = await _error(there, await there.push(TOPIC, "phx_join", auth))
+            assert refused.startswith("ConnectionRateLimitReached: at most 1 connections per agency")
+
+            left = await here.reply_to(await here.push(TOPIC, "phx_leave", {}))
+            assert left["payload"]["status"] == "ok"
+            joined = await there.reply_to(await there.push(TOPIC, "phx_join", auth))
+            assert joined["payload"]["status"] == "ok"
+            # Now the first process's connection is the one too many.
+            refused = await _error(here, await here.push("realtime:again", "phx_join", auth))
+            assert refused.startswith("ConnectionRateLimitReached")
+        # The second's connection closed: its place is free again for the first process.
+        async with raw_socket(tight.url, tight.anon_key) as later:
+            for _ in range(100):
+                reply = await later.reply_to(await later.push(TOPIC, "phx_join", auth))
+                if reply["payload"]["status"] == "ok":
+                    break
+                # The closing connection gives its place back just after the socket closes.
+                assert reply["payload"]["response"]["reason"].startswith("ConnectionRateLimitReached")
+                await asyncio.sleep(0.1)
+            assert reply["payload"]["status"] == "ok"

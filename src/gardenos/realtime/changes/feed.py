@@ -54,6 +54,9 @@ START = "SELECT pg_current_wal_insert_lsn()::text"
 CAST = "SELECT %s::text[]::{}[]"
 MAX_BACKOFF_S = 10.0
 LOCK_RETRY_S = 1.0
+# How long a process whose bus connection came back waits to see whether it reads the slot again
+# itself (its reader reconnects too, after a failover): long enough for the reader's backoff.
+RESUME_WAIT_S = MAX_BACKOFF_S + 2 * LOCK_RETRY_S
 # Consecutive failures on the same batch before it is skipped (with a gap notice) rather than retried.
 MAX_BATCH_FAILURES = 5
 
@@ -162,6 +165,15 @@ class DatabaseChangeFeed:
         self.unavailable: str | None = None
         # This process holds the slot (tests and `realtime status` read it).
         self.reading = asyncio.Event()
+        # Where this process's reader last moved (or asked to move) the slot on to (None: it never read
+        # it), and whether it took the slot back no further on: then no other process consumed
+        # anything meanwhile.
+        self._advanced_to: int | None = None
+        self._resumed_own = False
+        # Counts the times this process took the slot: a listener that came back tells whether the
+        # reader held it all along.
+        self._epoch = 0
+        self._settling: asyncio.Task[None] | None = None
         self.delivered = 0
 
     # -- ChangeFeed ---------------------------------------------------------------------------------
@@ -216,6 +228,9 @@ class DatabaseChangeFeed:
         ]
 
     async def stop(self) -> None:
+        if self._settling is not None:
+            self._tasks.append(self._settling)
+            self._settling = None
         for task in self._tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -235,6 +250,9 @@ class DatabaseChangeFeed:
                     await self._lock(slot)
                     if await slot.ensure():
                         await self._gap("the change feed's replication slot was created again")
+                    confirmed, mine = await slot.confirmed(), self._advanced_to
+                    self._resumed_own = mine is not None and confirmed is not None and confirmed <= mine
+                    self._epoch += 1
                     self.reading.set()
                     backoff = 0.5
                     await self._read(slot)
@@ -265,7 +283,7 @@ class DatabaseChangeFeed:
             flushed, messages = await slot.peek(self.batch_size)
             if not messages:
                 # Nothing published committed before `flushed`: move on, or the slot keeps WAL forever.
-                await slot.advance(flushed)
+                await self._advance(slot, flushed)
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.poll_interval_s)
@@ -283,9 +301,15 @@ class DatabaseChangeFeed:
                     raise
                 log.exception("change feed: skipping a batch that failed %d times", count)
                 await self._gap("changes could not be delivered and were skipped")
-            await slot.advance(last_lsn)
+            await self._advance(slot, last_lsn)
             await slot.mark()
             failures = (0, 0)
+
+    async def _advance(self, slot: Slot, lsn: int) -> None:
+        # Noted before the call: a connection cut during it may have moved the slot all the same, and
+        # everything before `lsn` was handed on already.
+        self._advanced_to = lsn
+        await slot.advance(lsn)
 
     async def _publish(self, slot: Slot, changes: list[Change]) -> None:
         """Hand the batch to the node's other processes, if any listens (committed before this process
@@ -307,18 +331,20 @@ class DatabaseChangeFeed:
     async def _listen(self) -> None:
         """The bus: a dedicated connection that holds a listener's lock and LISTENs, reconnecting for as
         long as it runs. Changes sent while it was away are lost to this process: its subscriptions are
-        told (unless this process reads the slot itself, and so missed nothing)."""
+        told (`_bus_came_back`), unless nothing was sent."""
         backoff = 0.5
-        first = True
+        dropped: tuple[int, bool] | None = None  # (reader epoch, reading) when the connection was lost
         while True:
             try:
                 async with await connect_dedicated(self.decode_url) as conn:
                     await conn.execute(bus.LISTENER_LOCK, self._bus_keys)
                     await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(bus.CHANNEL)))
                     self._listen_pid = conn.info.backend_pid
-                    if not first and not self.reading.is_set():
-                        await self._gap_here("the connection to the change feed was lost and restored")
-                    first = False
+                    if dropped is not None and (self._settling is None or self._settling.done()):
+                        self._settling = asyncio.get_running_loop().create_task(
+                            self._bus_came_back(*dropped), name="change-feed-bus-gap"
+                        )
+                    dropped = None
                     backoff = 0.5
                     self.listening.set()
                     async for notification in conn.notifies():
@@ -329,8 +355,21 @@ class DatabaseChangeFeed:
                 log.exception("change feed bus: a batch failed; reconnecting in %.1f s", backoff)
             self.listening.clear()
             self._listen_pid = 0
+            if dropped is None:
+                dropped = (self._epoch, self.reading.is_set())
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, MAX_BACKOFF_S)
+
+    async def _bus_came_back(self, epoch: int, was_reading: bool) -> None:
+        """Batches sent while this process's bus connection was away are lost to it, unless nobody else
+        read the slot meanwhile: this process read it all along, or takes it back (its reader
+        reconnects too, as after a failover) no further than it left it. Otherwise its subscriptions
+        are told."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.reading.wait(), RESUME_WAIT_S)
+        all_along = was_reading and self._epoch == epoch
+        if not (self.reading.is_set() and (all_along or self._resumed_own)):
+            await self._gap_here("the connection to the change feed was lost and restored")
 
     async def _on_bus(self, payload: str) -> None:
         reader, batch, index, count, text = bus.split(payload)

@@ -31,6 +31,8 @@ SELECT data FROM pg_logical_slot_peek_binary_changes(
     %s, NULL, %s, 'proto_version', '1', 'publication_names', %s, 'messages', 'true')
 """
 ADVANCE = "SELECT pg_replication_slot_advance(%s, %s::pg_lsn)"
+# Where the slot's next reader starts: everything before it was handed on (or had nothing published).
+CONFIRMED = "SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = %s"
 # Each peek decodes again from the slot's restart_lsn, which moves only past a running-transactions
 # record in the WAL; PostgreSQL writes one every 15 s (bgwriter) or at checkpoints. Writing one more
 # often keeps what every peek decodes again small: without it, at 200 commits/s, each peek decoded
@@ -91,6 +93,10 @@ class Slot:
 
     async def advance(self, lsn: int) -> None:
         await self.conn.execute(ADVANCE, (self.name, format_lsn(lsn)))
+
+    async def confirmed(self) -> int | None:
+        row = await (await self.conn.execute(CONFIRMED, (self.name,))).fetchone()
+        return parse_lsn(str(row[0])) if row and row[0] else None
 
     async def mark(self) -> None:
         """A running-transactions record in the WAL now (see SNAPSHOT), at most every SNAPSHOT_EVERY_S;

@@ -94,3 +94,54 @@ async def test_a_slot_made_again_tells_every_subscription_of_a_possible_gap(worl
         insert_leads(world, agency, ["later"])
         assert [e["record"]["first_name"] for e in await here.wait(1)][-1] == "later"
         assert [e["record"]["first_name"] for e in await there.wait(1)][-1] == "later"
+
+
+def terminate(world: World, pid: int) -> None:
+    with world.owner() as conn:
+        conn.execute("SELECT pg_terminate_backend(%s)", (pid,))
+
+
+def reader_pid(world: World) -> int:
+    with world.owner() as conn:
+        row = conn.execute(
+            "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted"
+            " AND classid = hashtext('gardenos_change_feed')::oid AND objid = hashtext(%s)::oid",
+            (world.feed.slot_name,),
+        ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+async def test_the_reader_losing_its_connections_misses_nothing_and_says_no_gap(world: World) -> None:
+    """As in a failover: the only process's connections (its slot reader's and its bus listener's) are
+    cut at once. It reads the slot again where it left it: nothing was missed, so no notice."""
+    agency = world.agency()
+    member = world.member(agency)
+    sink = Sink()
+    await world.feed.subscribe(member.principal, ChangeSpec("INSERT", "public", "leads"), sink)
+    insert_leads(world, agency, ["before"])
+    await sink.wait(1)
+    listener = world.feed._listen_pid
+    terminate(world, reader_pid(world))
+    terminate(world, listener)
+    insert_leads(world, agency, ["while", "away"])
+    await sink.wait(3)
+    insert_leads(world, agency, ["after"])
+    assert [e["record"]["first_name"] for e in await sink.wait(4)] == ["before", "while", "away", "after"]
+    # Long enough for a notice to have come (the feed waits a while to see whether it reads the slot).
+    await asyncio.sleep(15)
+    assert sink.gaps == []
+
+
+async def test_a_process_whose_bus_connection_was_lost_while_another_read_is_told(world: World) -> None:
+    agency = world.agency()
+    member = world.member(agency)
+    async with second_process(world) as other:
+        sink = Sink()
+        await other.subscribe(member.principal, ChangeSpec("INSERT", "public", "leads"), sink)
+        insert_leads(world, agency, ["before"])
+        await sink.wait(1)
+        terminate(world, other._listen_pid)
+        # Read by the fixture's feed while nobody else listens: not sent on the bus.
+        insert_leads(world, agency, ["unheard"])
+        assert await sink.wait_gap()
