@@ -182,3 +182,16 @@ def test_a_merge_and_a_conversion_take_the_files_to_the_surviving_record(
     client = converted.json()["client"]["id"]
     assert _names(http, "clients", client) == sorted([clash, "photo.jpg", "plan.pdf"])
     assert _names(http, "leads", survivor) == []
+
+
+def test_files_are_not_attached_while_the_bucket_is_public(api: Api, bravo: Member) -> None:
+    lead = _lead(api, bravo)
+    with api.http(bravo.access_token) as http:
+        assert _attach(http, "leads", lead, "first.txt", b"1").status_code == 201
+        assert http.put("/storage/v1/bucket/attachments", json={"public": True}).status_code == 200
+        refused = _attach(http, "leads", lead, "contract.pdf", b"private")
+        assert refused.status_code == 409
+        assert "public" in refused.text
+        assert http.get(f"/storage/v1/object/attachments/leads/{lead}/contract.pdf").status_code == 404
+        assert http.put("/storage/v1/bucket/attachments", json={"public": False}).status_code == 200
+        assert _attach(http, "leads", lead, "contract.pdf", b"private").status_code == 201

@@ -93,6 +93,12 @@ async def upload(
     # Created by the server, private: a member may attach files but not create buckets.
     with contextlib.suppress(Duplicate):
         await storage.create_bucket(_server_scope(scope.agency_id), BUCKET, BUCKET, {"public": False})
+    if (await storage.get_bucket(scope, BUCKET))["public"]:
+        # Made public by an admin through /storage/v1: a contract attached now would be on the web.
+        raise Conflict(
+            f"the agency's {BUCKET!r} bucket is public: make it private (PUT /storage/v1/bucket/{BUCKET} "
+            '{"public": false}) before attaching files'
+        )
     await storage.upload(
         scope,
         BUCKET,
