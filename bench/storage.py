@@ -238,6 +238,7 @@ def _s3_ceiling(endpoint: str, work: Path, large_mb: int, objects: int) -> dict[
         figures["up_large"] = large_mb / _timed(
             lambda: client.upload_fileobj(src, S3_BUCKET, "ceiling/large", Config=config)
         )
+
     def stream() -> None:
         # As the API reads: one GET, its body in 256 KiB blocks (boto3's managed download, a ranged GET
         # per part, is slower against moto than this).
@@ -328,6 +329,6 @@ def _run(
     console.print(table)
     console.print(
         "ceilings: disk = copying the same bytes file to file with an fsync (uploads), reading them back "
-        "from the page cache (downloads); s3 = boto3 put_object/get_object, its multipart upload and a streamed GET, "
-        "directly against the same moto server"
+        "from the page cache (downloads); s3 = boto3 put_object/get_object, its multipart upload and a "
+        "streamed GET, directly against the same moto server"
     )

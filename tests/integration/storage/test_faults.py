@@ -144,7 +144,7 @@ def test_kill_9_during_an_upload_leaves_nothing_visible_and_the_next_start_clear
     servers.append(second := UpProcess(database, tmp_path / "second.log", **env))
     _until(lambda: not (_unfinished(backend, database) & left), "the sweeper removed the unfinished write")
     assert backend.stored() == before
-    second.interrupt()
+    second.kill()
 
     # And the name is free: the same upload goes through.
     put = http_a.post(f"/storage/v1/object/{bucket_name}/big.bin", content=BLOCK)
