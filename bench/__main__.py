@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from bench import agents, api, auth, backup, cluster, demo_data, importer, realtime, realtime_changes
+from bench import agents, api, auth, backup, cluster, demo_data, importer, realtime, realtime_changes, storage
 
 
 def main() -> None:
@@ -46,6 +46,16 @@ def main() -> None:
     )
     parser.add_argument("--rt-loaders", type=int, default=2, help="realtime: load-generator processes")
     parser.add_argument(
+        "--storage-large-mb",
+        type=int,
+        default=256,
+        help="storage: MiB of the large object (256 keeps the run short; the issue's figure is 1024)",
+    )
+    parser.add_argument("--storage-objects", type=int, default=32, help="storage: 1 MiB objects each way")
+    parser.add_argument(
+        "--storage-small", type=int, default=1000, help="storage: 4 KiB objects and signed GETs"
+    )
+    parser.add_argument(
         "--only",
         choices=[
             "auth",
@@ -58,6 +68,7 @@ def main() -> None:
             "backup",
             "realtime-changes",
             "realtime",
+            "storage",
         ],
         help="run one benchmark",
     )
@@ -102,6 +113,8 @@ def main() -> None:
             insert_rate=args.rt_insert_rate,
             loader_count=args.rt_loaders,
         )
+    if args.only in (None, "storage"):
+        storage.run(large_mb=args.storage_large_mb, objects=args.storage_objects, small=args.storage_small)
 
 
 main()

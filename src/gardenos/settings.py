@@ -205,6 +205,12 @@ class Settings(BaseSettings):
     # before the sweeper removes it with its bytes (each accepted chunk pushes the expiry back).
     storage_resumable_max_chunk_bytes: int = Field(default=64 << 20, ge=1 << 16)
     storage_resumable_expiry_s: int = Field(default=24 * 3600, ge=1)
+    # The sweeper (at start, then every SWEEP_INTERVAL_S; 0: at start only) removes what uploads of a
+    # dead process left: on disk a temporary whose writer is gone (its lock is free) at once, any
+    # temporary or S3 multipart upload not written to for ABANDONED_UPLOAD_S, and stored bytes no
+    # object names that are older than that (a process killed between storing and recording them).
+    storage_abandoned_upload_s: float = Field(default=3600.0, gt=0)
+    storage_sweep_interval_s: float = Field(default=3600.0, ge=0)
     # S3-compatible storage for the objects instead of STORAGE_DIR when a bucket is set: as the backup's
     # S3 settings (path-style requests when an endpoint is set; keys unset: boto3's usual sources).
     # Objects go under `<prefix>/<agency uuid>/<random id>`. Every API node sees the same bucket, so it

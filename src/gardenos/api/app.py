@@ -46,6 +46,7 @@ from gardenos.realtime.socket import Realtime
 from gardenos.rest import routes as rest_routes
 from gardenos.storage import render_routes as storage_render_routes
 from gardenos.storage import routes as storage_routes
+from gardenos.storage import sweeper as storage_sweeper
 from gardenos.storage import tus as storage_tus
 from gardenos.storage.image_cache import ImageCache
 from gardenos.storage.images import Limits
@@ -153,6 +154,18 @@ def create_app(target: DatabaseTarget, *, revocation_check: bool = True) -> Fast
         )
         listeners.append(
             asyncio.create_task(realtime.presence.run(realtime.counts), name="realtime-presence")
+        )
+        # What uploads of a killed process left (unfinished writes, bytes no object names).
+        listeners.append(
+            asyncio.create_task(
+                storage_sweeper.run(
+                    database,
+                    app.state.storage.store,
+                    settings.storage_abandoned_upload_s,
+                    settings.storage_sweep_interval_s,
+                ),
+                name="storage-sweeper",
+            )
         )
         await ai.start()
         if isinstance(change_feed, DatabaseChangeFeed):

@@ -9,7 +9,7 @@ from pydantic import ValidationError
 from rich.markup import escape
 
 from gardenos import __version__
-from gardenos.cli import ai, backup, cluster, db, demo, importer, keys, mail, realtime, up, worker
+from gardenos.cli import ai, backup, cluster, db, demo, importer, keys, mail, realtime, storage, up, worker
 from gardenos.cli.console import err_console
 from gardenos.errors import GardenError
 
@@ -29,6 +29,7 @@ app.add_typer(db.app, name="db")
 app.add_typer(mail.app, name="mail")
 app.add_typer(realtime.app, name="realtime")
 app.add_typer(importer.app, name="import")
+app.add_typer(storage.app, name="storage")
 app.add_typer(cluster.app, name="cluster")
 app.add_typer(backup.app, name="backup")
 app.add_typer(backup.restore_app, name="restore")

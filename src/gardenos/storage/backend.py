@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import os
 import re
 import time
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
@@ -29,12 +30,17 @@ WRITE_BLOCK = 1 << 20
 TMP_DIR = ".tmp"
 # Resumable uploads' bytes so far: beside the objects, never under a key a metadata row can name.
 UPLOADS_DIR = ".uploads"
-# A temporary not written to for this long belongs to an upload that will never finish.
-ABANDONED_AFTER_S = 24 * 3600
+# A temporary is created, then locked: one younger than this may be unlocked only because its writer
+# has not taken the lock yet.
+FRESH_S = 5.0
 
 
 def new_key(agency_id: uuid.UUID) -> str:
     return f"{agency_id}/{uuid.uuid4().hex}"
+
+
+def is_key(key: str) -> bool:
+    return _KEY.fullmatch(key) is not None
 
 
 def checked(key: str) -> str:
@@ -88,6 +94,10 @@ class Staging(Protocol):
 
 
 class ObjectStore(Staging, Protocol):
+    def where(self) -> str:
+        """Where the objects are, for people to read."""
+        ...
+
     def writer(self, key: str) -> Writer: ...
     def read(self, key: str, start: int = 0, end: int | None = None) -> AsyncGenerator[bytes, None]:
         """Bytes `start`..`end` (inclusive, as HTTP ranges) of the object; ObjectNotFound if it is gone."""
@@ -95,6 +105,15 @@ class ObjectStore(Staging, Protocol):
 
     async def copy(self, source: str, dest: str) -> None: ...
     async def delete(self, key: str) -> None: ...
+    async def remove_abandoned(self, idle_s: float, resumable: Collection[str] = ()) -> int:
+        """Remove unfinished writes whose process is gone (or that nothing wrote to for `idle_s`); how
+        many. Never a write that is still going on in a live process, nor the staging of a resumable
+        upload whose key is in `resumable` (it waits, idle, for its next chunk until it expires)."""
+        ...
+
+    def keys(self, before: float) -> AsyncGenerator[str, None]:
+        """Every stored key last written before `before` (a time.time()), one agency's after another."""
+        ...
 
 
 class DiskStore:
@@ -106,15 +125,42 @@ class DiskStore:
         self.root = root.resolve()
         (self.root / TMP_DIR).mkdir(parents=True, exist_ok=True)
         (self.root / UPLOADS_DIR).mkdir(exist_ok=True)
-        self._remove_abandoned()
 
-    def _remove_abandoned(self) -> None:
-        """Temporaries of uploads whose process died (kill -9, power cut). Only old ones: other API
-        processes may share this folder and be writing theirs now."""
+    def where(self) -> str:
+        return str(self.root)
+
+    async def remove_abandoned(self, idle_s: float, resumable: Collection[str] = ()) -> int:
+        # Resumable uploads stage under UPLOADS_DIR, which this never reads.
+        return await asyncio.to_thread(self._remove_abandoned, idle_s)
+
+    def _remove_abandoned(self, idle_s: float) -> int:
+        """Temporaries of uploads whose process died (kill -9, power cut): a writer holds a lock on its
+        temporary (flock, which the kernel releases with the process), so one we can lock has no
+        writer; other API processes sharing the folder keep theirs (on NFS too: Linux maps flock to
+        its byte-range locks). `idle_s` is not needed here: a live writer's lock says it is alive."""
+        removed = 0
         for part in (self.root / TMP_DIR).glob("*.part"):
-            with contextlib.suppress(FileNotFoundError):
-                if time.time() - part.stat().st_mtime > ABANDONED_AFTER_S:
-                    part.unlink()
+            try:
+                with part.open("rb") as file:
+                    idle = time.time() - os.fstat(file.fileno()).st_mtime
+                    try:
+                        fcntl.flock(file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    except BlockingIOError:
+                        continue  # its writer is alive
+                    if idle > FRESH_S:
+                        part.unlink()
+                        removed += 1
+            except FileNotFoundError:
+                continue  # committed or aborted meanwhile
+        return removed
+
+    async def keys(self, before: float) -> AsyncGenerator[str, None]:
+        for agency in await asyncio.to_thread(lambda: sorted(self.root.iterdir())):
+            if agency.name in (TMP_DIR, UPLOADS_DIR) or not agency.is_dir():
+                continue
+            found = await asyncio.to_thread(_files_before, agency, before)
+            for key in found:
+                yield key
 
     def path(self, key: str) -> Path:
         agency, version = checked(key).split("/")
@@ -221,9 +267,15 @@ class DiskWriter:
         data, self.pending, self.pending_bytes = b"".join(self.pending), [], 0
         await asyncio.to_thread(self._write, data)
 
+    def _open(self) -> BinaryIO:
+        file = self.tmp.open("xb")
+        # Held until the file is renamed or removed: the sweeper leaves a locked temporary alone.
+        fcntl.flock(file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return file
+
     def _write(self, data: bytes) -> None:
         if self.file is None:
-            self.file = self.tmp.open("wb")
+            self.file = self._open()
         self.file.write(data)
 
     async def commit(self) -> None:
@@ -232,7 +284,7 @@ class DiskWriter:
 
     def _commit(self) -> None:
         if self.file is None:
-            self.file = self.tmp.open("wb")
+            self.file = self._open()
         self.file.flush()
         os.fsync(self.file.fileno())
         self.file.close()
@@ -267,6 +319,16 @@ def _write_and_sync(file: BinaryIO, data: bytes) -> None:
     file.write(data)
     file.flush()
     os.fsync(file.fileno())
+
+
+def _files_before(agency: Path, before: float) -> list[str]:
+    found = []
+    for file in agency.glob("*/*"):
+        key = f"{agency.name}/{file.name}"
+        with contextlib.suppress(FileNotFoundError):
+            if is_key(key) and file.stat().st_mtime < before:
+                found.append(key)
+    return found
 
 
 def _fsync_dir(path: Path) -> None:

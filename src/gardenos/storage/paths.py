@@ -71,9 +71,15 @@ ROUTE_WORDS = frozenset({"list", "move", "copy", "sign", "info", "public", "auth
 OBJECT_ROUTES = "/storage/v1/object/"
 
 
+# The CRM's uploads of attachments (crm/attachments), stored by this package as any other object.
+ATTACHMENT_ROUTE = re.compile(r"^/api/v1/(leads|clients|activities)/[^/]+/attachments/?$")
+
+
 def is_upload(method: str, path: str) -> bool:
     """Whether a request's body is an object's bytes (any type, any size up to the storage limit) rather
     than a JSON request: api/bounds.py neither reads nor decodes those, it only counts them."""
+    if method == "POST" and ATTACHMENT_ROUTE.match(path):
+        return True
     if method not in ("POST", "PUT") or not path.startswith(OBJECT_ROUTES):
         return False
     rest = path[len(OBJECT_ROUTES) :]

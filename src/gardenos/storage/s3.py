@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import functools
 import logging
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -29,7 +30,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from gardenos.backup.walcrypt import s3_client
 from gardenos.settings import Settings
-from gardenos.storage.backend import READ_BLOCK, UPLOADS_DIR, Staged, checked
+from gardenos.storage.backend import READ_BLOCK, UPLOADS_DIR, Staged, checked, is_key
 from gardenos.storage.errors import ObjectNotFound, StorageUnavailable, object_not_found, upload_gone
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,7 @@ class S3Store:
         self.client = client
         self.bucket = bucket
         self.prefix = prefix.strip("/")
+        self.root = f"{self.prefix}/" if self.prefix else ""
         self.part_bytes = part_bytes(max_upload_bytes)
         # Its own threads: a slow S3 then delays transfers only, not the default executor's other work
         # (password hashing, the disk backend), whose few threads transfers in flight would all hold.
@@ -274,6 +276,52 @@ class S3Store:
         )
         for item in listed.get("Contents", []):
             await self.call(self.client.delete_object, Bucket=self.bucket, Key=item["Key"])
+
+    async def remove_abandoned(self, idle_s: float, resumable: Collection[str] = ()) -> int:
+        """Multipart uploads under the prefix whose newest part (or start) is older than `idle_s`: S3
+        keeps an upload's parts, invisible, until it is completed or aborted, and a process killed
+        mid-upload does neither. S3 cannot say whether the process that started one is alive, so
+        this is by age, as an AbortIncompleteMultipartUpload lifecycle rule would do."""
+        cut = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=idle_s)
+        removed = 0
+        markers: dict[str, str] = {}
+        while True:
+            page = await self.call(
+                self.client.list_multipart_uploads, Bucket=self.bucket, Prefix=self.root, **markers
+            )
+            for upload in page.get("Uploads", []):
+                key, upload_id = upload["Key"], upload["UploadId"]
+                if key.removeprefix(self.root) in resumable:
+                    continue  # a resumable upload's parts so far, kept until it expires (resumable.py)
+                parts = await self.call(
+                    self.client.list_parts, Bucket=self.bucket, Key=key, UploadId=upload_id
+                )
+                last = max([p["LastModified"] for p in parts.get("Parts", [])], default=upload["Initiated"])
+                if last < cut:
+                    with contextlib.suppress(ObjectNotFound):
+                        await self.call(
+                            self.client.abort_multipart_upload,
+                            Bucket=self.bucket,
+                            Key=key,
+                            UploadId=upload_id,
+                        )
+                    removed += 1
+            if not page.get("IsTruncated"):
+                return removed
+            markers = {"KeyMarker": page["NextKeyMarker"], "UploadIdMarker": page["NextUploadIdMarker"]}
+
+    async def keys(self, before: float) -> AsyncGenerator[str, None]:
+        cut = dt.datetime.fromtimestamp(before, dt.UTC)
+        token: dict[str, str] = {}
+        while True:
+            page = await self.call(self.client.list_objects_v2, Bucket=self.bucket, Prefix=self.root, **token)
+            for item in page.get("Contents", []):
+                key = item["Key"].removeprefix(self.root)
+                if item["LastModified"] < cut and is_key(key):
+                    yield key
+            if not page.get("IsTruncated"):
+                return
+            token = {"ContinuationToken": page["NextContinuationToken"]}
 
 
 class S3Writer:

@@ -161,7 +161,7 @@ class Storage:
             await bucket_row(conn, scope, bucket)
             cur = await conn.execute(sql.EMPTY_BUCKET, {"agency": scope.agency_id, "bucket": bucket})
             versions = [row[0] for row in await cur.fetchall()]
-        await self._delete_blobs(versions)
+        await self.delete_blobs(versions)
 
     async def delete_bucket(self, scope: Scope, bucket: str) -> None:
         params = {"agency": scope.agency_id, "bucket": bucket}
@@ -347,10 +347,11 @@ class Storage:
                 sql.REMOVE_OBJECTS, {"agency": scope.agency_id, "bucket": bucket, "names": names}
             )
             rows = list(await cur.fetchall())
-        await self._delete_blobs([row.pop("version") for row in rows])
+        await self.delete_blobs([row.pop("version") for row in rows])
         return rows
 
-    async def _delete_blobs(self, versions: Iterable[str | None]) -> None:
+    async def delete_blobs(self, versions: Iterable[str | None]) -> None:
+        """The bytes of objects whose rows a committed transaction deleted or replaced."""
         for version in versions:
             if version:
                 await self._release(version)
@@ -381,6 +382,38 @@ async def put_object(
         if not upsert:
             raise Duplicate("The resource already exists")
     raise Duplicate("The object was being replaced concurrently; try again")
+
+
+# --- a folder's objects, in a caller's transaction ------------------------------------------------------
+# For code that keeps files beside its own records (crm/attachments) and changes them with those records,
+# in one transaction. Bytes of removed objects go after that commit, by `Storage.delete_blobs`.
+
+
+def _folder_params(agency: uuid.UUID, bucket: str, path: str) -> dict[str, Any]:
+    return {"agency": agency, "bucket": bucket, "pattern": _like_prefix(folder(path)) + "%"}
+
+
+async def count_folder(conn: Conn, agency: uuid.UUID, bucket: str, path: str) -> int:
+    cur = await conn.execute(sql.FOLDER_COUNT, _folder_params(agency, bucket, path))
+    row = await cur.fetchone()
+    return int(row[0]) if row else 0
+
+
+async def remove_folder(conn: Conn, agency: uuid.UUID, bucket: str, path: str) -> list[str]:
+    """Remove the folder's objects; their versions, to delete after the commit."""
+    cur = await conn.execute(sql.REMOVE_FOLDER, _folder_params(agency, bucket, path))
+    return [row[0] for row in await cur.fetchall() if row[0]]
+
+
+async def move_folder(conn: Conn, agency: uuid.UUID, bucket: str, source: str, dest: str, clash: str) -> int:
+    """Move the folder's objects under `dest` (names it has already get `clash` in front); how many."""
+    params = _folder_params(agency, bucket, source) | {
+        "source": folder(source),
+        "dest": folder(dest),
+        "clash": clash,
+    }
+    cur = await conn.execute(sql.MOVE_FOLDER, params)
+    return cur.rowcount
 
 
 def stored(row: dict[str, Any]) -> StoredObject:

@@ -154,3 +154,29 @@ DELETE_EXPIRED = """
 DELETE FROM storage.uploads
 WHERE id = %(id)s AND expires_at <= now() AND (lease_until IS NULL OR lease_until <= now())
 """
+
+# A folder's objects (`pattern`: the folder, LIKE-escaped, then %), for callers that keep files beside
+# their own records (crm/attachments) and change them in their own transaction.
+FOLDER_COUNT = """
+SELECT count(*) FROM storage.objects
+WHERE agency_id = %(agency)s AND bucket_id = %(bucket)s AND name LIKE %(pattern)s
+"""
+
+REMOVE_FOLDER = """
+DELETE FROM storage.objects
+WHERE agency_id = %(agency)s AND bucket_id = %(bucket)s AND name LIKE %(pattern)s
+RETURNING version
+"""
+
+# Renames only: the bytes are under the version's key, not the name. A name the destination folder
+# already has gets `clash` before its last segment, so nothing is overwritten.
+MOVE_FOLDER = """
+UPDATE storage.objects o
+SET name = %(dest)s || CASE
+    WHEN EXISTS (SELECT FROM storage.objects t
+                 WHERE t.agency_id = o.agency_id AND t.bucket_id = o.bucket_id
+                   AND t.name = %(dest)s || substr(o.name, length(%(source)s) + 1))
+    THEN regexp_replace(substr(o.name, length(%(source)s) + 1), '([^/]*)$', %(clash)s || '\\1')
+    ELSE substr(o.name, length(%(source)s) + 1) END
+WHERE o.agency_id = %(agency)s AND o.bucket_id = %(bucket)s AND o.name LIKE %(pattern)s
+"""

@@ -94,7 +94,11 @@ def test_conversion_copies_the_lead_and_keeps_every_activity(api: Api, alpha: Me
     assert entry["table_name"] == "leads"
     assert entry["before"]["status"] == "negotiation"
     assert entry["after"]["status"] == "converted"
-    assert entry["context"] == {"client_id": client["id"], "activities_moved": 4}
+    assert entry["context"] == {
+        "client_id": client["id"],
+        "activities_moved": 4,
+        "attachments_moved": 0,
+    }
 
 
 def test_converting_twice_is_a_conflict_naming_the_client(api: Api, alpha: Member) -> None:

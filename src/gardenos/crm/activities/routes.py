@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from gardenos.api.deps import DatabaseDep
 from gardenos.auth.principal import PrincipalDep
@@ -17,7 +17,10 @@ from gardenos.crm.activities.schemas import (
     ActivityPatch,
     NewActivity,
 )
+from gardenos.crm.attachments import service as attachments
+from gardenos.crm.attachments.schemas import Attachment, AttachmentUpload, WithAttachments
 from gardenos.crm.common import agency_transaction
+from gardenos.storage.routes import StorageDep
 
 router = APIRouter(prefix="/api/v1/activities", tags=["activities"])
 
@@ -55,10 +58,52 @@ async def update_activity(
 
 
 @router.delete("/{activity_id}", status_code=204)
-async def delete_activity(activity_id: uuid.UUID, database: DatabaseDep, principal: PrincipalDep) -> Response:
+async def delete_activity(
+    activity_id: uuid.UUID,
+    database: DatabaseDep,
+    principal: PrincipalDep,
+    storage: StorageDep,
+    with_attachments: WithAttachments = None,
+) -> Response:
+    """Delete the activity. One with attachments answers 409 unless `with_attachments` says what
+    becomes of them (true: deleted with it; false: kept)."""
     async with agency_transaction(database, principal) as conn:
         await service.delete(conn, activity_id)
+        removed = await attachments.on_delete(
+            conn, principal.require_agency(), "activities", activity_id, with_attachments
+        )
+    await storage.delete_blobs(removed)
     return Response(status_code=204)
+
+
+@router.get("/{activity_id}/attachments")
+async def list_activity_attachments(
+    activity_id: uuid.UUID, database: DatabaseDep, principal: PrincipalDep, storage: StorageDep
+) -> list[Attachment]:
+    """The files attached to the activity (storage bucket `attachments`, folder `activities/<id>/`)."""
+    async with agency_transaction(database, principal) as conn:
+        await service.get(conn, activity_id)
+    scope = attachments.caller_scope(principal)
+    files = await attachments.list_files(storage, scope, "activities", activity_id)
+    return [Attachment.model_validate(f) for f in files]
+
+
+@router.post("/{activity_id}/attachments", status_code=201)
+async def add_activity_attachment(
+    activity_id: uuid.UUID,
+    options: Annotated[AttachmentUpload, Query()],
+    request: Request,
+    database: DatabaseDep,
+    principal: PrincipalDep,
+    storage: StorageDep,
+) -> Attachment:
+    """Attach a file to the activity: the body is the file (raw, or multipart with a `file` part),
+    `filename` its name."""
+    async with agency_transaction(database, principal) as conn:
+        await service.get(conn, activity_id)
+    scope = attachments.caller_scope(principal)
+    stored = await attachments.upload_request(storage, scope, "activities", activity_id, options, request)
+    return Attachment.model_validate(stored)
 
 
 @router.post("/{activity_id}/complete")

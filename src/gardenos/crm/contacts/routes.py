@@ -12,16 +12,19 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel
 
 from gardenos.api.deps import DatabaseDep, SettingsDep, rate_limited
 from gardenos.auth.principal import PrincipalDep
 from gardenos.crm.activities import service as activities
 from gardenos.crm.activities.schemas import TimelinePage
+from gardenos.crm.attachments import service as attachments
+from gardenos.crm.attachments.schemas import Attachment, AttachmentUpload, WithAttachments
 from gardenos.crm.common import ListFilters, Tag, agency_transaction
 from gardenos.crm.contacts.schemas import TagBody
 from gardenos.crm.contacts.service import Filters, Records
+from gardenos.storage.routes import StorageDep
 
 Endpoint = Callable[..., Awaitable[Any]]
 
@@ -83,10 +86,43 @@ def add_routes(
         async with agency_transaction(database, principal) as conn:
             return await records.update(conn, record_id, changes, settings.default_phone_region)
 
-    async def delete(record_id: uuid.UUID, database: DatabaseDep, principal: PrincipalDep) -> Response:
+    async def delete(
+        record_id: uuid.UUID,
+        database: DatabaseDep,
+        principal: PrincipalDep,
+        storage: StorageDep,
+        with_attachments: WithAttachments = None,
+    ) -> Response:
         async with agency_transaction(database, principal) as conn:
             await records.delete(conn, record_id)
+            removed = await attachments.on_delete(
+                conn, principal.require_agency(), many, record_id, with_attachments
+            )
+        await storage.delete_blobs(removed)
         return Response(status_code=204)
+
+    async def list_attachments(
+        record_id: uuid.UUID, database: DatabaseDep, principal: PrincipalDep, storage: StorageDep
+    ) -> list[Attachment]:
+        async with agency_transaction(database, principal) as conn:
+            await records.get(conn, record_id)
+        files = await attachments.list_files(storage, attachments.caller_scope(principal), many, record_id)
+        return [Attachment.model_validate(f) for f in files]
+
+    async def add_attachment(
+        record_id: uuid.UUID,
+        options: Annotated[AttachmentUpload, Query()],
+        request: Request,
+        database: DatabaseDep,
+        principal: PrincipalDep,
+        storage: StorageDep,
+    ) -> Attachment:
+        async with agency_transaction(database, principal) as conn:
+            await records.get(conn, record_id)
+        stored = await attachments.upload_request(
+            storage, attachments.caller_scope(principal), many, record_id, options, request
+        )
+        return Attachment.model_validate(stored)
 
     async def add_tag(
         record_id: uuid.UUID, body: TagBody, database: DatabaseDep, principal: PrincipalDep
@@ -138,7 +174,40 @@ def add_routes(
                 "(null unassigns).",
             },
         ),
-        (item, "DELETE", f"delete_{one}", delete, {"status_code": 204}),
+        (
+            item,
+            "DELETE",
+            f"delete_{one}",
+            delete,
+            {
+                "status_code": 204,
+                "description": f"Delete the {one}. One with attachments answers 409 unless "
+                "`with_attachments` says what becomes of them (true: deleted with it; false: kept).",
+            },
+        ),
+        (
+            f"{item}/attachments",
+            "GET",
+            f"list_{one}_attachments",
+            list_attachments,
+            {
+                "response_model": list[Attachment],
+                "description": f"The files attached to the {one} (storage bucket `attachments`, "
+                f"folder `{many}/<id>/`).",
+            },
+        ),
+        (
+            f"{item}/attachments",
+            "POST",
+            f"add_{one}_attachment",
+            add_attachment,
+            {
+                "status_code": 201,
+                "response_model": Attachment,
+                "description": f"Attach a file to the {one}: the body is the file (raw, or multipart "
+                "with a `file` part), `filename` its name.",
+            },
+        ),
     ]
     if tags:
         routes += [

@@ -24,6 +24,7 @@ from typing import Any
 from psycopg.rows import DictRow
 
 from gardenos.auth.principal import Principal
+from gardenos.crm.attachments import service as attachments
 from gardenos.crm.contacts import service as contacts
 from gardenos.crm.contacts import store
 from gardenos.crm.contacts.agency import agency_rules
@@ -44,14 +45,15 @@ SAME_PHONE_SCORE = 0.9
 @dataclass(frozen=True)
 class Caller:
     user_id: uuid.UUID
+    agency_id: uuid.UUID
     claims: dict[str, Any]
 
 
 def caller(principal: Principal) -> Caller:
     """A signed-in user with an active agency: what every pipeline operation needs."""
-    principal.require_agency()
+    agency_id = principal.require_agency()
     user_id = principal.require_user()
-    return Caller(user_id, principal.raw_claims)
+    return Caller(user_id, agency_id, principal.raw_claims)
 
 
 class PipelineService:
@@ -99,15 +101,24 @@ class PipelineService:
             moved = await repo.execute(
                 conn, repo.ATTACH_ACTIVITIES_TO_CLIENT, {"client_id": client["id"], "lead_id": lead_id}
             )
+            # The lead's files follow the person to the client (the lead stays, as `converted`).
+            files_moved = await attachments.move(
+                conn, who.agency_id, ("leads", lead_id), ("clients", client["id"])
+            )
             await repo.audit(
                 conn,
                 "convert",
                 lead_id,
                 lead["record"],
                 converted["record"],
-                {"client_id": str(client["id"]), "activities_moved": moved},
+                {"client_id": str(client["id"]), "activities_moved": moved, "attachments_moved": files_moved},
             )
-        return {"client": client["record"], "lead": converted["record"], "activities_moved": moved}
+        return {
+            "client": client["record"],
+            "lead": converted["record"],
+            "activities_moved": moved,
+            "attachments_moved": files_moved,
+        }
 
     async def duplicates_of(
         self,
@@ -217,6 +228,11 @@ class PipelineService:
             }
             activities_moved = await repo.execute(conn, repo.MOVE_ACTIVITIES, moves)
             memory_moved = await repo.execute(conn, repo.MOVE_MEMORY, moves)
+            files_moved = 0
+            for duplicate_id in duplicate_ids:
+                files_moved += await attachments.move(
+                    conn, who.agency_id, ("leads", duplicate_id), ("leads", survivor_id)
+                )
             await repo.execute(conn, repo.DELETE_LEADS, (duplicate_ids,))
             for duplicate in duplicates:
                 await repo.audit(
@@ -237,6 +253,7 @@ class PipelineService:
                     "merged": [str(i) for i in duplicate_ids],
                     "activities_moved": activities_moved,
                     "memories_moved": memory_moved,
+                    "attachments_moved": files_moved,
                 },
             )
         return {
@@ -245,6 +262,7 @@ class PipelineService:
             "leads_merged": len(duplicate_ids),
             "activities_moved": activities_moved,
             "memories_moved": memory_moved,
+            "attachments_moved": files_moved,
         }
 
 

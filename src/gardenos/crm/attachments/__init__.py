@@ -1,0 +1,1 @@
+"""Files kept beside leads, clients and activities, in storage."""
