@@ -25,6 +25,7 @@ from gardenos.db.pool import Database
 from gardenos.storage.resumable import ResumableUploads
 from gardenos.storage.service import Storage
 from gardenos.storage.stores import object_store
+from gardenos.storage.sweeper import sweep
 from tests.integration.storage.conftest import CHUNK_LIMIT, S3_PREFIX, Backend, S3Backend
 from tests.live import Api, Member
 from tests.support import SessionDatabase
@@ -145,6 +146,34 @@ def test_tuspy_uploads_in_chunks_and_the_object_appears_whole(
     # Done: the upload is gone, and so are its staged bytes (no unfinished multipart upload on S3).
     assert _head(http_a, uploader.url).status_code == 404
     assert staged() == set()
+
+
+def test_the_storage_sweeper_keeps_a_paused_upload(
+    api: Api, owner_a: Member, http_a: httpx.Client, bucket: str, backend: Backend, database: SessionDatabase
+) -> None:
+    """A resumable upload may wait hours for its next chunk: the sweeper of dead processes' writes
+    (storage/sweeper.py) leaves its staging alone however idle it is (on S3: its multipart upload)."""
+    data = _data(11 * MiB)
+    uploader = _client(api, owner_a).uploader(
+        file_stream=io.BytesIO(data), chunk_size=3 * MiB, metadata=_metadata(bucket, "paused.bin")
+    )
+    uploader.upload(stop_at=9 * MiB)
+    store = object_store(database.settings.model_copy(update=backend.settings))
+
+    async def sweep_everything_idle() -> None:
+        pool = Database(database.api_url, min_size=1, max_size=2, timeout=10.0)
+        await pool.open()
+        try:
+            await asyncio.sleep(2.1)  # S3 keeps times to the second
+            await sweep(pool, store, idle_s=1)
+        finally:
+            await pool.close()
+
+    asyncio.run(sweep_everything_idle())
+    uploader.upload()
+    got = http_a.get(f"/storage/v1/object/{bucket}/paused.bin")
+    assert got.status_code == 200
+    assert hashlib.sha256(got.content).hexdigest() == hashlib.sha256(data).hexdigest()
 
 
 def _drop_mid_chunk(url: str, token: str, anon_key: str, offset: int, sent: bytes, declared: int) -> None:
