@@ -5,7 +5,8 @@ The import runs as the CLI does, in its own process, so that its peak RSS is its
 floor for getting those bytes into PostgreSQL on this machine: COPY … (FORMAT csv) into a table of text
 columns with no index, constraint, trigger or row-level security. A second floor is what PostgreSQL
 itself takes to write the rows the import wrote into the same table, with its indexes and triggers:
-INSERT … SELECT from a staging table as the owner, in a copy of the database taken before the import.
+INSERT … SELECT from a staging table as the owner, in a copy of the database taken before the import;
+and the same in a second copy with the trigger of the text rules (0024) off, which is what they cost.
 Every figure comes with the machine's load and the CPU seconds spent on each side, as the machine is
 shared: seconds stretch when other work runs, CPU seconds much less.
 """
@@ -119,8 +120,9 @@ def run(*, leads: int, rows: int) -> None:
         ]
         postmaster = _postmaster(conn)
         conn.close()
-        with console.status("floor: a copy of the database for PostgreSQL's own INSERT … SELECT…"):
+        with console.status("floor: copies of the database for PostgreSQL's own INSERT … SELECT…"):
             _clone(target, FLOOR_DB)
+            _clone(target, BARE_FLOOR_DB)
         conn = psycopg.connect(target.owner_url)
         figures: list[Figure] = []
         with tempfile.TemporaryDirectory(prefix="gardenos-bench-import-") as tmp:
@@ -160,11 +162,27 @@ def run(*, leads: int, rows: int) -> None:
                         "floor: INSERT … SELECT, same rows, as owner", postmaster, _floor, floor, imported
                     )
                 )
+            bare_url = make_conninfo(target.owner_url, dbname=BARE_FLOOR_DB)
+            with (
+                console.status("floor: the same without the text rules' trigger…"),
+                psycopg.connect(bare_url) as floor,
+            ):
+                figures.append(
+                    _measure(
+                        "floor without the text rules (tidy trigger off)",
+                        postmaster,
+                        _floor_bare,
+                        floor,
+                        imported,
+                    )
+                )
         conn.close()
     _report(console, figures, rows, leads, size_mb, peak_mb, counts[1:], dirty)
 
 
 FLOOR_DB = "bench_floor"
+# A second copy, for the floor without the tidy trigger (migrations 0024/0025): what the rules cost a write.
+BARE_FLOOR_DB = "bench_floor_bare"
 # The rows the import wrote, for the floor to write again into the copy of the database taken before.
 FLOOR_COLUMNS = (
     "id, agency_id, first_name, last_name, email, phone, company, job_title, website, city, country, "
@@ -197,9 +215,10 @@ def _plain(conn: psycopg.Connection, path: Path) -> float:
     return 0.0
 
 
-def _floor(conn: psycopg.Connection, imported: Path) -> float:
+def _floor(conn: psycopg.Connection, imported: Path, *, disable: str | None = None) -> float:
     """As the owner (no row-level security), with every index, constraint and trigger of the table and
-    the importer's two switches: the cost of the write alone, without reading, checking or matching."""
+    the importer's two switches: the cost of the write alone, without reading, checking or matching.
+    `disable`: a trigger of the table turned off for the write."""
     conn.execute(FLOOR_STAGE)
     with (
         conn.cursor().copy(f"COPY bench_floor_stage ({FLOOR_COLUMNS}) FROM STDIN") as copy,
@@ -212,10 +231,17 @@ def _floor(conn: psycopg.Connection, imported: Path) -> float:
     with conn.transaction():
         conn.execute("SET LOCAL gardenos.audit = 'off'")
         conn.execute("SET LOCAL gardenos.subscriptions = 'off'")
+        if disable is not None:
+            disabling = sql.SQL("ALTER TABLE public.leads DISABLE TRIGGER {}")
+            conn.execute(disabling.format(sql.Identifier(disable)))
         conn.execute(
             f"INSERT INTO public.leads ({FLOOR_COLUMNS}) SELECT {FLOOR_COLUMNS} FROM bench_floor_stage"
         )
     return time.perf_counter() - started  # without loading the stage
+
+
+def _floor_bare(conn: psycopg.Connection, imported: Path) -> float:
+    return _floor(conn, imported, disable="leads_tidy_contact")
 
 
 def _measure(
@@ -252,7 +278,7 @@ def _report(
     counts: tuple[object, ...],
     dirty: dict[str, int],
 ) -> None:
-    plain, imported, floor = figures
+    plain, imported, floor, _bare = figures
     table = Table(
         title=f"import of {rows:,} rows ({size_mb:,.0f} MB, 5% dirty) into an agency of {leads:,} leads"
     )

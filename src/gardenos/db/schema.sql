@@ -641,22 +641,30 @@ END
 $$;
 
 --
+-- Name: shouted_name(text); Type: FUNCTION; Schema: gardenos; Owner: -
+--
+
+CREATE FUNCTION gardenos.shouted_name(name text) RETURNS boolean
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN ((name = upper(name)) AND (name <> lower(name)));
+
+--
 -- Name: tidy_contact(); Type: FUNCTION; Schema: gardenos; Owner: -
 --
 
 CREATE FUNCTION gardenos.tidy_contact() RETURNS trigger
     LANGUAGE plpgsql
     SET search_path TO ''
-    AS $_$
+    AS $$
 DECLARE
-    texts text := concat_ws(E'\x1f', NEW.first_name, NEW.last_name, NEW.email, NEW.company, NEW.job_title,
-        NEW.website, NEW.city, NEW.country);
+    source text;
 BEGIN
     IF TG_TABLE_NAME = 'leads' THEN
-        texts := concat_ws(E'\x1f', texts, NEW.source);
+        source := NEW.source;
     END IF;
-    -- A field with white space to tidy (at an end, doubled, not a plain space) or blank.
-    IF texts ~ E'(^|\x1f)(\\s|\x1f|$)|\\s(\x1f|$)|\\s\\s|[^\\S ]' THEN
+    IF gardenos.untidy_texts(concat_ws(E'\x1f', NEW.first_name, NEW.last_name, NEW.email, NEW.company,
+        NEW.job_title, NEW.website, NEW.city, NEW.country, source))
+    THEN
         NEW.first_name := gardenos.person_name(NEW.first_name);
         NEW.last_name := gardenos.person_name(NEW.last_name);
         NEW.email := gardenos.email_address(NEW.email);
@@ -669,31 +677,30 @@ BEGIN
             NEW.source := gardenos.tidy_text(NEW.source);
         END IF;
     ELSE
-        IF NEW.first_name = upper(NEW.first_name) THEN
+        IF gardenos.shouted_name(NEW.first_name) THEN
             NEW.first_name := gardenos.person_name(NEW.first_name);
         END IF;
-        IF NEW.last_name = upper(NEW.last_name) THEN
+        IF gardenos.shouted_name(NEW.last_name) THEN
             NEW.last_name := gardenos.person_name(NEW.last_name);
         END IF;
-        IF NEW.email <> lower(NEW.email) OR NEW.email LIKE '<%' OR NEW.email ILIKE 'mailto:%'
-            OR NEW.email LIKE '%.' THEN
+        IF gardenos.untidy_email(NEW.email) THEN
             NEW.email := gardenos.email_address(NEW.email);
         END IF;
     END IF;
-    -- Tags trimmed, blank ones dropped, each once, in the order first given.
-    IF cardinality(NEW.tags) > 1
-        OR array_to_string(NEW.tags, E'\x1f') ~ E'(^|\x1f)(\\s|$)|\\s(\x1f|$)' THEN
-        NEW.tags := ARRAY(
-            SELECT t.tag FROM (
-                SELECT regexp_replace(x, '^\s+|\s+$', '', 'g') AS tag, min(n) AS first
-                FROM unnest(NEW.tags) WITH ORDINALITY AS u (x, n) GROUP BY 1
-            ) t
-            WHERE t.tag <> '' ORDER BY t.first
-        );
+    IF gardenos.untidy_tags(NEW.tags) THEN
+        NEW.tags := gardenos.tidy_tags(NEW.tags);
     END IF;
     RETURN NEW;
 END
-$_$;
+$$;
+
+--
+-- Name: tidy_tags(text[]); Type: FUNCTION; Schema: gardenos; Owner: -
+--
+
+CREATE FUNCTION gardenos.tidy_tags(tags text[]) RETURNS text[]
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN ARRAY(SELECT t.tag FROM (SELECT regexp_replace(u.x, '^\s+|\s+$'::text, ''::text, 'g'::text) AS tag, min(u.n) AS first FROM unnest(tidy_tags.tags) WITH ORDINALITY u(x, n) GROUP BY (regexp_replace(u.x, '^\s+|\s+$'::text, ''::text, 'g'::text))) t WHERE (t.tag <> ''::text) ORDER BY t.first);
 
 --
 -- Name: tidy_text(text); Type: FUNCTION; Schema: gardenos; Owner: -
@@ -702,6 +709,38 @@ $_$;
 CREATE FUNCTION gardenos.tidy_text(value text) RETURNS text
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     RETURN NULLIF(regexp_replace(regexp_replace(value, '\s+'::text, ' '::text, 'g'::text), '^ | $'::text, ''::text, 'g'::text), ''::text);
+
+--
+-- Name: untidy_email(text); Type: FUNCTION; Schema: gardenos; Owner: -
+--
+
+CREATE FUNCTION gardenos.untidy_email(email text) RETURNS boolean
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN ((email <> lower(email)) OR (email ~~ '<%'::text) OR (email ~~* 'mailto:%'::text) OR (email ~~ '%.'::text));
+
+--
+-- Name: untidy_tags(text[]); Type: FUNCTION; Schema: gardenos; Owner: -
+--
+
+CREATE FUNCTION gardenos.untidy_tags(tags text[]) RETURNS boolean
+    LANGUAGE sql STABLE PARALLEL SAFE
+    RETURN ((cardinality(tags) > 1) OR ((cardinality(tags) = 1) AND (array_to_string(tags, ''::text) ~ '(^|)(\s|$)|\s(|$)'::text)));
+
+--
+-- Name: untidy_texts(text); Type: FUNCTION; Schema: gardenos; Owner: -
+--
+
+CREATE FUNCTION gardenos.untidy_texts(texts text) RETURNS boolean
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN (texts ~ '(^|)(\s||$)|\s(|$)|\s\s|[^\S ]'::text);
+
+--
+-- Name: untidy_contact(text, text, text, text, text, text, text, text, text, text[]); Type: FUNCTION; Schema: gardenos; Owner: -
+--
+
+CREATE FUNCTION gardenos.untidy_contact(first_name text, last_name text, email text, company text, job_title text, website text, city text, country text, source text, tags text[]) RETURNS boolean
+    LANGUAGE sql STABLE PARALLEL SAFE
+    RETURN (gardenos.untidy_texts(concat_ws(''::text, first_name, last_name, email, company, job_title, website, city, country, source)) OR gardenos.shouted_name(first_name) OR gardenos.shouted_name(last_name) OR gardenos.untidy_email(email) OR gardenos.untidy_tags(tags));
 
 --
 -- Name: valid_duplicate_rule(jsonb); Type: FUNCTION; Schema: gardenos; Owner: -
@@ -2534,7 +2573,7 @@ CREATE TRIGGER clients_owner_id_member_update BEFORE UPDATE OF owner_id, agency_
 -- Name: clients clients_tidy_contact; Type: TRIGGER; Schema: public; Owner: -
 --
 
-CREATE TRIGGER clients_tidy_contact BEFORE INSERT OR UPDATE OF first_name, last_name, email, company, job_title, website, city, country, tags ON public.clients FOR EACH ROW EXECUTE FUNCTION gardenos.tidy_contact();
+CREATE TRIGGER clients_tidy_contact BEFORE INSERT OR UPDATE OF first_name, last_name, email, company, job_title, website, city, country, tags ON public.clients FOR EACH ROW WHEN (gardenos.untidy_contact(new.first_name, new.last_name, new.email, new.company, new.job_title, new.website, new.city, new.country, NULL::text, new.tags)) EXECUTE FUNCTION gardenos.tidy_contact();
 
 --
 -- Name: clients clients_updated_at; Type: TRIGGER; Schema: public; Owner: -
@@ -2600,7 +2639,7 @@ CREATE TRIGGER leads_owner_id_member_update BEFORE UPDATE OF owner_id, agency_id
 -- Name: leads leads_tidy_contact; Type: TRIGGER; Schema: public; Owner: -
 --
 
-CREATE TRIGGER leads_tidy_contact BEFORE INSERT OR UPDATE OF first_name, last_name, email, company, job_title, website, city, country, source, tags ON public.leads FOR EACH ROW EXECUTE FUNCTION gardenos.tidy_contact();
+CREATE TRIGGER leads_tidy_contact BEFORE INSERT OR UPDATE OF first_name, last_name, email, company, job_title, website, city, country, source, tags ON public.leads FOR EACH ROW WHEN (gardenos.untidy_contact(new.first_name, new.last_name, new.email, new.company, new.job_title, new.website, new.city, new.country, new.source, new.tags)) EXECUTE FUNCTION gardenos.tidy_contact();
 
 --
 -- Name: leads leads_updated_at; Type: TRIGGER; Schema: public; Owner: -
