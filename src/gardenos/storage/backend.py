@@ -16,7 +16,7 @@ import os
 import re
 import time
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator, Collection
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
@@ -171,7 +171,7 @@ class DiskStore:
 
     async def read(self, key: str, start: int = 0, end: int | None = None) -> AsyncGenerator[bytes, None]:
         try:
-            file = await asyncio.to_thread(self.path(key).open, "rb")
+            file = await _in_thread_closing(self.path(key).open, "rb")
         except FileNotFoundError:
             raise object_not_found() from None
         try:
@@ -210,7 +210,7 @@ class DiskStore:
         return self.root / UPLOADS_DIR / f"{upload_id.hex}.part"
 
     async def append(self, staged: Staged, chunks: AsyncIterator[bytes]) -> tuple[int, dict[str, Any]]:
-        file = await asyncio.to_thread(_open_staged, self.staged_path(staged.upload_id), staged.offset)
+        file = await _in_thread_closing(_open_staged, self.staged_path(staged.upload_id), staged.offset)
         try:
             size = staged.offset
             pending: list[bytes] = []
@@ -329,6 +329,22 @@ def _files_before(agency: Path, before: float) -> list[str]:
             if is_key(key) and file.stat().st_mtime < before:
                 found.append(key)
     return found
+
+
+async def _in_thread_closing(opener: Callable[..., BinaryIO], *args: Any) -> BinaryIO:
+    """`opener(*args)` in a thread. A caller cancelled meanwhile (a client that hung up) gets no file, but
+    the thread opens one anyway: that one is closed when it arrives, not left for the collector."""
+    opening = asyncio.ensure_future(asyncio.to_thread(opener, *args))
+    try:
+        return await asyncio.shield(opening)
+    except asyncio.CancelledError:
+        opening.add_done_callback(_close_opened)
+        raise
+
+
+def _close_opened(done: asyncio.Future[BinaryIO]) -> None:
+    if not done.cancelled() and done.exception() is None:
+        done.result().close()
 
 
 def _fsync_dir(path: Path) -> None:

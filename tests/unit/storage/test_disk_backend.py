@@ -4,14 +4,14 @@ file outside the root."""
 from __future__ import annotations
 
 import asyncio
-import os
-import time
+import threading
 import uuid
 from pathlib import Path
+from typing import BinaryIO
 
 import pytest
 
-from gardenos.storage.backend import TMP_DIR, DiskStore, new_key
+from gardenos.storage.backend import TMP_DIR, DiskStore, _in_thread_closing, new_key
 from gardenos.storage.errors import ObjectNotFound
 
 
@@ -81,11 +81,33 @@ def test_keys_map_under_the_root(tmp_path: Path) -> None:
     assert store.path(key).resolve().is_relative_to(tmp_path.resolve())
 
 
-def test_abandoned_temporaries_are_removed_on_start_and_fresh_ones_kept(tmp_path: Path) -> None:
-    DiskStore(tmp_path)
-    old, fresh = tmp_path / TMP_DIR / "old.part", tmp_path / TMP_DIR / "fresh.part"
-    old.write_bytes(b"half")
-    fresh.write_bytes(b"being written")
-    os.utime(old, (time.time() - 2 * 24 * 3600,) * 2)
-    DiskStore(tmp_path)
-    assert [p.name for p in (tmp_path / TMP_DIR).iterdir()] == ["fresh.part"]
+def test_a_file_opened_for_a_caller_that_was_cancelled_is_closed(tmp_path: Path) -> None:
+    """A download whose client hung up while its file was being opened in a thread: the file the thread
+    opened anyway is closed, not left open until the collector finds it."""
+    target = tmp_path / "object"
+    target.write_bytes(b"bytes")
+    entered, release = threading.Event(), threading.Event()
+    opened: list[BinaryIO] = []
+
+    def opener(path: Path) -> BinaryIO:
+        entered.set()
+        release.wait(30)
+        file = path.open("rb")
+        opened.append(file)
+        return file
+
+    async def scenario() -> None:
+        task = asyncio.create_task(_in_thread_closing(opener, target))
+        await asyncio.to_thread(entered.wait, 30)
+        task.cancel()
+        release.set()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        for _ in range(1000):
+            if opened and opened[0].closed:
+                return
+            await asyncio.sleep(0.01)
+
+    asyncio.run(scenario())
+    assert opened
+    assert opened[0].closed
