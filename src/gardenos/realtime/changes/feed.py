@@ -6,9 +6,11 @@ slot every `poll_interval_s` (at once again while a batch comes back full), deco
 batch:
 
 1. turns each table's decoded rows into JSON records, one query per table (`visibility.RECORDS`);
-2. groups the subscriptions of each table by (role, claims, filter): subscribers sharing a token's
-   rights and a filter share one visibility query per batch (`visibility.visible_query`), run as that
-   role with those claims, so the cost grows with groups × batches, not subscribers × events;
+2. groups the subscriptions of each table by (role, claims, filter), and those groups again by the
+   values the table's policies read of the caller, where that is proven (context.py: members of one
+   agency share `auth.agency_id()`): each group shares one visibility query per batch
+   (`visibility.visible_query`), run as that role with one member's claims, so the cost grows with
+   groups × batches, not subscribers × events;
 3. hands each subscription its visible changes, in commit order, then advances the slot.
 
 A subscription sees changes committed after it subscribed (by WAL position), never older ones. When
@@ -39,7 +41,7 @@ from gardenos.auth.tokens import InvalidToken
 from gardenos.db.connect import connect_dedicated
 from gardenos.db.pool import Database
 from gardenos.errors import GardenError
-from gardenos.realtime.changes import bus, catalog, pgoutput, visibility
+from gardenos.realtime.changes import bus, catalog, context, pgoutput, visibility
 from gardenos.realtime.changes.catalog import TableInfo
 from gardenos.realtime.changes.slot import Slot, SlotUnavailable
 from gardenos.realtime.changes.spec import ColumnFilter, CompiledSpec, compile_spec
@@ -85,15 +87,19 @@ class _Subscription:
     start_lsn: int
     closed: bool = False
 
+    def __post_init__(self) -> None:
+        self._claims = json.dumps(self.principal.raw_claims, sort_keys=True)
+
     def set_principal(self, principal: Principal) -> None:
         self.principal = principal
+        self._claims = json.dumps(principal.raw_claims, sort_keys=True)
 
     async def close(self) -> None:
         self.closed = True
         self.feed._subscriptions.discard(self)
 
     def group_key(self) -> tuple[str, str, ColumnFilter | None]:
-        return self.principal.role, json.dumps(self.principal.raw_claims, sort_keys=True), self.spec.filter
+        return self.principal.role, self._claims, self.spec.filter
 
     def __hash__(self) -> int:
         return id(self)
@@ -163,6 +169,8 @@ class DatabaseChangeFeed:
         # This process holds the slot (tests and `realtime status` read it).
         self.reading = asyncio.Event()
         self.delivered = 0
+        # Per (table oid, policy condition): the contexts it reads, or None if that is not proven.
+        self._proofs: dict[tuple[int, str], tuple[str, ...] | None] = {}
 
     # -- ChangeFeed ---------------------------------------------------------------------------------
 
@@ -392,13 +400,15 @@ class DatabaseChangeFeed:
             groups: dict[tuple[str, str, ColumnFilter | None], list[_Subscription]] = defaultdict(list)
             for s in interested:
                 groups[s.group_key()].append(s)
-            standing = [
-                (key, members)
-                for key, members in groups.items()
-                if await self._still_stands(members[0].principal)
+            keys = list(groups)
+            stands = await asyncio.gather(*(self._still_stands(groups[k][0].principal) for k in keys))
+            standing = [(k, groups[k]) for k, ok in zip(keys, stands, strict=True) if ok]
+            checks = [
+                visibility.Check(members[0].principal, key[2], await self._reads(table, key[0]))
+                for key, members in standing
             ]
             batch = visibility.Batch(table, [(c.new, c.old) for c in table_changes])
-            records, seen = await batch.evaluate(self.database, [(m[0].principal, k[2]) for k, m in standing])
+            records, seen = await batch.evaluate(self.database, checks)
             payloads = _payloads(table, table_changes, records)
             for (_, members), visible in zip(standing, seen, strict=True):
                 for i in sorted(visible):
@@ -421,6 +431,15 @@ class DatabaseChangeFeed:
                 log.exception("change feed: a sink failed; its subscription is closed")
                 await subscription.close()
                 return
+
+    async def _reads(self, table: TableInfo, role: str) -> tuple[str, ...] | None:
+        """The contexts `role`'s policies on `table` read (context.py), proven once per policy text."""
+        condition = table.condition(role)
+        key = (table.oid, condition)
+        if key not in self._proofs:
+            async with self.database.transaction("service_role") as conn:
+                self._proofs[key] = await context.prove(conn, table, condition)
+        return self._proofs[key]
 
     async def _table_for(self, name: str, changes: list[Change]) -> TableInfo | None:
         table = await self.tables.get(name)
