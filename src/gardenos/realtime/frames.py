@@ -128,6 +128,16 @@ def encode(vsn: Vsn, frame: Frame) -> str | bytes:
     return json.dumps([frame.join_ref, frame.ref, frame.topic, frame.event, payload], separators=(",", ":"))
 
 
+def encode_raw(vsn: Vsn, join_ref: str | None, ref: str | None, topic: str, event: str, payload: str) -> str:
+    """`encode` of a frame whose payload is already JSON text (encoded once for many clients)."""
+    if vsn == "1.0.0":
+        head = json.dumps(
+            {"join_ref": join_ref, "ref": ref, "topic": topic, "event": event}, separators=(",", ":")
+        )
+        return head[:-1] + ',"payload":' + payload + "}"
+    return json.dumps([join_ref, ref, topic, event], separators=(",", ":"))[:-1] + "," + payload + "]"
+
+
 class BinaryForJson(Exception):
     """A raw-bytes broadcast for a client that only reads JSON."""
 

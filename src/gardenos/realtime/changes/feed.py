@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 import uuid
@@ -45,7 +44,7 @@ from gardenos.realtime.changes import bus, catalog, context, pgoutput, visibilit
 from gardenos.realtime.changes.catalog import TableInfo
 from gardenos.realtime.changes.slot import Slot, SlotUnavailable
 from gardenos.realtime.changes.spec import ColumnFilter, CompiledSpec, compile_spec
-from gardenos.realtime.contracts import ChangeSink, ChangeSpec, InvalidChangeSpec
+from gardenos.realtime.contracts import ChangeMessage, ChangeSink, ChangeSpec, InvalidChangeSpec
 from gardenos.rest.schema import EXPOSED_SCHEMA
 
 log = logging.getLogger(__name__)
@@ -78,6 +77,10 @@ class Change:
         return row
 
 
+# A subscription's token and filter: (role, claims as JSON, filter).
+_Key = tuple[str, str, ColumnFilter | None]
+
+
 @dataclass
 class _Subscription:
     feed: DatabaseChangeFeed
@@ -88,17 +91,17 @@ class _Subscription:
     closed: bool = False
 
     def __post_init__(self) -> None:
-        self._claims = json.dumps(self.principal.raw_claims, sort_keys=True)
+        self._claims = visibility.claims_key(self.principal)
 
     def set_principal(self, principal: Principal) -> None:
         self.principal = principal
-        self._claims = json.dumps(principal.raw_claims, sort_keys=True)
+        self._claims = visibility.claims_key(principal)
 
     async def close(self) -> None:
         self.closed = True
         self.feed._subscriptions.discard(self)
 
-    def group_key(self) -> tuple[str, str, ColumnFilter | None]:
+    def group_key(self) -> _Key:
         return self.principal.role, self._claims, self.spec.filter
 
     def __hash__(self) -> int:
@@ -388,7 +391,7 @@ class DatabaseChangeFeed:
         for change in changes:
             by_table[change.table].append(change)
         # Per subscription, the visible changes' (position in `changes`, payload).
-        out: dict[_Subscription, list[tuple[int, dict[str, Any]]]] = defaultdict(list)
+        out: dict[_Subscription, list[tuple[int, ChangeMessage]]] = defaultdict(list)
         position = {id(c): i for i, c in enumerate(changes)}
         for name, table_changes in by_table.items():
             interested = [s for s in subscriptions if s.spec.table in (None, name)]
@@ -397,30 +400,30 @@ class DatabaseChangeFeed:
             table = await self._table_for(name, table_changes)
             if table is None:
                 continue
-            groups: dict[tuple[str, str, ColumnFilter | None], list[_Subscription]] = defaultdict(list)
+            groups: dict[_Key, list[_Subscription]] = defaultdict(list)
             for s in interested:
                 groups[s.group_key()].append(s)
-            keys = list(groups)
-            stands = await asyncio.gather(*(self._still_stands(groups[k][0].principal) for k in keys))
-            standing = [(k, groups[k]) for k, ok in zip(keys, stands, strict=True) if ok]
+            standing = await self._standing(list(groups.items()))
             checks = [
-                visibility.Check(members[0].principal, key[2], await self._reads(table, key[0]))
+                visibility.Check(members[0].principal, key[2], await self._reads(table, key[0]), key[1])
                 for key, members in standing
             ]
             batch = visibility.Batch(table, [(c.new, c.old) for c in table_changes])
             records, seen = await batch.evaluate(self.database, checks)
-            payloads = _payloads(table, table_changes, records)
+            payloads = [ChangeMessage(p) for p in _payloads(table, table_changes, records)]
             for (_, members), visible in zip(standing, seen, strict=True):
                 for i in sorted(visible):
                     change = table_changes[i]
                     for s in members:
                         if s.spec.matches(name, change.type) and change.end_lsn > s.start_lsn:
                             out[s].append((position[id(change)], payloads[i]))
-        await asyncio.gather(
-            *(self._deliver(s, sorted(items, key=lambda x: x[0])) for s, items in out.items())
-        )
+        # In turn, not as tasks: a sink only queues (a task per subscriber and batch cost more than the
+        # delivery), and one that fails closes its own subscription only.
+        for s, items in out.items():
+            items.sort(key=lambda x: x[0])
+            await self._deliver(s, items)
 
-    async def _deliver(self, subscription: _Subscription, items: list[tuple[int, dict[str, Any]]]) -> None:
+    async def _deliver(self, subscription: _Subscription, items: list[tuple[int, ChangeMessage]]) -> None:
         for _, payload in items:
             if subscription.closed:
                 return
@@ -447,6 +450,20 @@ class DatabaseChangeFeed:
         if table is None or any(not set(c.checked) <= columns for c in changes):
             table = await self.tables.get(name, fresh=True)  # the table changed shape since
         return table
+
+    async def _standing(
+        self, groups: list[tuple[_Key, list[_Subscription]]]
+    ) -> list[tuple[_Key, list[_Subscription]]]:
+        """The groups whose token still stands. Answers the revocation cache holds are read in turn; the
+        ones it must ask the database for are asked at once (every few seconds, when they expire)."""
+        revocation = self.revocation
+        if revocation is None:
+            return groups
+        cached = [g for g in groups if revocation.answered(g[1][0].principal.claims)]
+        asked = [g for g in groups if not revocation.answered(g[1][0].principal.claims)]
+        stands = [await self._still_stands(g[1][0].principal) for g in cached]
+        stands += await asyncio.gather(*(self._still_stands(g[1][0].principal) for g in asked))
+        return [g for g, ok in zip(cached + asked, stands, strict=True) if ok]
 
     async def _still_stands(self, principal: Principal) -> bool:
         """The token's session, user and claimed membership still hold (auth/revocation.py's cache:
