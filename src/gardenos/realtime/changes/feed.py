@@ -2,8 +2,8 @@
 slot, to the subscriptions that may see them, in commit order.
 
 One reader per node (`slot.py`; an advisory lock elects it among the node's API processes) polls the
-slot every `poll_interval_s` (at once again while a batch comes back full), decodes pgoutput, and per
-batch:
+slot every `poll_interval_s` (at once again while a batch comes back full; idle, it reads only the WAL
+position, and decodes once it moved), decodes pgoutput, and per batch:
 
 1. turns each table's decoded rows into JSON records, one query per table (`visibility.RECORDS`);
 2. groups the subscriptions of each table by (role, claims, filter), and those groups again by the
@@ -272,15 +272,21 @@ class DatabaseChangeFeed:
     async def _read(self, slot: Slot) -> None:
         relations: dict[int, pgoutput.Relation] = {}
         failures: tuple[int, int] = (0, 0)  # (lsn, count) of the batch that keeps failing
+        idle_at = -1  # the flush position of the last peek that found nothing
         while True:
-            flushed, messages = await slot.peek(self.batch_size)
+            flushed = await slot.flushed()
+            # Idle, with nothing written since the last empty peek: one cheap query per poll, no decoding.
+            messages = await slot.peek(self.batch_size) if flushed != idle_at else []
             if not messages:
-                # Nothing published committed before `flushed`: move on, or the slot keeps WAL forever.
-                await slot.advance(flushed)
+                if flushed != idle_at:
+                    # Nothing published committed before `flushed`: move on, or the slot keeps WAL forever.
+                    await slot.advance(flushed)
+                    idle_at = flushed
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.poll_interval_s)
                 continue
+            idle_at = -1
             changes, last_lsn = _changes(messages, relations)
             await self._publish(slot, changes)
             try:
