@@ -172,6 +172,8 @@ class DatabaseChangeFeed:
         # This process holds the slot (tests and `realtime status` read it).
         self.reading = asyncio.Event()
         self.delivered = 0
+        self._start_waiters: list[asyncio.Future[int]] = []
+        self._start_reader: asyncio.Task[None] | None = None
         # Per (table oid, policy condition): the contexts it reads, or None if that is not proven.
         self._proofs: dict[tuple[int, str], tuple[str, ...] | None] = {}
 
@@ -196,26 +198,52 @@ class DatabaseChangeFeed:
             table = await self.tables.get(spec.table)
         exposed = await self.tables.names() if table is None and spec.table not in (None, "*") else []
         compiled = compile_spec(spec, table, exposed)
-        statements: list[Any] = [(START, None)]
-        hint = None
         if compiled.filter is not None:
             assert table is not None
             column = table.column(compiled.filter.column)
             assert column is not None
             cast = psycopg.sql.SQL(CAST).format(psycopg.sql.SQL(column.sql_type))
-            hint = f"the value must be a valid {column.sql_type}"
-            statements.append((cast, (list(compiled.filter.values),)))
-        try:
-            rows = await self.database.read("service_role", None, statements)
-        except (psycopg.errors.DataError, psycopg.errors.SyntaxErrorOrAccessRuleViolation) as exc:
-            raise InvalidChangeSpec(
-                f"filter {spec.filter!r}: {exc.diag.message_primary or exc}",
-                hint=hint,
-            ) from exc
-        assert rows[0] is not None
-        subscription = _Subscription(self, principal, compiled, sink, pgoutput.parse_lsn(str(rows[0][0])))
+            try:
+                await self.database.read("service_role", None, [(cast, (list(compiled.filter.values),))])
+            except (psycopg.errors.DataError, psycopg.errors.SyntaxErrorOrAccessRuleViolation) as exc:
+                raise InvalidChangeSpec(
+                    f"filter {spec.filter!r}: {exc.diag.message_primary or exc}",
+                    hint=f"the value must be a valid {column.sql_type}",
+                ) from exc
+        subscription = _Subscription(self, principal, compiled, sink, await self._start_lsn())
         self._subscriptions.add(subscription)
         return subscription
+
+    async def _start_lsn(self) -> int:
+        """The WAL insert position, read after this call began. Subscribers arriving together (a
+        thousand clients joining at once) share one read: the next one to start, never one already in
+        flight, whose position could predate them."""
+        waiter: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._start_waiters.append(waiter)
+        if self._start_reader is None:
+            self._start_reader = asyncio.get_running_loop().create_task(
+                self._read_starts(), name="change-feed-start"
+            )
+        return await waiter
+
+    async def _read_starts(self) -> None:
+        try:
+            while self._start_waiters:
+                waiters, self._start_waiters = self._start_waiters, []
+                try:
+                    (row,) = await self.database.read("service_role", None, [(START, None)])
+                    assert row is not None
+                    lsn = pgoutput.parse_lsn(str(row[0]))
+                except Exception as exc:
+                    for waiter in waiters:
+                        if not waiter.done():
+                            waiter.set_exception(exc)
+                    continue
+                for waiter in waiters:
+                    if not waiter.done():
+                        waiter.set_result(lsn)
+        finally:
+            self._start_reader = None
 
     # -- lifecycle ----------------------------------------------------------------------------------
 
