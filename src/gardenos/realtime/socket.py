@@ -193,14 +193,14 @@ class _Sink:
     def __init__(self, channel: Channel, sub_id: int) -> None:
         self.channel = channel
         self.sub_id = sub_id
+        # The frame around the change's JSON, fixed for this subscription.
+        head, tail = frames.around_payload(channel.conn.vsn, None, None, channel.topic, CHANGES)
+        self.head = head + '{"ids":[' + str(sub_id) + '],"data":'
+        self.tail = "}" + tail
 
     async def deliver(self, change: ChangeMessage) -> None:
-        # The change's JSON is encoded once for every subscriber; only the ids differ.
-        channel = self.channel
-        payload = '{"ids":[' + str(self.sub_id) + '],"data":' + change.json + "}"
-        channel.conn.send_data(
-            frames.encode_raw(channel.conn.vsn, None, None, channel.topic, CHANGES, payload)
-        )
+        # The change's JSON is encoded once for every subscriber; only the frame around it differs.
+        self.channel.conn.send_data(self.head + change.json + self.tail)
 
     async def gap(self, reason: str) -> None:
         self.channel.system("postgres_changes", reason, "ok")

@@ -76,7 +76,8 @@ def test_a_payload_encoded_once_makes_the_same_frame(
     vsn: frames.Vsn, ref: str | None, topic: str, payload: dict[str, object]
 ) -> None:
     """What a fan-out sends (the payload's JSON spliced into each frame) reads as `encode`'s."""
-    raw = frames.encode_raw(vsn, ref, ref, topic, "postgres_changes", json.dumps(payload))
+    head, tail = frames.around_payload(vsn, ref, ref, topic, "postgres_changes")
+    raw = head + json.dumps(payload) + tail
     assert json.loads(raw) == json.loads(
         frames.encode(vsn, Frame(ref, ref, topic, "postgres_changes", payload))
     )
