@@ -16,7 +16,6 @@ import asyncio
 import time
 import uuid
 from datetime import datetime
-from typing import Any
 
 import psycopg
 from rich.console import Console
@@ -30,7 +29,7 @@ from gardenos.db.target import DatabaseTarget
 from gardenos.realtime.changes import pgoutput
 from gardenos.realtime.changes.catalog import PUBLICATION
 from gardenos.realtime.changes.feed import DatabaseChangeFeed
-from gardenos.realtime.contracts import ChangeSpec
+from gardenos.realtime.contracts import ChangeMessage, ChangeSpec
 
 AGENCIES = 10
 BATCH = 100
@@ -44,11 +43,12 @@ class Counter:
         self.done = asyncio.Event()
         self.expected = 0
 
-    async def deliver(self, data: dict[str, Any]) -> None:
+    async def deliver(self, change: ChangeMessage) -> None:
         now = time.time()
         self.count += 1
         self.last = time.perf_counter()
-        self.latencies.append(now - datetime.fromisoformat(data["commit_timestamp"]).timestamp())
+        at = change.data["commit_timestamp"]
+        self.latencies.append(now - datetime.fromisoformat(at).timestamp())
         if self.count >= self.expected:
             self.done.set()
 

@@ -48,6 +48,16 @@ class _State:
     role: str | None  # the user's current role in the claimed agency; None: not a member
 
 
+def _key(claims: VerifiedClaims) -> Key | None:
+    """The cache key of a user token; None for API keys, which have no session."""
+    user = claims.raw.get("sub")
+    if claims.role != "authenticated" or not isinstance(user, str):
+        return None
+    meta = claims.raw.get("app_metadata")
+    agency = meta.get("agency_id") if isinstance(meta, dict) else None
+    return (claims.raw.get("session_id"), user, agency)
+
+
 class RevocationCache:
     """Per-process answers for `check`, evicted by `on_notify` and dropped by `on_reconnect`."""
 
@@ -66,22 +76,29 @@ class RevocationCache:
         # predate the change that was announced).
         self._epoch = 0
 
+    def answered(self, claims: VerifiedClaims) -> bool:
+        """Whether `check(claims)` would answer from the cache, without waiting on the database (a
+        caller checking many tokens awaits those at once and the others together)."""
+        key = _key(claims)
+        if key is None:
+            return True
+        state = self._entries.get(key)
+        return state is not None and state.deadline >= time.monotonic()
+
     async def check(self, claims: VerifiedClaims) -> None:
         """Raise InvalidToken (401) unless the token still stands. API keys have no session: skipped."""
-        user = claims.raw.get("sub")
-        if claims.role != "authenticated" or not isinstance(user, str):
+        key = _key(claims)
+        if key is None:
             return
-        meta = claims.raw.get("app_metadata")
-        agency = meta.get("agency_id") if isinstance(meta, dict) else None
-        key: Key = (claims.raw.get("session_id"), user, agency)
         state = self._entries.get(key)
         if state is None or state.deadline < time.monotonic():
             state = await self._fetch(key, claims)
         if state.ended is not None:
             message, hint = ENDED[state.ended]
             raise InvalidToken(message, hint=hint, error_code=state.ended)
+        agency = key[2]
         if agency is not None:
-            assert isinstance(meta, dict)
+            meta = claims.raw["app_metadata"]
             _check_membership(state.role, str(agency), meta.get("agency_role"))
 
     async def on_notify(self, payload: str) -> None:

@@ -17,7 +17,7 @@ import json
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from gardenos.db.pool import Database
@@ -54,6 +54,9 @@ class Broadcast:
     payload: Any  # JSON value, or bytes
     private: bool
     sender: str | None  # the connection that sent it, or None (HTTP, the database)
+    # Its frame as each (serializer, topic spelling) reads it, encoded by the first channel that needs it
+    # (socket.py): a fan-out encodes once, not once per client.
+    encoded: dict[tuple[str, str], str | bytes] = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)

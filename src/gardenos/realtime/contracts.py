@@ -8,6 +8,7 @@ moment) and hands each the change in the wire shape of Supabase Realtime's `post
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -34,10 +35,27 @@ class ChangeSpec:
     filter: str | None = None  # PostgREST-style `column=op.value` (eq, neq, lt, lte, gt, gte, in)
 
 
+class ChangeMessage:
+    """One change as every subscriber that may see it receives it: `data` is `{"schema", "table",
+    "commit_timestamp", "type", "columns": [{"name", "type"}], "record", "old_record", "errors"}`, as
+    Supabase Realtime sends it; `json` its text, encoded once however many receive it."""
+
+    __slots__ = ("_json", "data")
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.data = data
+        self._json: str | None = None
+
+    @property
+    def json(self) -> str:
+        if self._json is None:
+            self._json = json.dumps(self.data, separators=(",", ":"))
+        return self._json
+
+
 class ChangeSink(Protocol):
-    async def deliver(self, data: dict[str, Any]) -> None:
-        """One change: `{"schema", "table", "commit_timestamp", "type", "columns": [{"name", "type"}],
-        "record", "old_record", "errors"}`, as Supabase Realtime sends it."""
+    async def deliver(self, change: ChangeMessage) -> None:
+        """One change the subscriber may see."""
 
     async def gap(self, reason: str) -> None:
         """Changes may have been missed (the feed restarted, the database failed over): the channel tells

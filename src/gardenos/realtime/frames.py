@@ -128,6 +128,19 @@ def encode(vsn: Vsn, frame: Frame) -> str | bytes:
     return json.dumps([frame.join_ref, frame.ref, frame.topic, frame.event, payload], separators=(",", ":"))
 
 
+def around_payload(
+    vsn: Vsn, join_ref: str | None, ref: str | None, topic: str, event: str
+) -> tuple[str, str]:
+    """What goes before and after a frame's payload JSON: fixed for a channel's pushes of one event, so a
+    payload encoded once for many clients is spliced into each client's frame."""
+    if vsn == "1.0.0":
+        head = json.dumps(
+            {"join_ref": join_ref, "ref": ref, "topic": topic, "event": event}, separators=(",", ":")
+        )
+        return head[:-1] + ',"payload":', "}"
+    return json.dumps([join_ref, ref, topic, event], separators=(",", ":"))[:-1] + ",", "]"
+
+
 class BinaryForJson(Exception):
     """A raw-bytes broadcast for a client that only reads JSON."""
 

@@ -4,7 +4,8 @@ access_token refreshes and leaves. Every caller is resolved as at every other do
 join's or refresh's `access_token`, checked for revocation).
 
 Frames to the client go through a bounded queue: a client that reads slower than its channels send is
-closed with a reason rather than buffered without bound.
+closed with a reason rather than buffered without bound. A frame sent to many clients (a broadcast, a
+database change) is encoded once per serializer, not once per client.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import contextlib
 import logging
 import time
 import uuid
+from collections import deque
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -27,7 +30,13 @@ from gardenos.errors import GardenError
 from gardenos.realtime import frames
 from gardenos.realtime.authorization import Permissions, authorize
 from gardenos.realtime.bus import Broadcast, Bus, BusNotReady, Hub, PresenceDiff, Scope
-from gardenos.realtime.contracts import ChangeFeed, ChangeSpec, ChangeSubscription, InvalidChangeSpec
+from gardenos.realtime.contracts import (
+    ChangeFeed,
+    ChangeMessage,
+    ChangeSpec,
+    ChangeSubscription,
+    InvalidChangeSpec,
+)
 from gardenos.realtime.frames import Frame
 from gardenos.realtime.limits import AgencyCounters, TokenBucket
 from gardenos.realtime.presence import PresenceStore, PresenceTooLarge
@@ -41,6 +50,7 @@ CHANGE_EVENTS = ("INSERT", "UPDATE", "DELETE", "*")
 # Close codes (RFC 6455): policy violation, and a frame past the hard size limit.
 POLICY = 1008
 CLOSE_WAIT_S = 10.0
+CHANGES = "postgres_changes"
 
 
 @dataclass
@@ -104,7 +114,8 @@ class Channel:
         self.presence_ref: str | None = None
         self.permissions = Permissions.everything()
         self.subscriptions: list[ChangeSubscription] = []
-        self.expiry: asyncio.Task[None] | None = None
+        # A timer, not a task: an idle channel costs no coroutine.
+        self.expiry: asyncio.TimerHandle | None = None
 
     def send(self, event: str, payload: dict[str, Any], ref: str | None = None) -> None:
         self.conn.send(Frame(self.join_ref if ref else None, ref, self.topic, event, payload))
@@ -118,7 +129,18 @@ class Channel:
     async def on_broadcast(self, message: Broadcast) -> None:
         if message.sender == self.conn.tag and not self.echo:
             return
-        self.send("broadcast", {"type": "broadcast", "event": message.event, "payload": message.payload})
+        # Encoded once per serializer and topic spelling, for every channel of the fan-out.
+        key = (self.conn.vsn, self.topic)
+        data = message.encoded.get(key)
+        if data is None:
+            payload = {"type": "broadcast", "event": message.event, "payload": message.payload}
+            try:
+                data = frames.encode(self.conn.vsn, Frame(None, None, self.topic, "broadcast", payload))
+            except frames.BinaryForJson:
+                data = b""  # a raw-bytes broadcast: a vsn=1.0.0 client has no way to read it
+            message.encoded[key] = data
+        if data:
+            self.conn.send_data(data)
 
     async def on_presence_diff(self, diff: PresenceDiff) -> None:
         if self.presence_enabled:
@@ -139,21 +161,22 @@ class Channel:
     def watch_expiry(self) -> None:
         if self.expiry is not None:
             self.expiry.cancel()
+            self.expiry = None
         exp = self.principal.raw_claims.get("exp")
         if isinstance(exp, (int, float)):
-            self.expiry = asyncio.get_running_loop().create_task(
-                self._expire(float(exp)), name="realtime-expiry"
-            )
+            loop = asyncio.get_running_loop()
+            self.expiry = loop.call_later(max(0.0, float(exp) - time.time()), self._expire)
 
-    async def _expire(self, exp: float) -> None:
-        await asyncio.sleep(max(0.0, exp - time.time()))
-        await self.conn.shut(self, "InvalidJWTToken: Token has expired")
+    def _expire(self) -> None:
+        self.expiry = None
+        self.conn.spawn(self.conn.shut(self, "InvalidJWTToken: Token has expired"), "realtime-expiry")
 
     async def close(self) -> None:
         rt = self.conn.rt
         rt.hub.remove(self.scope, self)
-        if self.expiry is not None and self.expiry is not asyncio.current_task():
+        if self.expiry is not None:
             self.expiry.cancel()
+            self.expiry = None
         for subscription in self.subscriptions:
             with contextlib.suppress(Exception):
                 await subscription.close()
@@ -170,26 +193,38 @@ class _Sink:
     def __init__(self, channel: Channel, sub_id: int) -> None:
         self.channel = channel
         self.sub_id = sub_id
+        # The frame around the change's JSON, fixed for this subscription.
+        head, tail = frames.around_payload(channel.conn.vsn, None, None, channel.topic, CHANGES)
+        self.head = head + '{"ids":[' + str(sub_id) + '],"data":'
+        self.tail = "}" + tail
 
-    async def deliver(self, data: dict[str, Any]) -> None:
-        self.channel.send("postgres_changes", {"ids": [self.sub_id], "data": data})
+    async def deliver(self, change: ChangeMessage) -> None:
+        # The change's JSON is encoded once for every subscriber; only the frame around it differs.
+        self.channel.conn.send_data(self.head + change.json + self.tail)
 
     async def gap(self, reason: str) -> None:
         self.channel.system("postgres_changes", reason, "ok")
 
 
 class Connection:
+    """One websocket. Idle, it is one suspended coroutine (the ASGI task, waiting to read): frames to
+    the client wait in a deque, written by a task that exists only while the deque is not empty."""
+
     def __init__(self, rt: Realtime, websocket: WebSocket, vsn: frames.Vsn, principal: Principal) -> None:
         self.rt = rt
         self.websocket = websocket
         self.vsn = vsn
         self.principal = principal
         self.tag = uuid.uuid4().hex  # unique across processes: `self: false` compares it
-        self.queue: asyncio.Queue[str | bytes] = asyncio.Queue(rt.settings.realtime_send_queue)
-        self.cut_off = asyncio.Event()
+        self.queue: deque[str | bytes] = deque()
+        self.limit = rt.settings.realtime_send_queue
         self.channels: dict[str, Channel] = {}
         self.joins = TokenBucket(rt.settings.realtime_max_joins_per_s)
         self.closing: tuple[int, str] | None = None
+        self._writer: asyncio.Task[None] | None = None
+        self._reader: asyncio.Task[Any] | None = None  # the task in `run`, cancelled by `_stop`
+        self._stopping = False
+        self._tasks: set[asyncio.Task[None]] = set()
 
     # Sending -------------------------------------------------------------------------------------------
 
@@ -200,10 +235,24 @@ class Connection:
             data = frames.encode(self.vsn, frame)
         except frames.BinaryForJson:
             return  # a raw-bytes broadcast: a vsn=1.0.0 client has no way to read it
-        try:
-            self.queue.put_nowait(data)
-        except asyncio.QueueFull:
-            self.cut(POLICY, f"slow consumer: more than {self.queue.maxsize} messages waiting to be read")
+        self.send_data(data)
+
+    def send_data(self, data: str | bytes) -> None:
+        """An encoded frame, after the ones already waiting."""
+        if self.closing is not None:
+            return
+        if len(self.queue) >= self.limit:
+            self.cut(POLICY, f"slow consumer: more than {self.limit} messages waiting to be read")
+            return
+        self.queue.append(data)
+        if self._writer is None:
+            self._writer = asyncio.get_running_loop().create_task(self._write(), name="realtime-writer")
+
+    def spawn(self, work: Coroutine[Any, Any, None], name: str) -> None:
+        """Work of this connection's own outside the reader (a token's expiry), ended with it."""
+        task = asyncio.get_running_loop().create_task(work, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def cut(self, code: int, reason: str) -> None:
         """Close the connection with a reason; what was queued for it is dropped."""
@@ -211,9 +260,14 @@ class Connection:
             return
         self.closing = (code, reason)
         log.info("realtime: closing a connection: %s", reason)
-        while not self.queue.empty():
-            self.queue.get_nowait()
-        self.cut_off.set()
+        self.queue.clear()
+        self._stop()
+
+    def _stop(self) -> None:
+        """Stop reading: `run` closes the connection."""
+        self._stopping = True
+        if self._reader is not None:
+            self._reader.cancel()
 
     def reply(self, frame: Frame, status: str, response: dict[str, Any]) -> None:
         self.send(
@@ -222,13 +276,19 @@ class Connection:
             )
         )
 
-    async def writer(self) -> None:
-        while True:
-            data = await self.queue.get()
-            if isinstance(data, bytes):
-                await self.websocket.send_bytes(data)
-            else:
-                await self.websocket.send_text(data)
+    async def _write(self) -> None:
+        try:
+            while self.queue:
+                data = self.queue.popleft()
+                if isinstance(data, bytes):
+                    await self.websocket.send_bytes(data)
+                else:
+                    await self.websocket.send_text(data)
+        except Exception:
+            # The client went away mid-send.
+            self._stop()
+        finally:
+            self._writer = None
 
     # Reading -------------------------------------------------------------------------------------------
 
@@ -266,20 +326,26 @@ class Connection:
                 self.reply(frame, "error", {"reason": "the server failed to handle this message"})
 
     async def run(self) -> None:
-        reader = asyncio.create_task(self.reader(), name="realtime-reader")
-        writer = asyncio.create_task(self.writer(), name="realtime-writer")
-        cut = asyncio.create_task(self.cut_off.wait(), name="realtime-cut")
+        """Reads until the client leaves or `cut` cancels the read; then closes and drops the channels."""
+        task = asyncio.current_task()
+        assert task is not None
+        self._reader = task
         try:
-            await asyncio.wait({reader, writer, cut}, return_when=asyncio.FIRST_COMPLETED)
+            await self.reader()
+        except asyncio.CancelledError:
+            if not self._stopping:
+                raise  # not ours: the server is stopping this task
+            task.uncancel()
+        except WebSocketDisconnect:
+            pass
         finally:
-            for task in (reader, writer, cut):
-                task.cancel()
-            for task in (reader, writer, cut):
-                with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, Exception):
-                    await task
+            self._reader = None
+            for work in [self._writer, *self._tasks]:
+                if work is not None and work is not task:
+                    work.cancel()
             if self.closing is not None:
-                # The close frame waits behind what the client has not read yet; a client that
-                # never reads is dropped when this returns (the server closes the transport).
+                # A client that never reads is dropped when this returns (the server closes the
+                # transport) if the close frame cannot be written within CLOSE_WAIT_S.
                 code, reason = self.closing
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(self.websocket.close(code, reason[:120]), CLOSE_WAIT_S)

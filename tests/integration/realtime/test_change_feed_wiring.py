@@ -17,7 +17,7 @@ from gardenos.auth.principal import Principal
 from gardenos.auth.tokens import TokenService
 from gardenos.db.target import DatabaseTarget
 from gardenos.embedded.postgres import free_port
-from gardenos.realtime.contracts import ChangeSink, ChangeSpec, InvalidChangeSpec
+from gardenos.realtime.contracts import ChangeMessage, ChangeSink, ChangeSpec, InvalidChangeSpec
 from tests.integration.realtime.conftest import eventually, realtime_client, resign, subscribed
 from tests.live import Api, Member, ServerThread, agency_owner
 from tests.support import SessionDatabase
@@ -101,7 +101,7 @@ async def test_postgres_changes_subscribe_deliver_gap_refresh_and_leave(
         assert str(first.principal.user_id) == owner.user_id
         await eventually(lambda: "Subscribed to PostgreSQL" in notes, "the subscribed notice")
 
-        first.run(first.sink.deliver(CHANGE))
+        first.run(first.sink.deliver(ChangeMessage(CHANGE)))
         await eventually(lambda: got, "the change reached the first binding")
         assert got[0]["data"] == CHANGE
         assert len(got[0]["ids"]) == 1

@@ -81,17 +81,21 @@ class TableInfo:
         """The condition under which `role` may SELECT a row of this table, on the row's columns: the
         table's policies combined as PostgreSQL combines them (permissive ones OR'd, restrictive ones
         AND'd; no permissive policy: nothing). Roles with BYPASSRLS do not come here."""
+        return sql.SQL(self.condition(role))  # the catalog's own SQL
+
+    def condition(self, role: str) -> str:
+        """`visibility(role)` as text."""
         if not self.rls:
-            return sql.SQL("true")
+            return "true"
         mine = [p for p in self.policies if "public" in p.roles or role in p.roles]
         permissive = [p.qual or "true" for p in mine if p.permissive]
         restrictive = [p.qual or "true" for p in mine if not p.permissive]
         if not permissive:
-            return sql.SQL("false")
+            return "false"
         condition = "(" + " OR ".join(f"({q})" for q in permissive) + ")"
         for qual in restrictive:
             condition += f" AND ({qual})"
-        return sql.SQL(condition)  # the catalog's own SQL
+        return condition
 
 
 async def load_table(conn: Conn, table: str, schema: str = EXPOSED_SCHEMA) -> TableInfo | None:

@@ -2,13 +2,15 @@
 slot, to the subscriptions that may see them, in commit order.
 
 One reader per node (`slot.py`; an advisory lock elects it among the node's API processes) polls the
-slot every `poll_interval_s` (at once again while a batch comes back full), decodes pgoutput, and per
-batch:
+slot every `poll_interval_s` (at once again while a batch comes back full; idle, it reads only the WAL
+position, and decodes once it moved), decodes pgoutput, and per batch:
 
 1. turns each table's decoded rows into JSON records, one query per table (`visibility.RECORDS`);
-2. groups the subscriptions of each table by (role, claims, filter): subscribers sharing a token's
-   rights and a filter share one visibility query per batch (`visibility.visible_query`), run as that
-   role with those claims, so the cost grows with groups × batches, not subscribers × events;
+2. groups the subscriptions of each table by (role, claims, filter), and those groups again by the
+   values the table's policies read of the caller, where that is proven (context.py: members of one
+   agency share `auth.agency_id()`): each group shares one visibility query per batch
+   (`visibility.visible_query`), run as that role with one member's claims, so the cost grows with
+   groups × batches, not subscribers × events;
 3. hands each subscription its visible changes, in commit order, then advances the slot.
 
 A subscription sees changes committed after it subscribed (by WAL position), never older ones. When
@@ -20,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 import uuid
@@ -39,11 +40,11 @@ from gardenos.auth.tokens import InvalidToken
 from gardenos.db.connect import connect_dedicated
 from gardenos.db.pool import Database
 from gardenos.errors import GardenError
-from gardenos.realtime.changes import bus, catalog, pgoutput, visibility
+from gardenos.realtime.changes import bus, catalog, context, pgoutput, visibility
 from gardenos.realtime.changes.catalog import TableInfo
 from gardenos.realtime.changes.slot import Slot, SlotUnavailable
 from gardenos.realtime.changes.spec import ColumnFilter, CompiledSpec, compile_spec
-from gardenos.realtime.contracts import ChangeSink, ChangeSpec, InvalidChangeSpec
+from gardenos.realtime.contracts import ChangeMessage, ChangeSink, ChangeSpec, InvalidChangeSpec
 from gardenos.rest.schema import EXPOSED_SCHEMA
 
 log = logging.getLogger(__name__)
@@ -79,6 +80,10 @@ class Change:
         return row
 
 
+# A subscription's token and filter: (role, claims as JSON, filter).
+_Key = tuple[str, str, ColumnFilter | None]
+
+
 @dataclass
 class _Subscription:
     feed: DatabaseChangeFeed
@@ -88,15 +93,19 @@ class _Subscription:
     start_lsn: int
     closed: bool = False
 
+    def __post_init__(self) -> None:
+        self._claims = visibility.claims_key(self.principal)
+
     def set_principal(self, principal: Principal) -> None:
         self.principal = principal
+        self._claims = visibility.claims_key(principal)
 
     async def close(self) -> None:
         self.closed = True
         self.feed._subscriptions.discard(self)
 
-    def group_key(self) -> tuple[str, str, ColumnFilter | None]:
-        return self.principal.role, json.dumps(self.principal.raw_claims, sort_keys=True), self.spec.filter
+    def group_key(self) -> _Key:
+        return self.principal.role, self._claims, self.spec.filter
 
     def __hash__(self) -> int:
         return id(self)
@@ -175,6 +184,10 @@ class DatabaseChangeFeed:
         self._epoch = 0
         self._settling: asyncio.Task[None] | None = None
         self.delivered = 0
+        self._start_waiters: list[asyncio.Future[int]] = []
+        self._start_reader: asyncio.Task[None] | None = None
+        # Per (table oid, policy condition): the contexts it reads, or None if that is not proven.
+        self._proofs: dict[tuple[int, str], tuple[str, ...] | None] = {}
 
     # -- ChangeFeed ---------------------------------------------------------------------------------
 
@@ -197,26 +210,52 @@ class DatabaseChangeFeed:
             table = await self.tables.get(spec.table)
         exposed = await self.tables.names() if table is None and spec.table not in (None, "*") else []
         compiled = compile_spec(spec, table, exposed)
-        statements: list[Any] = [(START, None)]
-        hint = None
         if compiled.filter is not None:
             assert table is not None
             column = table.column(compiled.filter.column)
             assert column is not None
             cast = psycopg.sql.SQL(CAST).format(psycopg.sql.SQL(column.sql_type))
-            hint = f"the value must be a valid {column.sql_type}"
-            statements.append((cast, (list(compiled.filter.values),)))
-        try:
-            rows = await self.database.read("service_role", None, statements)
-        except (psycopg.errors.DataError, psycopg.errors.SyntaxErrorOrAccessRuleViolation) as exc:
-            raise InvalidChangeSpec(
-                f"filter {spec.filter!r}: {exc.diag.message_primary or exc}",
-                hint=hint,
-            ) from exc
-        assert rows[0] is not None
-        subscription = _Subscription(self, principal, compiled, sink, pgoutput.parse_lsn(str(rows[0][0])))
+            try:
+                await self.database.read("service_role", None, [(cast, (list(compiled.filter.values),))])
+            except (psycopg.errors.DataError, psycopg.errors.SyntaxErrorOrAccessRuleViolation) as exc:
+                raise InvalidChangeSpec(
+                    f"filter {spec.filter!r}: {exc.diag.message_primary or exc}",
+                    hint=f"the value must be a valid {column.sql_type}",
+                ) from exc
+        subscription = _Subscription(self, principal, compiled, sink, await self._start_lsn())
         self._subscriptions.add(subscription)
         return subscription
+
+    async def _start_lsn(self) -> int:
+        """The WAL insert position, read after this call began. Subscribers arriving together (a
+        thousand clients joining at once) share one read: the next one to start, never one already in
+        flight, whose position could predate them."""
+        waiter: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._start_waiters.append(waiter)
+        if self._start_reader is None:
+            self._start_reader = asyncio.get_running_loop().create_task(
+                self._read_starts(), name="change-feed-start"
+            )
+        return await waiter
+
+    async def _read_starts(self) -> None:
+        try:
+            while self._start_waiters:
+                waiters, self._start_waiters = self._start_waiters, []
+                try:
+                    (row,) = await self.database.read("service_role", None, [(START, None)])
+                    assert row is not None
+                    lsn = pgoutput.parse_lsn(str(row[0]))
+                except Exception as exc:
+                    for waiter in waiters:
+                        if not waiter.done():
+                            waiter.set_exception(exc)
+                    continue
+                for waiter in waiters:
+                    if not waiter.done():
+                        waiter.set_result(lsn)
+        finally:
+            self._start_reader = None
 
     # -- lifecycle ----------------------------------------------------------------------------------
 
@@ -279,15 +318,21 @@ class DatabaseChangeFeed:
     async def _read(self, slot: Slot) -> None:
         relations: dict[int, pgoutput.Relation] = {}
         failures: tuple[int, int] = (0, 0)  # (lsn, count) of the batch that keeps failing
+        idle_at = -1  # the flush position of the last peek that found nothing
         while True:
-            flushed, messages = await slot.peek(self.batch_size)
+            flushed = await slot.flushed()
+            # Idle, with nothing written since the last empty peek: one cheap query per poll, no decoding.
+            messages = await slot.peek(self.batch_size) if flushed != idle_at else []
             if not messages:
-                # Nothing published committed before `flushed`: move on, or the slot keeps WAL forever.
-                await self._advance(slot, flushed)
+                if flushed != idle_at:
+                    # Nothing published committed before `flushed`: move on, or the slot keeps WAL forever.
+                    await self._advance(slot, flushed)
+                    idle_at = flushed
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.poll_interval_s)
                 continue
+            idle_at = -1
             changes, last_lsn = _changes(messages, relations)
             await self._publish(slot, changes)
             try:
@@ -419,7 +464,7 @@ class DatabaseChangeFeed:
         for change in changes:
             by_table[change.table].append(change)
         # Per subscription, the visible changes' (position in `changes`, payload).
-        out: dict[_Subscription, list[tuple[int, dict[str, Any]]]] = defaultdict(list)
+        out: dict[_Subscription, list[tuple[int, ChangeMessage]]] = defaultdict(list)
         position = {id(c): i for i, c in enumerate(changes)}
         for name, table_changes in by_table.items():
             interested = [s for s in subscriptions if s.spec.table in (None, name)]
@@ -428,28 +473,30 @@ class DatabaseChangeFeed:
             table = await self._table_for(name, table_changes)
             if table is None:
                 continue
-            groups: dict[tuple[str, str, ColumnFilter | None], list[_Subscription]] = defaultdict(list)
+            groups: dict[_Key, list[_Subscription]] = defaultdict(list)
             for s in interested:
                 groups[s.group_key()].append(s)
-            standing = [
-                (key, members)
-                for key, members in groups.items()
-                if await self._still_stands(members[0].principal)
+            standing = await self._standing(list(groups.items()))
+            checks = [
+                visibility.Check(members[0].principal, key[2], await self._reads(table, key[0]), key[1])
+                for key, members in standing
             ]
             batch = visibility.Batch(table, [(c.new, c.old) for c in table_changes])
-            records, seen = await batch.evaluate(self.database, [(m[0].principal, k[2]) for k, m in standing])
-            payloads = _payloads(table, table_changes, records)
+            records, seen = await batch.evaluate(self.database, checks)
+            payloads = [ChangeMessage(p) for p in _payloads(table, table_changes, records)]
             for (_, members), visible in zip(standing, seen, strict=True):
                 for i in sorted(visible):
                     change = table_changes[i]
                     for s in members:
                         if s.spec.matches(name, change.type) and change.end_lsn > s.start_lsn:
                             out[s].append((position[id(change)], payloads[i]))
-        await asyncio.gather(
-            *(self._deliver(s, sorted(items, key=lambda x: x[0])) for s, items in out.items())
-        )
+        # In turn, not as tasks: a sink only queues (a task per subscriber and batch cost more than the
+        # delivery), and one that fails closes its own subscription only.
+        for s, items in out.items():
+            items.sort(key=lambda x: x[0])
+            await self._deliver(s, items)
 
-    async def _deliver(self, subscription: _Subscription, items: list[tuple[int, dict[str, Any]]]) -> None:
+    async def _deliver(self, subscription: _Subscription, items: list[tuple[int, ChangeMessage]]) -> None:
         for _, payload in items:
             if subscription.closed:
                 return
@@ -461,12 +508,35 @@ class DatabaseChangeFeed:
                 await subscription.close()
                 return
 
+    async def _reads(self, table: TableInfo, role: str) -> tuple[str, ...] | None:
+        """The contexts `role`'s policies on `table` read (context.py), proven once per policy text."""
+        condition = table.condition(role)
+        key = (table.oid, condition)
+        if key not in self._proofs:
+            async with self.database.transaction("service_role") as conn:
+                self._proofs[key] = await context.prove(conn, table, condition)
+        return self._proofs[key]
+
     async def _table_for(self, name: str, changes: list[Change]) -> TableInfo | None:
         table = await self.tables.get(name)
         columns = {c.name for c in table.columns} if table else set()
         if table is None or any(not set(c.checked) <= columns for c in changes):
             table = await self.tables.get(name, fresh=True)  # the table changed shape since
         return table
+
+    async def _standing(
+        self, groups: list[tuple[_Key, list[_Subscription]]]
+    ) -> list[tuple[_Key, list[_Subscription]]]:
+        """The groups whose token still stands. Answers the revocation cache holds are read in turn; the
+        ones it must ask the database for are asked at once (every few seconds, when they expire)."""
+        revocation = self.revocation
+        if revocation is None:
+            return groups
+        cached = [g for g in groups if revocation.answered(g[1][0].principal.claims)]
+        asked = [g for g in groups if not revocation.answered(g[1][0].principal.claims)]
+        stands = [await self._still_stands(g[1][0].principal) for g in cached]
+        stands += await asyncio.gather(*(self._still_stands(g[1][0].principal) for g in asked))
+        return [g for g, ok in zip(cached + asked, stands, strict=True) if ok]
 
     async def _still_stands(self, principal: Principal) -> bool:
         """The token's session, user and claimed membership still hold (auth/revocation.py's cache:

@@ -83,13 +83,16 @@ class Slot:
             ) from exc
         return True
 
-    async def peek(self, limit: int) -> tuple[int, list[bytes]]:
-        """(the flush position read before decoding, the pgoutput messages of whole transactions)."""
+    async def flushed(self) -> int:
+        """The WAL flush position: every transaction committed before it is in what a peek decodes."""
         row = await (await self.conn.execute(FLUSHED)).fetchone()
         assert row is not None
-        flushed = parse_lsn(str(row[0]))
+        return parse_lsn(str(row[0]))
+
+    async def peek(self, limit: int) -> list[bytes]:
+        """The pgoutput messages of whole transactions (at most about `limit`)."""
         cur = await self.conn.execute(PEEK, (self.name, limit, self.publication))
-        return flushed, [bytes(data) for (data,) in await cur.fetchall()]
+        return [bytes(data) for (data,) in await cur.fetchall()]
 
     async def advance(self, lsn: int) -> None:
         await self.conn.execute(ADVANCE, (self.name, format_lsn(lsn)))

@@ -4,6 +4,7 @@ made as the owner, and sinks that collect what reaches them."""
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from gardenos.auth.principal import Principal
 from gardenos.auth.tokens import TokenService, agency_claims
 from gardenos.db.pool import Database
 from gardenos.realtime.changes.feed import DatabaseChangeFeed
+from gardenos.realtime.contracts import ChangeMessage
 from tests.support import SessionDatabase
 
 # Long enough for a loaded machine; only a bound on a wait that should end far sooner, never a measure.
@@ -28,9 +30,9 @@ class Sink:
     gaps: list[str] = field(default_factory=list)
     arrived: asyncio.Condition = field(default_factory=asyncio.Condition)
 
-    async def deliver(self, data: dict[str, Any]) -> None:
+    async def deliver(self, change: ChangeMessage) -> None:
         async with self.arrived:
-            self.events.append(data)
+            self.events.append(json.loads(change.json))
             self.arrived.notify_all()
 
     async def gap(self, reason: str) -> None:
