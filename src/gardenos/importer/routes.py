@@ -16,6 +16,8 @@ from psycopg.types.json import Jsonb
 
 from gardenos.api.deps import DatabaseDep, rate_limited
 from gardenos.auth.principal import Principal, PrincipalDep
+from gardenos.crm.attachments import service as attachments
+from gardenos.crm.attachments.schemas import Attachment
 from gardenos.crm.common import ADMIN_ROLES, agency_role, agency_transaction, fetch_one, require_agency
 from gardenos.crm.contacts.rules import RULES, parse_rule
 from gardenos.crm.normalize import valid_region
@@ -28,6 +30,7 @@ from gardenos.importer.schemas import ImportStatus, PossibleDuplicate, RevertRes
 from gardenos.importer.service import NOT_FOUND, ImportOptions
 from gardenos.importer.upload import new_upload_path, receive, remove_leftovers, upload_dir
 from gardenos.settings import Settings
+from gardenos.storage.routes import StorageDep
 
 router = APIRouter(prefix="/api/v1", tags=["imports"])
 log = logging.getLogger(__name__)
@@ -145,6 +148,39 @@ async def import_errors(
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="import-{import_id}-errors.csv"'},
     )
+
+
+@router.post("/imports/{import_id}/reports", status_code=201)
+async def store_report(
+    import_id: uuid.UUID,
+    database: DatabaseDep,
+    principal: PrincipalDep,
+    storage: StorageDep,
+    level: Annotated[
+        Literal["error", "warning"],
+        Query(
+            description="`error`: the rejected rows (errors.csv); `warning`: the rows with a value set aside"
+        ),
+    ] = "error",
+) -> Attachment:
+    """Keep the import's report with the agency's files: `imports/<id>/errors.csv` (or `warnings.csv`) in
+    its private `attachments` bucket, the same CSV as GET …/errors (…/warnings), stored again when asked
+    again. Read it with /storage/v1 or supabase-js at the `bucket` and `path` answered."""
+    async with agency_transaction(database, principal) as conn:
+        await _get(conn, import_id)
+    report = (part.encode() async for part in _error_rows(database, principal, import_id, level))
+    stored = await attachments.upload(
+        storage,
+        attachments.caller_scope(principal),
+        "imports",
+        import_id,
+        f"{level}s.csv",
+        content_type="text/csv; charset=utf-8",
+        content_length=None,
+        body=report,
+        upsert=True,
+    )
+    return Attachment.model_validate(stored)
 
 
 async def _error_rows(

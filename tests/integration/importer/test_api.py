@@ -69,6 +69,37 @@ def test_upload_watch_errors_and_revert(api: Api, member: Member) -> None:
         assert again.status_code == 409
 
 
+def test_an_imports_report_is_kept_with_the_agencys_files(api: Api, member: Member) -> None:
+    """POST …/reports stores the error report (and the warnings) in the agency's private `attachments`
+    bucket, the same CSV as GET …/errors, readable through /storage/v1; another agency gets neither."""
+    with api.http(member.access_token) as http:
+        response = http.post(
+            "/api/v1/imports", files={"file": ("dirty.csv", (DATA / "dirty.csv").read_bytes(), "text/csv")}
+        )
+        assert response.status_code == 202, response.text
+        import_id = response.json()["id"]
+        assert wait_for(http, import_id)["status"] == "succeeded"
+        for level, name in (("error", "errors"), ("warning", "warnings")):
+            stored = http.post(f"/api/v1/imports/{import_id}/reports", params={"level": level})
+            assert stored.status_code == 201, stored.text
+            assert (stored.json()["bucket"], stored.json()["path"]) == (
+                "attachments",
+                f"imports/{import_id}/{name}.csv",
+            )
+            kept = http.get(f"/storage/v1/object/attachments/imports/{import_id}/{name}.csv")
+            assert kept.status_code == 200, kept.text
+            assert kept.headers["content-type"].startswith("text/csv")
+            assert kept.text == http.get(f"/api/v1/imports/{import_id}/{name}").text
+        assert len(list(csv.reader(io.StringIO(kept.text)))) == 2  # the header and the one warning
+        # Stored again: replaced, not refused.
+        assert http.post(f"/api/v1/imports/{import_id}/reports").status_code == 201
+    other = agency_owner(api, "Report Readers")
+    with api.http(other.access_token) as http:
+        assert http.post(f"/api/v1/imports/{import_id}/reports").status_code == 404
+        theirs = http.get(f"/storage/v1/object/attachments/imports/{import_id}/errors.csv")
+        assert theirs.status_code in (400, 404), theirs.text
+
+
 def test_a_bad_file_fails_with_its_reason(api: Api, member: Member) -> None:
     with api.http(member.access_token) as http:
         created = http.post(

@@ -1,5 +1,6 @@
-"""Attachments: files on a lead, a client or an activity, kept by storage (`/storage/v1`) in the agency's
-private bucket `attachments`, at `<leads|clients|activities>/<record id>/<file name>`.
+"""Attachments: files on a lead, a client or an activity (and an import's reports), kept by storage
+(`/storage/v1`) in the agency's private bucket `attachments`, at `<leads|clients|activities|imports>/<record
+id>/<file name>`.
 
 One write path: uploads, lists and removals go through storage's service as the caller, under the
 row-level security of `storage.objects`, so a front end may as well use supabase-js on the same bucket
@@ -25,7 +26,8 @@ from gardenos.storage.paths import object_key
 from gardenos.storage.service import Scope, Storage
 
 BUCKET = "attachments"
-Kind = Literal["leads", "clients", "activities"]
+# An import keeps its reports there too (importer/routes.py).
+Kind = Literal["leads", "clients", "activities", "imports"]
 # One page of a record's files is all of them, up to this many.
 MAX_LISTED = 1000
 
