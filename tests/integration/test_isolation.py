@@ -172,6 +172,7 @@ ENDPOINTS: list[tuple[str, str, dict[str, Any] | None]] = [
     ("GET", "/api/v1/imports/00000000-0000-7000-8000-000000000001/warnings", None),
     ("GET", "/api/v1/imports/00000000-0000-7000-8000-000000000001/possible-duplicates", None),
     ("POST", "/api/v1/imports/00000000-0000-7000-8000-000000000001/revert", None),
+    ("POST", "/api/v1/imports/00000000-0000-7000-8000-000000000001/reports", None),
     # /ai and search: B's records by id through every agent endpoint; ids of things B does not have are
     # B's activity id (never a task's, an agent's or a draft's of A's).
     ("GET", "/ai/status", None),
