@@ -49,15 +49,6 @@ def cluster_settings(base: Path) -> Settings:
     )
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Under `pytest -n` (make test), every test of this package runs in one worker: they share one
-    cluster, and `test_down.py` (last) brings it down."""
-    here = Path(__file__).parent
-    for item in items:
-        if item.path.is_relative_to(here):
-            item.add_marker(pytest.mark.xdist_group("cluster"))
-
-
 @pytest.fixture(scope="package")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     running = Cluster(cluster_settings(tmp_path_factory.mktemp("cluster")))
