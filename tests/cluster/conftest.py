@@ -49,6 +49,15 @@ def cluster_settings(base: Path) -> Settings:
     )
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """`test_down.py` brings the package's cluster down and checks nothing is left: it runs after every
+    other test, whatever the other files are named (tests/conftest.py's scheduler keeps this order when
+    the suite runs on xdist workers)."""
+    down = [item for item in items if item.path == Path(__file__).parent / "test_down.py"]
+    if down:
+        items[:] = [item for item in items if item not in down] + down
+
+
 @pytest.fixture(scope="package")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     running = Cluster(cluster_settings(tmp_path_factory.mktemp("cluster")))

@@ -149,7 +149,6 @@ PROBES: dict[str, Body] = {
     },
     "agent_tasks": lambda lead: {"agent_type": "echo", "status": "cancelled"},
     "ai_interactions": lambda lead: {"agent_type": "echo", "input": {}, "model": "m", "outcome": "ok"},
-    "imports": lambda lead: {"filename": "key.csv", "status": "failed"},
     "lead_analyses": lambda lead: {
         "lead_id": lead(),
         "quality_score": 50,
@@ -163,7 +162,12 @@ PROBES: dict[str, Body] = {
         "embedding_model": "test",
         "content_hash": "h",
     },
+    "saved_views": lambda lead: {"name": f"Key {uuid.uuid4().hex[:8]}", "state": {"sort": "name"}},
 }
+# Tables members may write only through the server's own doors (a trigger refuses /rest/v1's writes):
+# nothing of another agency can be probed through them. imports: the importer only (migration 0033,
+# tests/integration/importer/test_api.py).
+SERVER_WRITTEN = {"imports"}
 REPRESENTATION = {"Prefer": "return=representation"}
 
 
@@ -209,7 +213,7 @@ def test_every_table_a_member_inserts_into_is_probed(api: Api) -> None:
             "WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'r' AND i.attidentity = '' "
             "AND has_table_privilege('authenticated', c.oid, 'INSERT')"
         ).fetchall()
-    assert {t for (t,) in tables} == set(PROBES)
+    assert {t for (t,) in tables} == set(PROBES) | SERVER_WRITTEN
 
 
 def test_tenant_tables_are_keyed_by_agency_and_id_and_no_index_is_doubled(api: Api) -> None:
@@ -293,7 +297,9 @@ def test_renaming_a_row_to_another_agencys_id_answers_as_a_fresh_id(
     _a_sees_only_its_row(api, a, table, a_row)
 
 
-@pytest.mark.parametrize("table", sorted(PROBES))
+# saved_views' policy binds the user as well as the agency, and its (agency_id, user_id, screen, name) index
+# serves a user's few views as well as the key does: the planner may take either.
+@pytest.mark.parametrize("table", sorted(set(PROBES) - {"saved_views"}))
 def test_get_by_id_under_row_level_security_probes_the_agency_key(
     api: Api, a: AgencyA, database: SessionDatabase, table: str
 ) -> None:

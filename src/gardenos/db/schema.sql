@@ -1958,7 +1958,7 @@ ALTER TABLE ONLY public.saved_views
 --
 
 ALTER TABLE ONLY public.saved_views
-    ADD CONSTRAINT saved_views_pkey PRIMARY KEY (id);
+    ADD CONSTRAINT saved_views_pkey PRIMARY KEY (agency_id, id);
 
 --
 -- Name: connections connections_tag_agency_id_key; Type: CONSTRAINT; Schema: realtime; Owner: -
@@ -2021,7 +2021,7 @@ ALTER TABLE ONLY storage.objects
 --
 
 ALTER TABLE ONLY storage.uploads
-    ADD CONSTRAINT uploads_pkey PRIMARY KEY (id);
+    ADD CONSTRAINT uploads_pkey PRIMARY KEY (agency_id, id);
 
 --
 -- Name: one_time_tokens_relates_to_idx; Type: INDEX; Schema: auth; Owner: -

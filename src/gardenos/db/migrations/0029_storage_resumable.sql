@@ -5,7 +5,7 @@
 -- with its bytes.
 
 CREATE TABLE storage.uploads (
-    id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    id uuid NOT NULL DEFAULT gen_random_uuid(),
     agency_id uuid NOT NULL DEFAULT auth.agency_id() REFERENCES public.agencies (id) ON DELETE CASCADE,
     -- No foreign key to the bucket: deleting a bucket must not drop this row while its staged bytes
     -- still exist (the sweeper removes both); an upload whose bucket is gone fails when it completes.
@@ -34,6 +34,8 @@ CREATE TABLE storage.uploads (
     lease_until timestamptz,
     created_at timestamptz NOT NULL DEFAULT now(),
     expires_at timestamptz NOT NULL,
+    -- An id is unique within its agency, as on every tenant table (0017).
+    PRIMARY KEY (agency_id, id),
     CONSTRAINT uploads_offset_check CHECK (upload_offset BETWEEN 0 AND upload_length)
 );
 CREATE INDEX uploads_expires_idx ON storage.uploads (expires_at);

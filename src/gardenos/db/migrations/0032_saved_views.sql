@@ -1,7 +1,7 @@
 -- Saved views of the web app's tables (a leads table's filters, sort and columns, under a name): one user's
 -- own, in one agency, so that they follow the user to every device. Reached through /rest/v1 by the app.
 CREATE TABLE public.saved_views (
-    id uuid PRIMARY KEY DEFAULT uuidv7(),
+    id uuid NOT NULL DEFAULT uuidv7(),
     -- Defaults from the verified token: the app sends only the name and the state.
     agency_id uuid NOT NULL DEFAULT auth.agency_id() REFERENCES public.agencies (id) ON DELETE CASCADE,
     user_id uuid NOT NULL DEFAULT auth.uid() REFERENCES auth.users (id) ON DELETE CASCADE,
@@ -11,6 +11,8 @@ CREATE TABLE public.saved_views (
     state jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(state) = 'object' AND pg_column_size(state) <= 16384),
     created_at timestamptz NOT NULL DEFAULT now(),
     updated_at timestamptz NOT NULL DEFAULT now(),
+    -- An id is unique within its agency, as on every tenant table (see 0017).
+    PRIMARY KEY (agency_id, id),
     UNIQUE (agency_id, user_id, screen, name)
 );
 CREATE TRIGGER saved_views_updated_at BEFORE UPDATE ON public.saved_views
