@@ -42,6 +42,16 @@ const axePath = createRequire(import.meta.url).resolve("axe-core/axe.min.js");
 
 /** axe-core's serious and critical violations on the page as it is now, one line each. */
 export async function axeViolations(page) {
+  // Scan a settled page: a transition half-way (a toast fading behind the front one) has colours
+  // no one reads, and axe would measure them. Endless animations (spinners) are not waited for.
+  await page.evaluate(() =>
+    Promise.all(
+      document
+        .getAnimations()
+        .filter((a) => a.effect?.getTiming().iterations !== Infinity)
+        .map((a) => a.finished.catch(() => undefined)),
+    ),
+  );
   await page.addScriptTag({ path: axePath });
   const violations = await page.evaluate(async () => (await window.axe.run(document)).violations);
   return violations
