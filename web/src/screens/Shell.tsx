@@ -1,33 +1,24 @@
-import { lazy, Suspense, type ReactNode } from "react";
+import { Suspense, type ReactNode } from "react";
 import { NavLink, Navigate, Route, Routes, useNavigate } from "react-router";
 import { Button } from "@/components/ui/button";
 import { Toaster } from "@/components/ui/sonner";
 import { CommandMenu, type MenuCommand } from "@/features/search/CommandMenu";
 import { useAuth } from "@/lib/supabase";
+import { lazyNamed } from "@/lib/lazy";
 import { cn } from "@/lib/utils";
 
 // Each screen is its own chunk, loaded when first opened: the sign-in page does not wait for the table.
-const LeadsScreen = lazy(() => import("@/features/leads/components/LeadsScreen").then((m) => ({ default: m.LeadsScreen })));
-const LeadPage = lazy(() => import("@/features/leads/components/LeadPage").then((m) => ({ default: m.LeadPage })));
+const LeadPage = lazyNamed(() => import("@/features/leads/components/LeadPage"), "LeadPage");
 
 const SCREENS = [
-  { path: "leads", label: "Leads" },
-  { path: "pipeline", label: "Pipeline" },
-  { path: "clients", label: "Clients" },
-  { path: "import", label: "Import" },
-  { path: "console", label: "Console" },
+  { path: "dashboard", label: "Dashboard", Screen: lazyNamed(() => import("@/features/dashboard/DashboardScreen"), "DashboardScreen") },
+  { path: "leads", label: "Leads", Screen: lazyNamed(() => import("@/features/leads/components/LeadsScreen"), "LeadsScreen") },
+  { path: "pipeline", label: "Pipeline", Screen: lazyNamed(() => import("@/features/pipeline/PipelineScreen"), "PipelineScreen") },
+  { path: "clients", label: "Clients", Screen: lazyNamed(() => import("@/features/clients/ClientsScreen"), "ClientsScreen") },
+  { path: "tasks", label: "Tasks", Screen: lazyNamed(() => import("@/features/tasks/TasksScreen"), "TasksScreen") },
+  { path: "import", label: "Import", Screen: lazyNamed(() => import("@/features/imports/ImportScreen"), "ImportScreen") },
+  { path: "console", label: "Console", Screen: lazyNamed(() => import("@/features/console/ConsoleScreen"), "ConsoleScreen") },
 ] as const;
-
-function Placeholder({ label }: { label: string }) {
-  return (
-    <section aria-labelledby="placeholder-title">
-      <h1 id="placeholder-title" className="text-2xl font-semibold">
-        {label}
-      </h1>
-      <p className="mt-2 text-muted-foreground">Not built yet.</p>
-    </section>
-  );
-}
 
 /** The signed-in app: a sidebar of the screens, the current one beside it. */
 export function Shell({ themeToggle }: { themeToggle: ReactNode }) {
@@ -77,11 +68,10 @@ export function Shell({ themeToggle }: { themeToggle: ReactNode }) {
       <main className="min-w-0 flex-1 p-4 md:p-8">
         <Suspense fallback={<p role="status">Loading…</p>}>
         <Routes>
-          <Route path="/leads" element={<LeadsScreen />} />
-          <Route path="/leads/:id" element={<LeadPage />} />
-          {SCREENS.filter((s) => s.path !== "leads").map(({ path, label }) => (
-            <Route key={path} path={`/${path}`} element={<Placeholder label={label} />} />
+          {SCREENS.map(({ path, Screen }) => (
+            <Route key={path} path={`/${path}/*`} element={<Screen />} />
           ))}
+          <Route path="/leads/:id" element={<LeadPage />} />
           <Route path="*" element={<Navigate to="/leads" replace />} />
         </Routes>
         </Suspense>

@@ -1,0 +1,5 @@
+import { ScreenPlaceholder } from "@/components/layout/ScreenPlaceholder";
+
+export function KeysSection() {
+  return <ScreenPlaceholder title="API keys" />;
+}

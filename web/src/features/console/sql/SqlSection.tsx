@@ -1,0 +1,5 @@
+import { ScreenPlaceholder } from "@/components/layout/ScreenPlaceholder";
+
+export function SqlSection() {
+  return <ScreenPlaceholder title="SQL" />;
+}

@@ -1,0 +1,5 @@
+import { ScreenPlaceholder } from "@/components/layout/ScreenPlaceholder";
+
+export function UsersSection() {
+  return <ScreenPlaceholder title="Auth users" />;
+}
